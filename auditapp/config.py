@@ -1,0 +1,108 @@
+"""Configuration: defaults, then AUDITAPP_* environment variables, checked once at start-up.
+
+The factory calls `load_config`; nothing else reads the environment. A missing or malformed
+setting stops the app with a message naming the variable, rather than failing on first use.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import urlparse
+
+INSTANCE_DIR = Path(os.environ.get("AUDITAPP_INSTANCE_DIR", Path.cwd() / "instance"))
+
+DEFAULTS: dict[str, object] = {
+    "DATABASE_URL": None,  # filled in load_config: SQLite under instance/
+    "SECRET_KEY": None,
+    "EVIDENCE_STORE": "local",  # local | s3
+    "EVIDENCE_DIR": None,  # local store folder; default instance/evidence
+    "S3_BUCKET": None,
+    "S3_REGION": "eu-west-2",
+    "S3_ENDPOINT_URL": None,
+    "SESSION_COOKIE_SECURE": True,
+    "LOGIN_MAX_FAILURES": 5,
+    "LOGIN_LOCKOUT_MINUTES": 15,
+    "EVIDENCE_MAX_BYTES": 20 * 1024 * 1024,
+}
+
+_BOOL = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+_INT_KEYS = {"LOGIN_MAX_FAILURES", "LOGIN_LOCKOUT_MINUTES", "EVIDENCE_MAX_BYTES"}
+_BOOL_KEYS = {"SESSION_COOKIE_SECURE"}
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or malformed; the message names the environment variable."""
+
+
+def load_config(overrides: dict | None = None, environ: dict | None = None) -> dict:
+    """Return the checked configuration from defaults, AUDITAPP_* variables and overrides.
+
+    :raises ConfigError: when a setting is missing or malformed.
+    """
+    environ = os.environ if environ is None else environ
+    config = dict(DEFAULTS)
+    for key in DEFAULTS:
+        raw = environ.get(f"AUDITAPP_{key}")
+        if raw is not None and raw != "":
+            config[key] = _coerce(key, raw)
+    config.update(overrides or {})
+    instance = Path(config.get("INSTANCE_DIR") or INSTANCE_DIR)
+    config["INSTANCE_DIR"] = str(instance)
+    if not config["DATABASE_URL"]:
+        config["DATABASE_URL"] = f"sqlite:///{instance / 'auditapp.sqlite3'}"
+    if not config["EVIDENCE_DIR"]:
+        config["EVIDENCE_DIR"] = str(instance / "evidence")
+    _check(config)
+    return config
+
+
+def _coerce(key: str, raw: str) -> object:
+    if key in _BOOL_KEYS:
+        if raw.lower() not in _BOOL:
+            raise ConfigError(f"AUDITAPP_{key} must be true or false, not {raw!r}")
+        return _BOOL[raw.lower()]
+    if key in _INT_KEYS:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ConfigError(f"AUDITAPP_{key} must be a whole number, not {raw!r}") from None
+        if value <= 0:
+            raise ConfigError(f"AUDITAPP_{key} must be greater than zero")
+        return value
+    return raw
+
+
+def _check(config: dict) -> None:
+    secret = config.get("SECRET_KEY")
+    if not secret:
+        raise ConfigError(
+            "AUDITAPP_SECRET_KEY is not set. Generate one with "
+            "`python -c 'import secrets; print(secrets.token_hex(32))'` and set it in the environment."
+        )
+    if len(str(secret)) < 32:
+        raise ConfigError("AUDITAPP_SECRET_KEY must be at least 32 characters long")
+    scheme = urlparse(str(config["DATABASE_URL"])).scheme
+    if not (scheme.startswith("sqlite") or scheme.startswith("postgresql")):
+        raise ConfigError(
+            f"AUDITAPP_DATABASE_URL must be a sqlite:/// or postgresql+psycopg:// URL, not {scheme or 'empty'!r}"
+        )
+    if config["EVIDENCE_STORE"] not in ("local", "s3"):
+        raise ConfigError(f"AUDITAPP_EVIDENCE_STORE must be 'local' or 's3', not {config['EVIDENCE_STORE']!r}")
+    if config["EVIDENCE_STORE"] == "s3":
+        if not config.get("S3_BUCKET") or len(str(config["S3_BUCKET"])) < 3:
+            raise ConfigError("AUDITAPP_S3_BUCKET must name a bucket (3 or more characters) when AUDITAPP_EVIDENCE_STORE=s3")
+        endpoint = config.get("S3_ENDPOINT_URL")
+        if endpoint and urlparse(str(endpoint)).scheme not in ("http", "https"):
+            raise ConfigError("AUDITAPP_S3_ENDPOINT_URL must be an http:// or https:// URL")
+
+
+def read_or_create_dev_secret(instance_dir: Path) -> str:
+    """Return the local development secret in instance/, creating it once (used by `make run`)."""
+    import secrets
+
+    path = Path(instance_dir) / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()

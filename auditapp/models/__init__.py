@@ -1,0 +1,15 @@
+"""Typed SQLAlchemy models. Import from here; migrations/ is the only source of the schema."""
+from .audits import Action, Answer, Audit, Conversation, Evidence, PolicyCheck, Visit, VisitAssignment, VisitAuditType
+from .base import Base
+from .directory import DirectoryDecision, SafeguardingConcern
+from .people import Organisation, User
+from .providers import Provider, ProviderCouncil, ProviderKeyStage, ProviderProvisionType, Site
+from .records import AuditLogEntry, ChangeLogEntry, Device, ProcessedMutation
+from .templates import AuditTemplate, TemplateVersion
+
+__all__ = [
+    "Action", "Answer", "Audit", "AuditLogEntry", "AuditTemplate", "Base", "ChangeLogEntry", "Conversation",
+    "Device", "DirectoryDecision", "Evidence", "Organisation", "PolicyCheck", "ProcessedMutation", "Provider",
+    "ProviderCouncil", "ProviderKeyStage", "ProviderProvisionType", "SafeguardingConcern", "Site",
+    "TemplateVersion", "User", "Visit", "VisitAssignment", "VisitAuditType",
+]

@@ -1,0 +1,64 @@
+"""Enumerated values stored as text with CHECK constraints (portable to SQLite and PostgreSQL)."""
+from __future__ import annotations
+
+ROLES = ("auditor", "qoe_teacher", "maintainer", "school", "admin")
+ROLE_LABELS = {
+    "auditor": "Auditor",
+    "qoe_teacher": "Quality of education teacher",
+    "maintainer": "Directory maintainer",
+    "school": "School staff",
+    "admin": "Administrator",
+}
+ORGANISATION_KINDS = ("council", "contractor", "school")
+
+AUDIT_TYPES = ("safeguarding", "health_safety", "quality_education")
+AUDIT_TYPE_LABELS = {
+    "safeguarding": "Safeguarding",
+    "health_safety": "Health and safety",
+    "quality_education": "Quality of education",
+}
+AUDIT_STATUSES = ("draft", "submitted", "returned", "finalised")
+AUDIT_OUTCOMES = ("compliant", "compliant_with_actions", "non_compliant")
+RATINGS = ("met", "partially_met", "not_met", "not_applicable")
+QOE_GRADES = ("strong", "secure", "developing", "weak")
+
+REGISTRATION_STATUSES = ("not_required", "possibly_required", "registered", "not_checked")
+REGISTRATION_LABELS = {
+    "not_required": "Not required",
+    "possibly_required": "Possibly required - refer",
+    "registered": "Registered",
+    "not_checked": "Not yet checked",
+}
+DIRECTORY_STATUSES = ("pending", "eligible", "conditional", "under_review", "suspended", "removed")
+DIRECTORY_STATUS_LABELS = {
+    "pending": "Pending",
+    "eligible": "Eligible",
+    "conditional": "Conditional",
+    "under_review": "Under review",
+    "suspended": "Suspended",
+    "removed": "Removed",
+}
+PROVISION_TYPES = ("vocational", "therapeutic", "outdoor", "tutoring", "online", "creative", "sport")
+KEY_STAGES = ("KS1", "KS2", "KS3", "KS4")
+TIME_BASES = ("part_time", "full_time", "both")
+DELIVERY_MODES = ("in_person", "online", "hybrid")
+DISTRICTS = (
+    "Leicester City",
+    "Blaby",
+    "Charnwood",
+    "Harborough",
+    "Hinckley and Bosworth",
+    "Melton",
+    "North West Leicestershire",
+    "Oadby and Wigston",
+)
+
+VISIT_STATUSES = ("planned", "in_progress", "completed", "cancelled")
+CONVERSATION_KINDS = ("learner", "staff")
+EVIDENCE_STATUSES = ("expected", "uploaded", "verified", "rejected", "withdrawn")
+ACTION_STATUSES = ("proposed", "open", "provider_done", "verified_closed", "overdue", "no_longer_relevant")
+ACTION_PRIORITIES = ("immediate", "high", "normal")
+CONCERN_STATUSES = ("open", "triaged", "closed")
+DECISIONS = ("approve", "suspend", "reinstate", "remove", "clear_review", "confirm_reinstatement")
+CHANGE_OPS = ("upsert", "delete")
+MUTATION_STATUSES = ("applied", "duplicate", "rejected", "conflict", "held")

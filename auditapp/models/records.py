@@ -1,0 +1,72 @@
+"""The append-only audit log and sync bookkeeping (devices, processed mutations, change log)."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base, JSONType, TZDateTime, one_of, utcnow
+from .enums import CHANGE_OPS, MUTATION_STATUSES
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a real bigint identity.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class AuditLogEntry(Base):
+    """Who did what, when, with before/after. PostgreSQL refuses UPDATE and DELETE on it (trigger)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    action: Mapped[str] = mapped_column(String(60))
+    entity: Mapped[str] = mapped_column(String(40))
+    entity_id: Mapped[str] = mapped_column(String(64))
+    before: Mapped[dict | None] = mapped_column(JSONType)
+    after: Mapped[dict | None] = mapped_column(JSONType)
+
+    __table_args__ = (Index("ix_audit_log_entity", "entity", "entity_id"),)
+
+
+class Device(Base):
+    __tablename__ = "devices"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)  # minted by the browser
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    label: Mapped[str | None] = mapped_column(String(200))
+    registered_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
+
+
+class ProcessedMutation(Base):
+    """Idempotency record: a replayed (device, mutation) returns the stored result."""
+
+    __tablename__ = "processed_mutations"
+    __table_args__ = (one_of("status", MUTATION_STATUSES),)
+
+    device_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("devices.id"), primary_key=True)
+    mutation_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    entity_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    payload_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20))
+    result: Mapped[dict] = mapped_column(JSONType)
+    processed_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
+
+
+class ChangeLogEntry(Base):
+    """Server-ordered feed of changes for /sync/pull; tombstones are rows with op 'delete'."""
+
+    __tablename__ = "change_log"
+    __table_args__ = (one_of("op", CHANGE_OPS),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    entity: Mapped[str] = mapped_column(String(40))
+    entity_id: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    op: Mapped[str] = mapped_column(String(10), default="upsert")
+    audit_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
+    provider_id: Mapped[int | None] = mapped_column(ForeignKey("providers.id"), index=True)
+    changed_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
