@@ -1,0 +1,41 @@
+"""auditapp: quality assurance audits of alternative provision. `create_app` only wires."""
+from __future__ import annotations
+
+from flask import Flask
+from jinja2 import ChainableUndefined, ChoiceLoader, PackageLoader, PrefixLoader
+
+from .config import load_config
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the app: config, extensions, blueprints, error handlers, CLI. No side effects.
+
+    :raises ConfigError: when a setting is missing or malformed.
+    """
+    app = Flask(__name__)
+    app.config.update(load_config(config))
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_NAME="auditapp_session",
+        PERMANENT_SESSION_LIFETIME=12 * 60 * 60,  # one long site day
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session (tablets sit idle for hours)
+        MAX_CONTENT_LENGTH=int(app.config["EVIDENCE_MAX_BYTES"]) + 1024 * 1024,
+    )
+    # govuk-frontend-jinja macros read params.x.y, which needs ChainableUndefined.
+    app.jinja_loader = ChoiceLoader([app.jinja_loader,
+                                     PrefixLoader({"govuk_frontend_jinja": PackageLoader("govuk_frontend_jinja")})])
+    app.jinja_env.undefined = ChainableUndefined
+
+    from .db import db
+    from .extensions import csrf, htmx, login_manager
+    from . import errors, security, web
+
+    db.init_app(app)
+    csrf.init_app(app)
+    htmx.init_app(app)
+    login_manager.init_app(app)
+    security.init_app(app)
+    errors.init_app(app)
+    web.init_app(app)
+    return app

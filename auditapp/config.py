@@ -34,7 +34,7 @@ class ConfigError(RuntimeError):
     """A setting is missing or malformed; the message names the environment variable."""
 
 
-def load_config(overrides: dict | None = None, environ: dict | None = None) -> dict:
+def load_config(overrides: dict | None = None, environ: dict | None = None, *, require_secret: bool = True) -> dict:
     """Return the checked configuration from defaults, AUDITAPP_* variables and overrides.
 
     :raises ConfigError: when a setting is missing or malformed.
@@ -52,7 +52,7 @@ def load_config(overrides: dict | None = None, environ: dict | None = None) -> d
         config["DATABASE_URL"] = f"sqlite:///{instance / 'auditapp.sqlite3'}"
     if not config["EVIDENCE_DIR"]:
         config["EVIDENCE_DIR"] = str(instance / "evidence")
-    _check(config)
+    _check(config, require_secret)
     return config
 
 
@@ -72,14 +72,14 @@ def _coerce(key: str, raw: str) -> object:
     return raw
 
 
-def _check(config: dict) -> None:
+def _check(config: dict, require_secret: bool) -> None:
     secret = config.get("SECRET_KEY")
-    if not secret:
+    if not secret and require_secret:
         raise ConfigError(
             "AUDITAPP_SECRET_KEY is not set. Generate one with "
             "`python -c 'import secrets; print(secrets.token_hex(32))'` and set it in the environment."
         )
-    if len(str(secret)) < 32:
+    if secret and len(str(secret)) < 32:
         raise ConfigError("AUDITAPP_SECRET_KEY must be at least 32 characters long")
     scheme = urlparse(str(config["DATABASE_URL"])).scheme
     if not (scheme.startswith("sqlite") or scheme.startswith("postgresql")):

@@ -1,0 +1,168 @@
+"""`audit-tools`: operators' commands. Each opens one transaction and calls services."""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sys
+from pathlib import Path
+
+import click
+from sqlalchemy import select
+
+from auditapp import migrate
+from auditapp.config import ConfigError, load_config, read_or_create_dev_secret
+from auditapp.db import Database
+from auditapp.models import Organisation
+from auditapp.models.enums import ROLES
+from auditapp.services import demo, templates, users
+from auditapp.services.errors import DomainError
+
+
+class Context:
+    """Configuration and a database for one command, built on first use."""
+
+    def __init__(self) -> None:
+        self._config: dict | None = None
+        self._db: Database | None = None
+
+    @property
+    def config(self) -> dict:
+        if self._config is None:
+            self._config = load_config(require_secret=False)
+        return self._config
+
+    @property
+    def db(self) -> Database:
+        if self._db is None:
+            from auditapp.db import make_engine
+            self._db = Database()
+            self._db.engine = make_engine(self.config["DATABASE_URL"])
+            self._db.sessionmaker.configure(bind=self._db.engine)
+        return self._db
+
+
+pass_context = click.make_pass_decorator(Context, ensure=True)
+
+
+@click.group()
+def cli() -> None:
+    """Operate auditapp: database, templates, users and the demo world."""
+
+
+@cli.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@pass_context
+def db_upgrade(ctx: Context) -> None:
+    """Migrate the database to the newest schema."""
+    migrate.upgrade(ctx.config["DATABASE_URL"])
+    click.echo("Database is at the newest schema.")
+
+
+@cli.group("templates")
+def templates_group() -> None:
+    """Audit templates."""
+
+
+@templates_group.command("publish")
+@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_context
+def templates_publish(ctx: Context, files: tuple[Path, ...]) -> None:
+    """Publish template YAML FILES (default: the three standard templates)."""
+    with ctx.db.session_scope() as session:
+        results = ([templates.publish_template(session, None, f) for f in files] if files
+                   else templates.publish_all(session, None))
+    for r in results:
+        click.echo(f"{r.audit_type:<20} version {r.version:<3} {r.status:<10} {r.content_hash[:12]}")
+
+
+@templates_group.command("list")
+@pass_context
+def templates_list(ctx: Context) -> None:
+    """List published template versions."""
+    with ctx.db.session_scope() as session:
+        for v in templates.list_versions(session):
+            click.echo(f"{v.template.audit_type:<20} version {v.version:<3} {v.published_at:%Y-%m-%d %H:%M} {v.content_hash[:12]}")
+
+
+@cli.group("users")
+def users_group() -> None:
+    """User accounts."""
+
+
+@users_group.command("create")
+@click.option("--email", required=True)
+@click.option("--name", "full_name", required=True)
+@click.option("--role", required=True, type=click.Choice(ROLES))
+@click.option("--organisation", required=True, help="Organisation name, exactly as listed by `users list`.")
+@click.option("--lead-reviewer", is_flag=True, help="May review and finalise other auditors' audits.")
+@click.password_option(help="Prompted for when not given (at least 12 characters).")
+@pass_context
+def users_create(ctx: Context, email, full_name, role, organisation, lead_reviewer, password) -> None:
+    """Create a user."""
+    with ctx.db.session_scope() as session:
+        org = session.scalar(select(Organisation).where(Organisation.name == organisation))
+        if org is None:
+            raise click.UsageError(f"No organisation called {organisation!r}")
+        user = users.create_user(session, None, users.NewUser(email=email, full_name=full_name, role=role,
+                                 organisation_id=org.id, password=password, is_lead_reviewer=lead_reviewer))
+        click.echo(f"Created {user.email} ({user.role}, {org.name}).")
+
+
+@users_group.command("list")
+@pass_context
+def users_list(ctx: Context) -> None:
+    """List users."""
+    with ctx.db.session_scope() as session:
+        for u in users.list_users(session):
+            click.echo(f"{u.email:<40} {u.role:<12} {u.organisation.name:<35} {'active' if u.is_active else 'inactive'}")
+
+
+@cli.command("seed-demo")
+@click.option("--passwords-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="JSON file of demo passwords; created with fresh random passwords when missing.")
+@pass_context
+def seed_demo(ctx: Context, passwords_file: Path | None) -> None:
+    """Create the demo world (idempotent) and print the demo sign-ins."""
+    path = passwords_file or Path(ctx.config["INSTANCE_DIR"]) / "demo-passwords.json"
+    passwords, fresh = _demo_passwords(path)
+    with ctx.db.session_scope() as session:
+        seeded = demo.seed_demo(session, passwords, reset_passwords=fresh)
+    click.echo("\nDemo sign-ins (demo data only; passwords are kept in %s):" % path)
+    for s in seeded:
+        click.echo(f"  {s.role:<12} {s.email:<38} {passwords[s.email]}   ({s.organisation})")
+
+
+@cli.command("dev-prepare")
+@click.pass_context
+def dev_prepare(click_ctx: click.Context) -> None:
+    """For `make run`: make the local secret, migrate, seed the demo world."""
+    ctx = click_ctx.ensure_object(Context)
+    read_or_create_dev_secret(Path(ctx.config["INSTANCE_DIR"]))
+    click_ctx.invoke(db_upgrade)
+    click_ctx.invoke(seed_demo, passwords_file=None)
+
+
+def _demo_passwords(path: Path) -> tuple[dict[str, str], bool]:
+    if path.exists():
+        stored = json.loads(path.read_text())
+        if all(row[0] in stored for row in demo.DEMO_USERS):
+            return stored, False
+    passwords = {row[0]: f"demo-{secrets.token_urlsafe(9)}" for row in demo.DEMO_USERS}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(passwords, indent=2))
+    os.chmod(path, 0o600)
+    return passwords, True
+
+
+def main() -> None:
+    """Entry point: turn known errors into a message and exit code 1 instead of a traceback."""
+    try:
+        cli(standalone_mode=True)
+    except (ConfigError, DomainError) as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)

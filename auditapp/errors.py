@@ -1,0 +1,77 @@
+"""Map errors once: DomainError and HTTP errors become a page, an HTMX fragment or JSON."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from .db import db
+from .services.errors import DomainError
+
+log = logging.getLogger(__name__)
+
+TITLES = {
+    400: "There is a problem with the request",
+    401: "Sign in to continue",
+    403: "You do not have permission to see this page",
+    404: "Page not found",
+    405: "That action is not allowed here",
+    409: "Someone else changed this first",
+    413: "The file is too large",
+    422: "There is a problem with what you entered",
+    429: "Too many attempts",
+    500: "Sorry, there is a problem with the service",
+}
+
+
+def wants_json() -> bool:
+    """True for API and sync clients, which get `{"code","message","details"}` bodies."""
+    if request.path.startswith(("/api/", "/sync/")):
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json" and not request.headers.get("HX-Request")
+
+
+def error_response(status: int, code: str, message: str, details: dict | None = None):
+    """Render one error in the shape the caller asked for."""
+    if wants_json():
+        return {"code": code, "message": message, "details": details or {}}, status
+    template = "errors/_error.html" if request.headers.get("HX-Request") else "errors/error.html"
+    title = TITLES.get(status, TITLES[400])
+    return render_template(template, status=status, title=title, message=message, code=code,
+                           details=details or {}), status
+
+
+def _domain_error(exc: DomainError):
+    db.session.rollback()
+    return error_response(exc.status, exc.code, exc.message, exc.details)
+
+
+def _csrf_error(exc: CSRFError):
+    return error_response(400, "request.csrf_failed",
+                          "This form has expired or was not sent from this service. Go back, reload the page and try again.")
+
+
+def _http_error(exc: HTTPException):
+    status = exc.code or 500
+    messages = {
+        404: "If you typed the web address, check it is correct. If you pasted it, check you copied all of it.",
+        405: "That action is not available at this address.",
+        413: "The upload is larger than the service accepts.",
+    }
+    return error_response(status, f"http.{status}", messages.get(status, exc.description or TITLES.get(status, "")))
+
+
+def _unexpected(exc: Exception):
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    db.session.rollback()
+    return error_response(500, "server.error", "Try again later. Nothing you entered has been saved twice.")
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(DomainError, _domain_error)
+    app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected)

@@ -1,0 +1,65 @@
+"""Sign-in plumbing, per-route role declarations and security headers.
+
+Every view declares who may use it with `@roles(...)` (or `@public`); `tests/test_route_roles.py`
+fails when a registered route lacks a declaration or a row in the role x route matrix.
+"""
+from __future__ import annotations
+
+from functools import wraps
+from typing import Callable
+
+from flask import Flask, current_app, g, request
+from flask_login import current_user
+
+from .db import db
+from .extensions import login_manager
+from .services.errors import Forbidden
+from .services.users import load_session_user
+
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+       "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+       "frame-ancestors 'none'; manifest-src 'self'; worker-src 'self'")
+
+
+def roles(*allowed: str) -> Callable:
+    """Allow only signed-in users whose role is in `allowed`; others get 403 (or the sign-in page)."""
+    def decorate(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return current_app.login_manager.unauthorized()
+            if current_user.role not in allowed:
+                raise Forbidden("auth.forbidden", "You do not have permission to see this page")
+            return view(*args, **kwargs)
+        wrapper.allowed_roles = frozenset(allowed)
+        return wrapper
+    return decorate
+
+
+def public(view: Callable) -> Callable:
+    """Mark a view as open to everyone, signed in or not (the sign-in page, health check)."""
+    view.allowed_roles = "public"
+    return view
+
+
+@login_manager.user_loader
+def _load_user(cookie_id: str):
+    return load_session_user(db.session, cookie_id)
+
+
+def _security_headers(response):
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["Permissions-Policy"] = "camera=(self), geolocation=(), microphone=()"
+    if current_app.config["SESSION_COOKIE_SECURE"]:
+        response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+    if request.endpoint != "static" and "Cache-Control" not in response.headers:
+        # Pages carry personal and safeguarding data: never keep them in shared caches.
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.after_request(_security_headers)

@@ -1,0 +1,167 @@
+"""Users: creation by admins, password sign-in with lockout, listing scoped to the caller."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ..models import Organisation, User
+from ..models.enums import ROLES
+from . import audit_log
+from .errors import AuthenticationFailed, Conflict, Invalid, NotFound
+
+_hasher = PasswordHasher()
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MIN_PASSWORD_LENGTH = 12
+# Which organisation kinds each role may belong to: an auditor works for the contractor,
+# a QoE teacher or maintainer for a council, school staff for a school.
+ROLE_ORGANISATION_KINDS = {
+    "auditor": {"contractor"},
+    "qoe_teacher": {"council"},
+    "maintainer": {"council"},
+    "school": {"school"},
+    "admin": {"council", "contractor"},
+}
+# Checked against even when the email is unknown, so a wrong email and a wrong password take
+# the same time and an attacker cannot enumerate accounts by timing.
+_DUMMY_HASH = _hasher.hash("not-a-real-password-but-a-timing-shield")
+
+
+@dataclass(frozen=True)
+class NewUser:
+    email: str
+    full_name: str
+    role: str
+    organisation_id: int
+    password: str
+    is_lead_reviewer: bool = False
+
+
+def hash_password(password: str) -> str:
+    """Hash a password with argon2id."""
+    return _hasher.hash(password)
+
+
+def create_user(session: Session, actor: User | None, new: NewUser) -> User:
+    """Create a user after checking every field.
+
+    :raises user.invalid: a field is missing or malformed (details per field).
+    :raises user.email_taken: another user has this email.
+    """
+    email = new.email.strip().lower()
+    errors: dict[str, list[str]] = {}
+    if not EMAIL_RE.match(email):
+        errors["email"] = ["Enter an email address in the correct format, like name@example.org"]
+    if not new.full_name.strip():
+        errors["full_name"] = ["Enter the person's full name"]
+    if new.role not in ROLES:
+        errors["role"] = ["Choose a role"]
+    if len(new.password) < MIN_PASSWORD_LENGTH:
+        errors["password"] = [f"Password must be at least {MIN_PASSWORD_LENGTH} characters"]
+    organisation = session.get(Organisation, new.organisation_id)
+    if organisation is None:
+        errors["organisation_id"] = ["Choose an organisation"]
+    elif new.role in ROLES and organisation.kind not in ROLE_ORGANISATION_KINDS[new.role]:
+        errors["organisation_id"] = [f"A {new.role.replace('_', ' ')} cannot belong to {organisation.name}"]
+    if errors:
+        raise Invalid("user.invalid", "Check the user's details", errors)
+    if session.scalar(select(User.id).where(User.email == email)) is not None:
+        raise Conflict("user.email_taken", "A user with this email already exists", {"email": ["Already in use"]})
+    user = User(email=email, full_name=new.full_name.strip(), role=new.role, organisation_id=new.organisation_id,
+                password_hash=hash_password(new.password), is_lead_reviewer=new.is_lead_reviewer)
+    session.add(user)
+    try:
+        with session.begin_nested():  # one row: the UNIQUE index is the final word on a race
+            session.flush()
+    except IntegrityError:
+        raise Conflict("user.email_taken", "A user with this email already exists", {"email": ["Already in use"]}) from None
+    audit_log.record(session, actor, "user.create", "user", user.id,
+                     after={"email": email, "role": new.role, "organisation_id": new.organisation_id})
+    return user
+
+
+def authenticate(session: Session, email: str, password: str, *, max_failures: int, lockout_minutes: int,
+                 now: datetime | None = None) -> User:
+    """Return the user for a correct email and password, counting failures towards a lockout.
+
+    :raises auth.invalid_credentials: unknown email or wrong password (one message for both).
+    :raises auth.locked: too many recent failures; the message says when to try again.
+    """
+    now = now or datetime.now(timezone.utc)
+    user = session.scalar(select(User).where(User.email == email.strip().lower()).with_for_update())
+    if user is None or not user.is_active:
+        _verify(_DUMMY_HASH, password)
+        raise AuthenticationFailed("auth.invalid_credentials", "Enter a correct email address and password")
+    if user.locked_until is not None and _aware(user.locked_until) > now:
+        raise AuthenticationFailed("auth.locked", "This account is locked after too many failed sign-in attempts. "
+                                   f"Try again after {_aware(user.locked_until):%H:%M} UTC or ask an administrator.")
+    if not _verify(user.password_hash, password):
+        user.failed_logins += 1
+        if user.failed_logins >= max_failures:
+            user.locked_until = now + timedelta(minutes=lockout_minutes)
+            user.failed_logins = 0
+            audit_log.record(session, None, "user.locked", "user", user.id, after={"until": user.locked_until.isoformat()})
+        raise AuthenticationFailed("auth.invalid_credentials", "Enter a correct email address and password")
+    user.failed_logins = 0
+    user.locked_until = None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    audit_log.record(session, user, "user.sign_in", "user", user.id)
+    return user
+
+
+def set_password(session: Session, actor: User | None, user: User, password: str) -> None:
+    """Replace a user's password and end their other sessions.
+
+    :raises user.invalid: the password is too short.
+    """
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise Invalid("user.invalid", "Check the password",
+                      {"password": [f"Password must be at least {MIN_PASSWORD_LENGTH} characters"]})
+    user.password_hash = hash_password(password)
+    user.session_version += 1
+    user.failed_logins = 0
+    user.locked_until = None
+    audit_log.record(session, actor, "user.set_password", "user", user.id)
+
+
+def load_session_user(session: Session, cookie_id: str) -> User | None:
+    """Resolve a session cookie's `id:version` to an active user, or None."""
+    user_id, _, version = cookie_id.partition(":")
+    if not (user_id.isdigit() and version.isdigit()):
+        return None
+    user = session.get(User, int(user_id))
+    if user is None or not user.is_active or user.session_version != int(version):
+        return None
+    return user
+
+
+def get_user(session: Session, user_id: int) -> User:
+    """Return one user. :raises user.not_found:"""
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("user.not_found", "There is no such user")
+    return user
+
+
+def list_users(session: Session) -> list[User]:
+    """All users, ordered by organisation then name (admins only: the edge checks the role)."""
+    return list(session.scalars(select(User).join(User.organisation).order_by(Organisation.name, func.lower(User.full_name))))
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes; they were stored as UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

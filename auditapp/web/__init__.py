@@ -1,0 +1,57 @@
+"""HTMX pages: blueprints, the page-or-fragment `render` helper and template globals."""
+from __future__ import annotations
+
+from flask import Flask, make_response, render_template
+from flask_login import current_user
+
+from ..extensions import htmx
+from ..models.enums import (AUDIT_TYPE_LABELS, DIRECTORY_STATUS_LABELS, REGISTRATION_LABELS, ROLE_LABELS)
+
+SERVICE_NAME = "AP provider audits"
+STATUS_TAG_CLASSES = {
+    "pending": "govuk-tag--grey",
+    "eligible": "govuk-tag--green",
+    "conditional": "govuk-tag--yellow",
+    "under_review": "govuk-tag--orange",
+    "suspended": "govuk-tag--red",
+    "removed": "govuk-tag--grey",
+}
+# Navigation per role: every link must lead to a page that role may open.
+NAVIGATION = {
+    "auditor": [("home.index", "Home"), ("visits.index", "My visits")],
+    "qoe_teacher": [("home.index", "Home"), ("visits.index", "My visits"), ("directory.index", "Directory")],
+    "maintainer": [("home.index", "Home"), ("directory.queue", "Queue"), ("directory.index", "Directory"),
+                   ("visits.index", "Visits")],
+    "school": [("home.index", "Home"), ("directory.index", "Directory")],
+    "admin": [("home.index", "Home"), ("admin.users", "Users"), ("admin.templates", "Templates"),
+              ("directory.index", "Directory"), ("visits.index", "Visits")],
+}
+
+
+def render(page: str, fragment: str | None = None, status: int = 200, **context):
+    """Render the page, or only its fragment for an HTMX request; always `Vary: HX-Request`."""
+    template = fragment if fragment and htmx else page
+    response = make_response(render_template(template, **context), status)
+    response.vary.add("HX-Request")
+    return response
+
+
+def _template_globals() -> dict:
+    role = current_user.role if current_user.is_authenticated else None
+    return {
+        "service_name": SERVICE_NAME,
+        "navigation": NAVIGATION.get(role, []),
+        "role_labels": ROLE_LABELS,
+        "audit_type_labels": AUDIT_TYPE_LABELS,
+        "status_labels": DIRECTORY_STATUS_LABELS,
+        "status_tag_classes": STATUS_TAG_CLASSES,
+        "registration_labels": REGISTRATION_LABELS,
+    }
+
+
+def init_app(app: Flask) -> None:
+    from . import admin, auth, directory, home, visits
+
+    for module in (auth, home, visits, directory, admin):
+        app.register_blueprint(module.bp)
+    app.context_processor(_template_globals)

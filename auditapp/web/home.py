@@ -1,0 +1,41 @@
+"""The role-aware home page and a health check for load balancers."""
+from __future__ import annotations
+
+from flask import Blueprint
+from flask_login import current_user
+from sqlalchemy import text
+
+from .. import queries
+from ..db import db
+from ..models.enums import ROLES
+from ..security import public, roles
+from . import render
+
+bp = Blueprint("home", __name__)
+
+
+@bp.get("/")
+@roles(*ROLES)
+def index():
+    """Show each role what it works on first."""
+    session, user = db.session, current_user
+    context: dict = {}
+    if user.role in ("auditor", "qoe_teacher"):
+        context["visits"] = queries.visits_for(session, user, upcoming_only=True)
+    elif user.role == "maintainer":
+        context["queue"] = queries.directory_queue(session)
+        context["counts"] = queries.status_counts(session)
+    elif user.role == "school":
+        context["providers"] = queries.directory(session, user, queries.DirectoryFilters())
+    elif user.role == "admin":
+        context["counts"] = queries.status_counts(session)
+        context["templates"] = queries.template_version_summaries(session)
+    return render(f"home/{user.role}.html", **context)
+
+
+@bp.get("/healthz")
+@public
+def health():
+    """Answer 200 when the database answers (for the load balancer)."""
+    db.session.execute(text("SELECT 1"))
+    return {"status": "ok"}
