@@ -28,7 +28,7 @@ for attempt in 1 2; do
   PGPORT=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
   if runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGTMP/data" -l "$PGTMP/pg.log" -w -t 30 \
        -o "-p $PGPORT -k $PGTMP -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
-       start >/dev/null; then
+       start >/dev/null 3>&-; then   # 3>&-: the daemon must not inherit our stdout, or $(...) never returns
     started=1; break
   fi
   echo "pg_up: start on port $PGPORT failed (attempt $attempt)" >&2

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from auditapp import migrate
 from auditapp.config import ConfigError, load_config, read_or_create_dev_secret
-from auditapp.db import Database
+from auditapp.db import Binding, bind, session_scope
 from auditapp.models import Organisation
 from auditapp.models.enums import ROLES
 from auditapp.services import demo, templates, users
@@ -24,7 +24,7 @@ class Context:
 
     def __init__(self) -> None:
         self._config: dict | None = None
-        self._db: Database | None = None
+        self._binding: Binding | None = None
 
     @property
     def config(self) -> dict:
@@ -32,14 +32,11 @@ class Context:
             self._config = load_config(require_secret=False)
         return self._config
 
-    @property
-    def db(self) -> Database:
-        if self._db is None:
-            from auditapp.db import make_engine
-            self._db = Database()
-            self._db.engine = make_engine(self.config["DATABASE_URL"])
-            self._db.sessionmaker.configure(bind=self._db.engine)
-        return self._db
+    def transaction(self):
+        """One transaction for the command: committed on success, rolled back on error."""
+        if self._binding is None:
+            self._binding = bind(self.config["DATABASE_URL"])
+        return session_scope(self._binding)
 
 
 pass_context = click.make_pass_decorator(Context, ensure=True)
@@ -73,7 +70,7 @@ def templates_group() -> None:
 @pass_context
 def templates_publish(ctx: Context, files: tuple[Path, ...]) -> None:
     """Publish template YAML FILES (default: the three standard templates)."""
-    with ctx.db.session_scope() as session:
+    with ctx.transaction() as session:
         results = ([templates.publish_template(session, None, f) for f in files] if files
                    else templates.publish_all(session, None))
     for r in results:
@@ -84,7 +81,7 @@ def templates_publish(ctx: Context, files: tuple[Path, ...]) -> None:
 @pass_context
 def templates_list(ctx: Context) -> None:
     """List published template versions."""
-    with ctx.db.session_scope() as session:
+    with ctx.transaction() as session:
         for v in templates.list_versions(session):
             click.echo(f"{v.template.audit_type:<20} version {v.version:<3} {v.published_at:%Y-%m-%d %H:%M} {v.content_hash[:12]}")
 
@@ -104,7 +101,7 @@ def users_group() -> None:
 @pass_context
 def users_create(ctx: Context, email, full_name, role, organisation, lead_reviewer, password) -> None:
     """Create a user."""
-    with ctx.db.session_scope() as session:
+    with ctx.transaction() as session:
         org = session.scalar(select(Organisation).where(Organisation.name == organisation))
         if org is None:
             raise click.UsageError(f"No organisation called {organisation!r}")
@@ -117,7 +114,7 @@ def users_create(ctx: Context, email, full_name, role, organisation, lead_review
 @pass_context
 def users_list(ctx: Context) -> None:
     """List users."""
-    with ctx.db.session_scope() as session:
+    with ctx.transaction() as session:
         for u in users.list_users(session):
             click.echo(f"{u.email:<40} {u.role:<12} {u.organisation.name:<35} {'active' if u.is_active else 'inactive'}")
 
@@ -130,7 +127,7 @@ def seed_demo(ctx: Context, passwords_file: Path | None) -> None:
     """Create the demo world (idempotent) and print the demo sign-ins."""
     path = passwords_file or Path(ctx.config["INSTANCE_DIR"]) / "demo-passwords.json"
     passwords, fresh = _demo_passwords(path)
-    with ctx.db.session_scope() as session:
+    with ctx.transaction() as session:
         seeded = demo.seed_demo(session, passwords, reset_passwords=fresh)
     click.echo("\nDemo sign-ins (demo data only; passwords are kept in %s):" % path)
     for s in seeded:

@@ -72,22 +72,23 @@ def _load(path: Path, schema) -> dict:
                       {"file": path.name, "problems": problems}) from None
 
 
-def describe_errors(messages: dict, data: object, where: str = "") -> list[str]:
-    """Flatten marshmallow's nested messages into 'item SG-1.3, field critical: …' lines."""
+def describe_errors(messages: dict, data: object, where: str = "", field_name: str = "") -> list[str]:
+    """Flatten marshmallow's nested messages into "item SG-1.3, field 'critical': …" lines."""
     lines: list[str] = []
-    for field, message in messages.items():
-        child = _child(data, field)
-        label = where
-        if isinstance(field, int) and isinstance(child, dict) and "key" in child:
-            label = f"{_kind(child['key'])} {child['key']}"
-        elif isinstance(field, int):
-            label = f"{where} entry {field + 1}".strip()
+    for key, message in messages.items():
+        child = _child(data, key)
+        label, name = where, field_name
+        if isinstance(key, int) and isinstance(child, dict) and "key" in child:
+            label, name = f"{_kind(str(child['key']))} {child['key']}", ""
+        elif isinstance(key, int):
+            name = f"{field_name} entry {key + 1}".strip()
+        else:
+            name = f"field '{key}'"
         if isinstance(message, dict):
-            lines += describe_errors(message, child, label)
+            lines += describe_errors(message, child, label, name)
         else:
             text = " ".join(message) if isinstance(message, list) else str(message)
-            field_name = "" if isinstance(field, int) else f"field '{field}'"
-            lines.append(", ".join(p for p in (label, field_name) if p) + f": {text}")
+            lines.append(", ".join(p for p in (label, name) if p) + f": {text}")
     return lines
 
 

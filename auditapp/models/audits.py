@@ -94,7 +94,7 @@ class Answer(Base):
         UniqueConstraint("audit_id", "item_key"),
         one_of("rating", RATINGS),
         CheckConstraint(
-            "rating IS NULL OR rating <> 'not_applicable' OR length(na_reason) > 0", name="na_needs_reason"
+            "rating IS NULL OR rating <> 'not_applicable' OR (na_reason IS NOT NULL AND length(na_reason) > 0)", name="na_needs_reason"
         ),
     )
 

@@ -337,7 +337,7 @@ def upgrade() -> None:
     sa.Column('updated_by_id', sa.Integer(), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.CheckConstraint("rating IN ('met', 'partially_met', 'not_met', 'not_applicable')", name=op.f('ck_answers_rating_valid')),
-    sa.CheckConstraint("rating IS NULL OR rating <> 'not_applicable' OR length(na_reason) > 0", name=op.f('ck_answers_na_needs_reason')),
+    sa.CheckConstraint("rating IS NULL OR rating <> 'not_applicable' OR (na_reason IS NOT NULL AND length(na_reason) > 0)", name=op.f('ck_answers_na_needs_reason')),
     sa.ForeignKeyConstraint(['audit_id'], ['audits.id'], name=op.f('fk_answers_audit_id_audits')),
     sa.ForeignKeyConstraint(['updated_by_id'], ['users.id'], name=op.f('fk_answers_updated_by_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_answers')),

@@ -1,0 +1,141 @@
+"""Shared fixtures: real PostgreSQL (migrated once, each test rolled back), the app, a client
+that signs in through the real route, and Playwright on Debian's Chromium.
+
+`make test` (.ci/test.sh) starts PostgreSQL and an S3 endpoint and exports TEST_DATABASE_URL and
+TEST_S3_ENDPOINT_URL; without them the suite stops with a message rather than skipping.
+"""
+from __future__ import annotations
+
+import os
+import re
+import threading
+import uuid
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from werkzeug.serving import make_server
+
+from auditapp import create_app
+from auditapp.db import bind, db as app_db, session_scope
+from auditapp.migrate import upgrade
+
+from . import world
+
+TEST_SECRET = "test-secret-" + "x" * 40
+CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def _required_env(name: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        pytest.exit(f"{name} is not set: run the suite with `make test`, which starts PostgreSQL and S3.", returncode=2)
+    return value
+
+
+def _fresh_database(base_url: str, name: str) -> str:
+    """Create an empty database `name` on the test server and return its URL."""
+    admin = create_engine(make_url(base_url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return make_url(base_url).set(database=name).render_as_string(hide_password=False)
+
+
+def make_test_app(database_url: str, **overrides):
+    config = {"DATABASE_URL": database_url, "SECRET_KEY": TEST_SECRET, "SESSION_COOKIE_SECURE": False,
+              "TESTING": True, "INSTANCE_DIR": "/tmp/auditapp-test-instance", **overrides}
+    return create_app(config)
+
+
+@pytest.fixture(scope="session")
+def database_url():
+    """A migrated PostgreSQL database holding the known world (committed once)."""
+    url = _fresh_database(_required_env("TEST_DATABASE_URL"), "auditapp_http")
+    upgrade(url)
+    binding = bind(url)
+    with session_scope(binding) as session:
+        world.build(session)
+    binding.engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+def app(database_url):
+    app = make_test_app(database_url)
+    yield app
+    app_db.binding(app).engine.dispose()
+
+
+@pytest.fixture
+def db_session(app):
+    """Bind the app's sessions to one outer transaction that is rolled back after the test."""
+    binding = app_db.binding(app)
+    connection = binding.engine.connect()
+    outer = connection.begin()
+    binding.sessionmaker.configure(bind=connection, join_transaction_mode="create_savepoint")
+    session = binding.sessionmaker()
+    yield session
+    session.close()
+    binding.sessionmaker.configure(bind=binding.engine, join_transaction_mode="conservative_savepoint")
+    outer.rollback()
+    connection.close()
+
+
+@pytest.fixture
+def client(app, db_session):
+    return app.test_client()
+
+
+class Auth:
+    """Sign in and out through the real routes, CSRF token included."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def csrf(self, path: str = "/sign-in") -> str:
+        return CSRF_RE.search(self.client.get(path).get_data(as_text=True)).group(1)
+
+    def login(self, role: str, password: str = world.PASSWORD):
+        return self.client.post("/sign-in", data={"email": world.EMAIL[role], "password": password,
+                                                  "csrf_token": self.csrf()})
+
+    def logout(self):
+        return self.client.post("/sign-out", data={"csrf_token": self.csrf("/")})
+
+
+@pytest.fixture
+def auth(client):
+    return Auth(client)
+
+
+# ---- browser ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {**browser_type_launch_args, "executable_path": "/usr/bin/chromium", "args": CHROMIUM_ARGS}
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    return {**browser_context_args, "viewport": {"width": 1024, "height": 768}, "has_touch": True}
+
+
+@pytest.fixture(scope="session")
+def live_url():
+    """The app on a real port, over its own committed database (threads cannot share a test transaction)."""
+    url = _fresh_database(_required_env("TEST_DATABASE_URL"), f"auditapp_browser_{uuid.uuid4().hex[:8]}")
+    upgrade(url)
+    live_app = make_test_app(url)
+    with session_scope(bind(url)) as session:
+        world.build(session)
+    server = make_server("127.0.0.1", 0, live_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join()
+    app_db.binding(live_app).engine.dispose()

@@ -1,0 +1,46 @@
+"""The one known world every test starts from: the demo world, seeded with known passwords.
+
+Tests refer to people by role through `EMAIL` and sign in with `PASSWORD`.
+"""
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from auditapp.models import Provider, User, Visit, VisitAssignment
+from auditapp.services import demo
+
+PASSWORD = "correct horse battery staple"
+PASSWORDS = {row[0]: PASSWORD for row in demo.DEMO_USERS}
+EMAIL = {
+    "admin": "admin@county.example.org",
+    "maintainer": "maintainer@city.example.org",
+    "qoe_teacher": "teacher@county.example.org",
+    "auditor": "auditor@assure.example.org",
+    "school": "staff@beaumontleys.example.org",
+}
+ROLES = tuple(EMAIL)
+# A fixed "today" keeps visit dates, and so every page, the same from run to run.
+TODAY = date(2026, 11, 28)
+
+
+def build(session: Session) -> None:
+    """Seed the known world into `session` (the caller commits)."""
+    demo.seed_demo(session, PASSWORDS, today=TODAY)
+
+
+def user(session: Session, role: str) -> User:
+    return session.scalar(select(User).where(User.email == EMAIL[role]))
+
+
+def provider(session: Session, status: str) -> Provider:
+    """The first provider (by id) holding a published status."""
+    return session.scalar(select(Provider).where(Provider.directory_status == status).order_by(Provider.id).limit(1))
+
+
+def visit_assigned_to(session: Session, role: str) -> Visit:
+    """The first visit (by id) assigned to the world's user of `role`."""
+    return session.scalar(select(Visit).join(VisitAssignment)
+                          .where(VisitAssignment.user_id == user(session, role).id).order_by(Visit.id).limit(1))
