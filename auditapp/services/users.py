@@ -94,7 +94,7 @@ def authenticate(session: Session, email: str, password: str, *, max_failures: i
     :raises auth.locked: too many recent failures; the message says when to try again.
     """
     now = now or datetime.now(timezone.utc)
-    user = session.scalar(select(User).where(User.email == email.strip().lower()).with_for_update())
+    user = session.scalar(select(User).where(User.email == email.strip().lower()).with_for_update(of=User))
     if user is None or not user.is_active:
         _verify(_DUMMY_HASH, password)
         raise AuthenticationFailed("auth.invalid_credentials", "Enter a correct email address and password")

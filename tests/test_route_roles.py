@@ -1,0 +1,84 @@
+"""The role x route matrix: every registered route has an explicit expectation for every role.
+
+Adding a route without a row here fails `test_every_route_has_a_row`; a view without a
+`@roles(...)`/`@public` declaration fails `test_every_view_declares_its_roles`.
+"""
+import pytest
+
+from . import world
+
+ANON = "anonymous"
+WHO = (ANON,) + world.ROLES  # anonymous, admin, maintainer, qoe_teacher, auditor, school
+
+# Statuses in WHO order. 302 for anonymous = sent to the sign-in page.
+# 404 on visits.detail for a QoE teacher: the visit exists but is not theirs (same answer as unknown).
+MATRIX = {
+    ("GET", "auth.login"):             (200, 302, 302, 302, 302, 302),
+    ("POST", "auth.login_submit"):     (422, 422, 422, 422, 422, 422),
+    ("POST", "auth.logout"):           (302, 302, 302, 302, 302, 302),
+    ("GET", "home.index"):             (302, 200, 200, 200, 200, 200),
+    ("GET", "home.health"):            (200, 200, 200, 200, 200, 200),
+    ("GET", "visits.index"):           (302, 200, 200, 200, 200, 403),
+    ("GET", "visits.detail"):          (302, 200, 200, 404, 200, 403),
+    ("GET", "directory.index"):        (302, 200, 200, 200, 403, 200),
+    ("GET", "directory.provider"):     (302, 200, 200, 200, 403, 200),
+    ("GET", "directory.queue"):        (302, 200, 200, 403, 403, 403),
+    ("GET", "admin.users"):            (302, 200, 403, 403, 403, 403),
+    ("GET", "admin.user_new"):         (302, 200, 403, 403, 403, 403),
+    ("POST", "admin.user_create"):     (302, 422, 403, 403, 403, 403),
+    ("GET", "admin.templates"):        (302, 200, 403, 403, 403, 403),
+    ("GET", "admin.template_detail"):  (302, 200, 403, 403, 403, 403),
+    ("GET", "static"):                 (200, 200, 200, 200, 200, 200),
+}
+
+
+def _routes(app):
+    for rule in app.url_map.iter_rules():
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            yield method, rule
+
+
+def test_every_route_has_a_row(app):
+    registered = {(method, rule.endpoint) for method, rule in _routes(app)}
+    assert registered == set(MATRIX), "add the new route to MATRIX with an expectation for every role"
+
+
+def test_every_view_declares_its_roles(app):
+    undeclared = [endpoint for endpoint, view in app.view_functions.items()
+                  if endpoint != "static" and not hasattr(view, "allowed_roles")]
+    assert undeclared == []
+
+
+def _url(app, db_session, rule):
+    args = {}
+    if "visit_id" in rule.arguments:
+        args["visit_id"] = world.visit_assigned_to(db_session, "auditor").id
+    if "provider_id" in rule.arguments:
+        args["provider_id"] = world.provider(db_session, "eligible").id
+    if "version_id" in rule.arguments:
+        from auditapp.services.templates import latest_version
+        args["version_id"] = latest_version(db_session, "safeguarding").id
+    if "filename" in rule.arguments:
+        args["filename"] = "css/app.css"
+    with app.test_request_context():
+        from flask import url_for
+        return url_for(rule.endpoint, **args)
+
+
+@pytest.mark.parametrize("who_index, who", list(enumerate(WHO)))
+def test_role_route_matrix(app, client, auth, db_session, who_index, who):
+    if who != ANON:
+        auth.login(who)
+    failures = []
+    for method, rule in _routes(app):
+        expected = MATRIX[(method, rule.endpoint)][who_index]
+        url = _url(app, db_session, rule)
+        # A valid CSRF token on every POST, so the answer reflects the role check, not CSRF.
+        data = {"csrf_token": auth.csrf("/sign-in" if who == ANON else "/")} if method == "POST" else None
+        response = client.open(url, method=method, data=data)
+        response.close()  # static files stream from disk
+        if response.status_code != expected:
+            failures.append(f"{method} {url}: expected {expected}, got {response.status_code}")
+        if method == "POST" and rule.endpoint == "auth.logout" and who != ANON:
+            auth.login(who)  # signed out by the probe: sign back in for the rest
+    assert failures == []
