@@ -130,8 +130,10 @@ def live_url():
     url = _fresh_database(_required_env("TEST_DATABASE_URL"), f"auditapp_browser_{uuid.uuid4().hex[:8]}")
     upgrade(url)
     live_app = make_test_app(url)
-    with session_scope(bind(url)) as session:
+    seed_binding = bind(url)
+    with session_scope(seed_binding) as session:
         world.build(session)
+    seed_binding.engine.dispose()
     server = make_server("127.0.0.1", 0, live_app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
