@@ -5,14 +5,17 @@ import json
 import os
 import secrets
 import sys
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import click
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from auditapp import migrate
 from auditapp.config import ConfigError, load_config, read_or_create_dev_secret
-from auditapp.db import Binding, bind, session_scope
+from auditapp.db import bind, session_scope
 from auditapp.models import Organisation
 from auditapp.models.enums import ROLES
 from auditapp.services import demo, templates, users
@@ -24,7 +27,6 @@ class Context:
 
     def __init__(self) -> None:
         self._config: dict | None = None
-        self._binding: Binding | None = None
 
     @property
     def config(self) -> dict:
@@ -32,11 +34,15 @@ class Context:
             self._config = load_config(require_secret=False)
         return self._config
 
-    def transaction(self):
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
         """One transaction for the command: committed on success, rolled back on error."""
-        if self._binding is None:
-            self._binding = bind(self.config["DATABASE_URL"])
-        return session_scope(self._binding)
+        binding = bind(self.config["DATABASE_URL"])
+        try:
+            with session_scope(binding) as session:
+                yield session
+        finally:
+            binding.engine.dispose()  # a command is one unit of work: keep no pool behind
 
 
 pass_context = click.make_pass_decorator(Context, ensure=True)
