@@ -9,9 +9,8 @@ import os
 from pathlib import Path
 from urllib.parse import urlparse
 
-INSTANCE_DIR = Path(os.environ.get("AUDITAPP_INSTANCE_DIR", Path.cwd() / "instance"))
-
 DEFAULTS: dict[str, object] = {
+    "INSTANCE_DIR": None,  # local state for `make run`: SQLite file, secret, evidence; default ./instance
     "DATABASE_URL": None,  # filled in load_config: SQLite under instance/
     "SECRET_KEY": None,
     "EVIDENCE_STORE": "local",  # local | s3
@@ -46,7 +45,7 @@ def load_config(overrides: dict | None = None, environ: dict | None = None, *, r
         if raw is not None and raw != "":
             config[key] = _coerce(key, raw)
     config.update(overrides or {})
-    instance = Path(config.get("INSTANCE_DIR") or INSTANCE_DIR)
+    instance = Path(config.get("INSTANCE_DIR") or Path.cwd() / "instance")
     config["INSTANCE_DIR"] = str(instance)
     if not config["DATABASE_URL"]:
         config["DATABASE_URL"] = f"sqlite:///{instance / 'auditapp.sqlite3'}"

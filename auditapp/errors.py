@@ -67,7 +67,7 @@ def _http_error(exc: HTTPException):
 def _unexpected(exc: Exception):
     log.exception("unhandled error on %s %s", request.method, request.path)
     db.session.rollback()
-    return error_response(500, "server.error", "Try again later. Nothing you entered has been saved twice.")
+    return error_response(500, "server.error", "Try again later. If it keeps happening, contact the AP team and quote the time it happened.")
 
 
 def init_app(app: Flask) -> None:

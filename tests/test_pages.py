@@ -146,3 +146,22 @@ def test_template_page_shows_items_guidance_and_critical_flags(client, auth, db_
     auth.login("admin")
     body = client.get(f"/admin/templates/{latest_version(db_session, 'safeguarding').id}").get_data(as_text=True)
     assert "SG-3.3" in body and "Critical" in body and "LC-3" in body
+
+
+def test_an_unexpected_error_gets_the_500_page_or_json_and_no_traceback(database_url):
+    from auditapp.db import db
+    from .conftest import make_test_app
+    app = make_test_app(database_url)
+
+    @app.get("/boom")
+    def boom():
+        raise RuntimeError("database exploded with secret detail")
+
+    client = app.test_client()
+    page = client.get("/boom")
+    assert page.status_code == 500
+    body = page.get_data(as_text=True)
+    assert "Sorry, there is a problem with the service" in body and "secret detail" not in body
+    as_json = client.get("/boom", headers={"Accept": "application/json"})
+    assert as_json.status_code == 500 and as_json.get_json()["code"] == "server.error"
+    db.binding(app).engine.dispose()
