@@ -29,13 +29,17 @@ def create_app(config: dict | None = None) -> Flask:
 
     from .db import db
     from .extensions import csrf, htmx, login_manager
-    from . import errors, security, web
+    from . import errors, security, storage, web
 
     db.init_app(app)
     csrf.init_app(app)
     htmx.init_app(app)
     login_manager.init_app(app)
     security.init_app(app)
+    storage.init_app(app)
     errors.init_app(app)
     web.init_app(app)
+
+    from sync.api import bp as sync_blueprint
+    app.register_blueprint(sync_blueprint)
     return app

@@ -13,7 +13,7 @@ from flask_login import current_user
 
 from .db import db
 from .extensions import login_manager
-from .services.errors import Forbidden
+from .services.errors import AuthenticationFailed, Forbidden
 from .services.users import load_session_user
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
@@ -27,6 +27,8 @@ def roles(*allowed: str) -> Callable:
         @wraps(view)
         def wrapper(*args, **kwargs):
             if not current_user.is_authenticated:
+                if request.path.startswith(("/sync/", "/api/")):  # devices get JSON, not a sign-in page
+                    raise AuthenticationFailed("auth.required", "Sign in to continue")
                 return current_app.login_manager.unauthorized()
             if current_user.role not in allowed:
                 raise Forbidden("auth.forbidden", "You do not have permission to see this page")

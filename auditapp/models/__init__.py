@@ -4,12 +4,12 @@ from .base import Base
 from .directory import DirectoryDecision, SafeguardingConcern
 from .people import Organisation, User
 from .providers import Provider, ProviderCouncil, ProviderKeyStage, ProviderProvisionType, Site
-from .records import AuditLogEntry, ChangeLogEntry, Device, ProcessedMutation
+from .records import AuditLogEntry, ChangeLogEntry, Device, HeldMutation, ProcessedMutation, SyncConflict
 from .templates import AuditTemplate, TemplateVersion
 
 __all__ = [
     "Action", "Answer", "Audit", "AuditLogEntry", "AuditTemplate", "Base", "ChangeLogEntry", "Conversation",
-    "Device", "DirectoryDecision", "Evidence", "Organisation", "PolicyCheck", "ProcessedMutation", "Provider",
+    "Device", "DirectoryDecision", "HeldMutation", "SyncConflict", "Evidence", "Organisation", "PolicyCheck", "ProcessedMutation", "Provider",
     "ProviderCouncil", "ProviderKeyStage", "ProviderProvisionType", "SafeguardingConcern", "Site",
     "TemplateVersion", "User", "Visit", "VisitAssignment", "VisitAuditType",
 ]

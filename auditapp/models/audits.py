@@ -106,6 +106,9 @@ class Answer(Base):
     na_reason: Mapped[str | None] = mapped_column(Text)
     value: Mapped[dict | None] = mapped_column(JSONType)  # typed header fields (counts, choices)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # Per field: [row version when last changed, device id or null]; sync uses it to tell a stale
+    # edit of an untouched field (apply) from a clash with someone else's edit (conflict).
+    field_meta: Mapped[dict] = mapped_column(JSONType, default=dict)
     updated_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     updated_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
 
@@ -132,6 +135,9 @@ class Conversation(Base):
     notes: Mapped[str | None] = mapped_column(Text)
     ended_for_safeguarding: Mapped[bool] = mapped_column(Boolean, default=False)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # Per field: [row version when last changed, device id or null]; sync uses it to tell a stale
+    # edit of an untouched field (apply) from a clash with someone else's edit (conflict).
+    field_meta: Mapped[dict] = mapped_column(JSONType, default=dict)
     updated_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     updated_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
 
@@ -149,6 +155,9 @@ class PolicyCheck(Base):
     named_person: Mapped[str | None] = mapped_column(String(200))  # a business contact, e.g. the DSL
     note: Mapped[str | None] = mapped_column(Text)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # Per field: [row version when last changed, device id or null]; sync uses it to tell a stale
+    # edit of an untouched field (apply) from a clash with someone else's edit (conflict).
+    field_meta: Mapped[dict] = mapped_column(JSONType, default=dict)
     updated_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     updated_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
 
@@ -175,6 +184,7 @@ class Evidence(Base):
     rejection_reason: Mapped[str | None] = mapped_column(Text)
     withdrawal_reason: Mapped[str | None] = mapped_column(Text)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    field_meta: Mapped[dict] = mapped_column(JSONType, default=dict)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
     verified_at: Mapped[datetime | None] = mapped_column(TZDateTime)
@@ -204,5 +214,6 @@ class Action(Base):
     verified_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     verified_at: Mapped[datetime | None] = mapped_column(TZDateTime)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    field_meta: Mapped[dict] = mapped_column(JSONType, default=dict)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)

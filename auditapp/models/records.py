@@ -70,3 +70,37 @@ class ChangeLogEntry(Base):
     audit_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
     provider_id: Mapped[int | None] = mapped_column(ForeignKey("providers.id"), index=True)
     changed_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
+
+
+class SyncConflict(Base):
+    """Two devices changed one field from the same base: both values kept, the reviewer picks."""
+
+    __tablename__ = "sync_conflicts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    audit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("audits.id"), index=True)
+    entity: Mapped[str] = mapped_column(String(40))
+    entity_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    field: Mapped[str] = mapped_column(String(60))
+    base_version: Mapped[int] = mapped_column(Integer)
+    server_value: Mapped[dict | None] = mapped_column(JSONType)  # {"value": …} so null is representable
+    device_value: Mapped[dict | None] = mapped_column(JSONType)
+    device_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    mutation_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    actor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(TZDateTime)
+    resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class HeldMutation(Base):
+    """A mutation whose parent audit is not on the server yet; applied when the parent arrives."""
+
+    __tablename__ = "held_mutations"
+
+    device_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("devices.id"), primary_key=True)
+    mutation_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    parent_audit_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    actor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    mutation: Mapped[dict] = mapped_column(JSONType)  # the mutation exactly as received
+    held_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)

@@ -1,0 +1,57 @@
+"""Who may write which audit: one query per batch, answered per audit id."""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..models import Audit, TemplateVersion, User, Visit, VisitAssignment
+
+# Which audit types each capturing role carries out (domain README §3).
+CAPTURE_TYPES = {"auditor": {"safeguarding", "health_safety"}, "qoe_teacher": {"quality_education"}}
+EDITABLE = {"draft", "returned"}
+
+
+@dataclass(frozen=True)
+class AuditAccess:
+    """What an actor may do with one audit in this batch."""
+
+    audit_id: uuid.UUID
+    state: str  # "writable" | "submitted" | "finalised" | "forbidden" | "missing"
+    provider_id: int | None = None
+    visit_id: int | None = None
+    template: dict | None = None  # the pinned template version's content
+
+
+def audit_access(session: Session, actor: User, audit_ids: set[uuid.UUID]) -> dict[uuid.UUID, AuditAccess]:
+    """Classify each audit id for `actor` with one query: writable, read-only, forbidden or missing."""
+    if not audit_ids:
+        return {}
+    rows = session.execute(
+        select(Audit.id, Audit.status, Audit.audit_type, Visit.id, Visit.provider_id, TemplateVersion.content,
+               VisitAssignment.user_id)
+        .join(Visit, Audit.visit_id == Visit.id)
+        .join(TemplateVersion, Audit.template_version_id == TemplateVersion.id)
+        .outerjoin(VisitAssignment, (VisitAssignment.visit_id == Visit.id) & (VisitAssignment.user_id == actor.id))
+        .where(Audit.id.in_(audit_ids))
+    ).all()
+    access = {audit_id: AuditAccess(audit_id, "missing") for audit_id in audit_ids}
+    for audit_id, status, audit_type, visit_id, provider_id, content, assigned in rows:
+        if assigned is None or audit_type not in CAPTURE_TYPES.get(actor.role, set()):
+            access[audit_id] = AuditAccess(audit_id, "forbidden")
+            continue
+        state = "writable" if status in EDITABLE else status
+        access[audit_id] = AuditAccess(audit_id, state, provider_id, visit_id, content)
+    return access
+
+
+def items_of(template: dict) -> dict[str, dict]:
+    """Every item of a template version's content, by key."""
+    return {item["key"]: item for section in template["sections"] for item in section["items"]}
+
+
+def prompts_of(template: dict, kind: str) -> set[str]:
+    """Prompt keys of one conversation kind (learner/staff) in a template version."""
+    return {p["key"] for ps in template.get("prompt_sets", []) if ps["key"] == kind for p in ps["prompts"]}

@@ -1,0 +1,202 @@
+"""Field-level capture writes (answers, policy checks, conversations, actions), batch-first.
+
+The HTMX views pass a list of one change; /sync/push passes every change of a kind in a batch.
+Set-based inside: one access query, one load, one bulk write per table. Each field carries the
+row version and device that last changed it, so a stale edit of a field nobody else touched
+applies, while two different values for one field from different devices are both kept as a
+conflict for the reviewer (never silent last-write-wins).
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy.orm import Session
+
+from ..models import Action, Answer, Conversation, PolicyCheck, SyncConflict, User
+from .access import AuditAccess, audit_access
+from .capture_rules import SPECS, EntitySpec
+from .changes import log_changes
+
+
+@dataclass(frozen=True)
+class Change:
+    """One requested change to one entity's fields."""
+
+    ref: object  # the caller's correlation, e.g. the mutation id
+    entity_id: uuid.UUID
+    audit_id: uuid.UUID
+    key: str | None  # item key (answers, policy checks, actions) or conversation kind
+    base_version: int
+    fields: dict
+    device_id: uuid.UUID | None = None
+
+
+@dataclass
+class Outcome:
+    ref: object
+    status: str  # applied | conflict | held | rejected
+    entity_id: uuid.UUID | None = None
+    version: int | None = None
+    conflicts: list[str] = field(default_factory=list)
+    code: str | None = None
+    message: str | None = None
+    details: dict | None = None
+
+
+MODELS = {"answer": Answer, "policy_check": PolicyCheck, "conversation": Conversation, "action": Action}
+
+
+def record_answers(session: Session, actor: User, changes: list[Change]) -> list[Outcome]:
+    """Set ratings, notes and typed header values. :raises: nothing; per-change outcomes instead."""
+    return apply_changes(session, actor, "answer", changes)
+
+
+def record_policy_checks(session: Session, actor: User, changes: list[Change]) -> list[Outcome]:
+    """Record what the auditor saw of each policy document."""
+    return apply_changes(session, actor, "policy_check", changes)
+
+
+def record_conversations(session: Session, actor: User, changes: list[Change]) -> list[Outcome]:
+    """Add or edit pseudonymised learner and staff conversations."""
+    return apply_changes(session, actor, "conversation", changes)
+
+
+def propose_actions(session: Session, actor: User, changes: list[Change]) -> list[Outcome]:
+    """Add or edit corrective actions proposed at capture."""
+    return apply_changes(session, actor, "action", changes)
+
+
+def apply_changes(session: Session, actor: User, entity: str, changes: list[Change]) -> list[Outcome]:
+    """Apply one kind of change set-based and return an outcome per change, in order."""
+    spec, model = SPECS[entity], MODELS[entity]
+    access = audit_access(session, actor, {c.audit_id for c in changes})
+    outcomes: dict[int, Outcome] = {}
+    ready: list[tuple[int, Change, AuditAccess]] = []
+    for index, change in enumerate(changes):
+        refused = _refusal(change, access[change.audit_id], spec)
+        if refused:
+            outcomes[index] = refused
+        else:
+            ready.append((index, change, access[change.audit_id]))
+    state = _load(session, spec, model, [c for _, c, _ in ready])
+    writer = _Writer(spec, actor, datetime.now(timezone.utc))
+    for index, change, acc in ready:
+        outcomes[index] = writer.merge(state, change, acc)
+    writer.flush(session, model, state)
+    return [outcomes[i] for i in range(len(changes))]
+
+
+def _refusal(change: Change, access: AuditAccess, spec: EntitySpec) -> Outcome | None:
+    if access.state == "missing":
+        return Outcome(change.ref, "held", change.entity_id, code="sync.parent_missing",
+                       message="The audit is not on the server yet; this change waits for it")
+    if access.state == "forbidden":
+        return Outcome(change.ref, "rejected", change.entity_id, code="sync.forbidden",
+                       message="You may not change this audit")
+    if access.state == "finalised":
+        return Outcome(change.ref, "rejected", change.entity_id, code="audit.finalised",
+                       message="This audit is finalised and cannot change; ask for a correction")
+    errors = spec.validate(change, access.template)
+    if errors:
+        return Outcome(change.ref, "rejected", change.entity_id, code="sync.invalid",
+                       message="The change is not valid", details=errors)
+    return None
+
+
+def _load(session: Session, spec: EntitySpec, model, changes: list[Change]) -> dict:
+    """Current server state of the rows these changes touch, keyed the way the entity is."""
+    if not changes:
+        return {}
+    columns = [model.id, model.audit_id, model.version, model.field_meta] + [getattr(model, c) for c in spec.columns]
+    if spec.keyed_by_item:
+        pairs = {(c.audit_id, c.key) for c in changes}
+        query = select(model.item_key, *columns).where(tuple_(model.audit_id, model.item_key).in_(pairs))
+    else:
+        query = select(*columns).where(model.id.in_({c.entity_id for c in changes}))
+    state = {}
+    for row in session.execute(query).mappings():
+        key = (row["audit_id"], row["item_key"]) if spec.keyed_by_item else row["id"]
+        state[key] = {"id": row["id"], "audit_id": row["audit_id"], "version": row["version"],
+                      "meta": dict(row["field_meta"] or {}), "values": spec.from_columns(row), "new": False,
+                      "dirty": False, "item_key": row.get("item_key")}
+    return state
+
+
+class _Writer:
+    """Merges changes into in-memory row state, then writes everything in a few statements."""
+
+    def __init__(self, spec: EntitySpec, actor: User, now: datetime) -> None:
+        self.spec, self.actor, self.now = spec, actor, now
+        self.conflicts: list[dict] = []
+
+    def merge(self, state: dict, change: Change, access: AuditAccess) -> Outcome:
+        key = (change.audit_id, change.key) if self.spec.keyed_by_item else change.entity_id
+        row = state.get(key)
+        if row is None:
+            missing = self.spec.required_on_create - set(change.fields)
+            if missing:
+                return Outcome(change.ref, "rejected", change.entity_id, code="sync.invalid",
+                               message="A new record needs more fields",
+                               details={f: ["Required when the record is created"] for f in sorted(missing)})
+            row = state[key] = {"id": change.entity_id, "audit_id": change.audit_id, "version": 0, "meta": {},
+                                "values": {}, "new": True, "dirty": False, "item_key": change.key,
+                                "provider_id": access.provider_id, "kind": change.key}
+        device = str(change.device_id) if change.device_id else None
+        late = access.state == "submitted"  # after submission every change waits for the reviewer
+        applied, clashes = {}, []
+        for name, value in change.fields.items():
+            last = row["meta"].get(name)
+            changed_by_other = last is not None and last[0] > change.base_version and last[1] != device
+            if (late or changed_by_other) and row["values"].get(name) != value:
+                clashes.append(name)
+            elif row["values"].get(name) != value or name not in row["values"]:
+                applied[name] = value
+        problem = self.spec.check_row({**row["values"], **applied}) if applied else None
+        if problem:
+            return Outcome(change.ref, "rejected", row["id"], code=problem[0], message=problem[1])
+        if applied:
+            row["version"] += 1
+            row["values"].update(applied)
+            row["meta"].update({name: [row["version"], device] for name in applied})
+            row["dirty"] = True
+        for name in clashes:
+            self.conflicts.append({"audit_id": change.audit_id, "entity": self.spec.name, "entity_id": row["id"],
+                                   "field": name, "base_version": change.base_version,
+                                   "server_value": {"value": row["values"].get(name)},
+                                   "device_value": {"value": change.fields[name]},
+                                   "device_id": change.device_id or uuid.UUID(int=0),
+                                   "mutation_id": change.ref if isinstance(change.ref, uuid.UUID) else uuid.UUID(int=0),
+                                   "actor_id": self.actor.id})
+        if clashes:
+            return Outcome(change.ref, "conflict", row["id"], max(row["version"], 0), conflicts=clashes,
+                           code="audit.submitted" if late else "sync.conflict",
+                           message="Kept for the reviewer: " + ", ".join(clashes))
+        return Outcome(change.ref, "applied", row["id"], row["version"])
+
+    def flush(self, session: Session, model, state: dict) -> None:
+        inserts, updates, log = [], [], []
+        for row in state.values():
+            if not row["dirty"]:
+                continue
+            columns = self.spec.to_columns(row["values"])
+            common = {"version": row["version"], "field_meta": row["meta"], **columns}
+            if self.spec.name in ("answer", "policy_check", "conversation"):
+                common.update(updated_by_id=self.actor.id, updated_at=self.now)
+            if row["new"]:
+                inserts.append({"id": row["id"], "audit_id": row["audit_id"], **self.spec.insert_extras(row, self.actor),
+                                **common})
+            else:
+                updates.append({"id": row["id"], **common})
+            log.append({"entity": self.spec.name, "entity_id": str(row["id"]), "version": row["version"],
+                        "audit_id": row["audit_id"]})
+        if inserts:
+            self.spec.before_insert(session, inserts)
+            session.execute(insert(model), inserts)
+        if updates:
+            session.execute(update(model), updates)
+        if self.conflicts:
+            session.execute(insert(SyncConflict), self.conflicts)
+        log_changes(session, log)

@@ -1,0 +1,115 @@
+"""Local filesystem BlobStore: evidence files under one folder (EVIDENCE_DIR), the default store.
+
+Layer: models (storage). The app serves and receives these files through its own authorised
+routes, so `upload_target` has no URL and `download_url` is None. Each blob is two files: the bytes
+at `<root>/<key>` and its content type in a `<key>.content-type` sidecar (a name no valid key can
+take). Writes go to a temporary file that is renamed into place, so a reader never sees half a blob.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+from . import (BlobInfo, BlobNotFound, UploadTarget, check_expires_in, upload_headers, validate_content_type,
+               validate_key, validate_upload)
+
+DEFAULT_CONTENT_TYPE = "application/octet-stream"
+_META_SUFFIX = ".content-type"
+
+
+class LocalBlobStore:
+    """Keep blobs as files under `root`; no key can name a path outside it."""
+
+    def __init__(self, root: Path) -> None:
+        # Nothing is created here: the factory has no side effects. `put` makes folders on demand.
+        self.root = Path(root)
+
+    def put(self, key: str, data: bytes, content_type: str) -> None:
+        """Store `data` under `key`, replacing any blob already there."""
+        path = self._path(key)
+        validate_content_type(content_type)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._path(key)  # re-check now the folders exist: a symlinked folder must not lead outside
+        _atomic_write(path.with_name(path.name + _META_SUFFIX), content_type.encode("ascii"))
+        _atomic_write(path, bytes(data))
+
+    def head(self, key: str) -> BlobInfo | None:
+        """Return the blob's size and content type, or None when nothing is stored under `key`."""
+        path = self._path(key)
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            return None
+        try:
+            content_type = path.with_name(path.name + _META_SUFFIX).read_text("ascii")
+        except FileNotFoundError:
+            content_type = DEFAULT_CONTENT_TYPE
+        return BlobInfo(size=size, content_type=content_type)
+
+    def read(self, key: str) -> bytes:
+        """Return the blob's bytes.
+
+        :raises BlobNotFound: when nothing is stored under `key`.
+        """
+        try:
+            return self._path(key).read_bytes()
+        except FileNotFoundError:
+            raise BlobNotFound(key) from None
+
+    def sha256_hex(self, key: str) -> str:
+        """Return the hex SHA-256 of the stored bytes, read in chunks.
+
+        :raises BlobNotFound: when nothing is stored under `key`.
+        """
+        try:
+            with self._path(key).open("rb") as f:
+                return hashlib.file_digest(f, "sha256").hexdigest()
+        except FileNotFoundError:
+            raise BlobNotFound(key) from None
+
+    def delete(self, key: str) -> None:
+        """Remove the blob and its sidecar; removing a missing blob is not an error."""
+        path = self._path(key)
+        path.unlink(missing_ok=True)
+        path.with_name(path.name + _META_SUFFIX).unlink(missing_ok=True)
+
+    def upload_target(self, key: str, content_type: str, size: int, sha256_b64: str,
+                      expires_in: int = 300) -> UploadTarget:
+        """Return a PUT target with no URL: `url=None` means the app's own evidence route."""
+        self._path(key)
+        validate_content_type(content_type)
+        validate_upload(size, sha256_b64, expires_in)
+        return UploadTarget(method="PUT", url=None, headers=upload_headers(content_type, sha256_b64))
+
+    def download_url(self, key: str, filename: str, content_type: str, expires_in: int = 300) -> str | None:
+        """Return None: local blobs are served through the app's authorised evidence route."""
+        self._path(key)
+        validate_content_type(content_type)
+        check_expires_in(expires_in)
+        return None
+
+    def _path(self, key: str) -> Path:
+        """Return the file for `key`, resolved, after checking it stays under the root.
+
+        :raises ValueError: for a malformed key or one that resolves outside the root.
+        """
+        validate_key(key)
+        root = self.root.resolve()
+        path = (root / key).resolve()
+        if not path.is_relative_to(root) or path == root:
+            raise ValueError(f"evidence key resolves outside the store: {key!r}")
+        return path
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    """Write `data` to a temporary file beside `path`, then rename it over `path`."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

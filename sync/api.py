@@ -1,0 +1,77 @@
+"""HTTP edge of sync: parse, check role, one transaction per push, JSON out."""
+from __future__ import annotations
+
+from flask import Blueprint, request
+from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
+from marshmallow import ValidationError
+from sqlalchemy.exc import IntegrityError
+
+from auditapp.db import db
+from auditapp.security import roles
+from auditapp.services.errors import DomainError, Invalid
+
+from . import apply, pull as pull_feed
+from .openapi import OPENAPI
+from .schemas import MAX_BATCH, PushSchema
+
+bp = Blueprint("sync", __name__, url_prefix="/sync")
+CAPTURE_ROLES = ("auditor", "qoe_teacher")
+
+
+class TooLarge(DomainError):
+    status = 413
+
+
+@bp.post("/push")
+@roles(*CAPTURE_ROLES)
+def push():
+    """Apply a batch of device mutations; one result per mutation."""
+    body = request.get_json(silent=True)
+    try:
+        envelope = PushSchema().load(body if isinstance(body, dict) else {})
+    except ValidationError as exc:
+        raise Invalid("sync.malformed", "The request body is not a valid push", exc.messages) from None
+    if len(envelope["mutations"]) > MAX_BATCH:
+        raise TooLarge("sync.batch_too_large", f"Send at most {MAX_BATCH} mutations per push",
+                       {"max_batch": MAX_BATCH})
+    for attempt in (1, 2):
+        try:
+            results = apply.push(db.session, current_user, envelope["device_id"], envelope["mutations"])
+            db.session.commit()
+            break
+        except IntegrityError:
+            # An identical push committed first: retry once, and the replay sees its results.
+            db.session.rollback()
+            if attempt == 2:
+                raise
+    return {"results": results, "server_time": apply.now_iso()}
+
+
+@bp.get("/pull")
+@roles(*CAPTURE_ROLES)
+def pull():
+    """Changes visible to the user after `cursor`, in server order."""
+    try:
+        cursor = int(request.args.get("cursor", "0"))
+        limit = int(request.args.get("limit", "500"))
+    except ValueError:
+        raise Invalid("sync.malformed", "cursor and limit must be whole numbers",
+                      {"cursor": ["Must be a whole number"]}) from None
+    if cursor < 0 or not 1 <= limit <= pull_feed.MAX_PULL:
+        raise Invalid("sync.malformed", f"cursor must be 0 or more and limit between 1 and {pull_feed.MAX_PULL}")
+    return pull_feed.pull(db.session, current_user, cursor, limit)
+
+
+@bp.get("/config")
+@roles(*CAPTURE_ROLES)
+def config():
+    """Limits the device must respect."""
+    return {"max_batch": MAX_BATCH, "max_pull": pull_feed.MAX_PULL, "protocol": 1, "csrf_token": generate_csrf()}
+
+
+@bp.get("/openapi.json")
+@roles(*CAPTURE_ROLES, "admin")
+def openapi():
+    """The OpenAPI document of the sync API."""
+    return OPENAPI

@@ -1,0 +1,199 @@
+"""Apply a push: idempotency, per-kind batches through the services, held mutations, bisection.
+
+One transaction per push, owned by the caller. `(device_id, mutation_id)` is the primary key of
+processed_mutations, so a replay returns the stored result and a concurrent identical push fails
+on commit with a unique violation (the edge rolls back and retries once; INGEST.md trap 1).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from datetime import datetime, timezone
+
+from marshmallow import ValidationError
+from sqlalchemy import delete, insert, select, tuple_, update
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from auditapp.models import Device, HeldMutation, ProcessedMutation, User
+from auditapp.services import audits, capture
+from auditapp.services.capture import Change, Outcome
+
+from .schemas import KINDS, load_mutation
+
+FIELD_KINDS = {"answer.set": capture.record_answers, "policy_check.set": capture.record_policy_checks,
+               "conversation.set": capture.record_conversations, "action.set": capture.propose_actions}
+FINAL = {"applied", "conflict", "rejected"}
+
+
+def payload_hash(raw: dict) -> str:
+    """Hash of what a mutation asks for, so the same id with another payload is caught."""
+    canonical = {k: raw.get(k) for k in ("kind", "entity_id", "base_version", "payload")}
+    return hashlib.sha256(json.dumps(canonical, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
+
+
+def push(session: Session, actor: User, device_id: uuid.UUID, raw_mutations: list) -> list[dict]:
+    """Apply a batch of raw mutations for `actor` on `device_id`; one result per mutation, in order."""
+    if not _device_belongs_to(session, actor, device_id):
+        return [_result(_mutation_id(raw), "rejected", code="sync.forbidden",
+                        message="This device is registered to another user") for raw in raw_mutations]
+    hashes = [payload_hash(raw) if isinstance(raw, dict) else "" for raw in raw_mutations]
+    stored = _stored_results(session, device_id, raw_mutations)
+    results: list[dict] = [{}] * len(raw_mutations)
+    fresh: list[tuple[int, dict]] = []
+    first_in_batch: dict[uuid.UUID, int] = {}
+    repeats: list[tuple[int, int]] = []  # (index, index of the first copy in this batch)
+    for index, raw in enumerate(raw_mutations):
+        try:
+            mutation = load_mutation(raw)
+        except ValidationError as exc:
+            results[index] = _result(_mutation_id(raw), "rejected", code="sync.invalid",
+                                     message="The mutation is not valid", details=exc.messages)
+            continue
+        mutation_id = mutation["mutation_id"]
+        if mutation_id in stored:
+            results[index] = _replay(mutation_id, stored[mutation_id]["hash"], hashes[index], stored[mutation_id]["result"])
+        elif mutation_id in first_in_batch:
+            repeats.append((index, first_in_batch[mutation_id]))
+        else:
+            first_in_batch[mutation_id] = index
+            fresh.append((index, mutation))
+    outcomes = apply_mutations(session, actor, [m for _, m in fresh], device_id)
+    for (index, mutation), outcome in zip(fresh, outcomes):
+        results[index] = _outcome_result(mutation["mutation_id"], outcome)
+    for index, first in repeats:
+        results[index] = _replay(results[first]["mutation_id"], hashes[first], hashes[index], results[first])
+    _hold(session, actor, device_id, fresh, outcomes, raw_mutations)
+    _record(session, device_id, fresh, results, hashes)
+    _release_held(session, {m["entity_id"] for (_, m), o in zip(fresh, outcomes)
+                            if m["kind"] == "audit.start" and o.status == "applied"})
+    return results  # type: ignore[return-value]
+
+
+def apply_mutations(session: Session, actor: User, mutations: list[dict], device_id: uuid.UUID) -> list[Outcome]:
+    """Group checked mutations by kind (concerns first) and apply each group through its service."""
+    outcomes: dict[int, Outcome] = {}
+    for kind in KINDS:
+        group = [(i, m) for i, m in enumerate(mutations) if m["kind"] == kind]
+        if group:
+            for (i, _), outcome in zip(group, _bisect(session, actor, kind, [m for _, m in group], device_id)):
+                outcomes[i] = outcome
+    return [outcomes[i] for i in range(len(mutations))]
+
+
+def _bisect(session, actor, kind, mutations, device_id) -> list[Outcome]:
+    """Apply a group under one savepoint; on a database error split it until the bad ones stand alone."""
+    try:
+        with session.begin_nested():
+            return _apply_kind(session, actor, kind, mutations, device_id)
+    except DBAPIError as exc:
+        if len(mutations) == 1:
+            return [Outcome(mutations[0]["mutation_id"], "rejected", mutations[0]["entity_id"],
+                            code="sync.database_refused", message=f"The database refused this change ({exc.orig.__class__.__name__})")]
+        middle = len(mutations) // 2
+        return (_bisect(session, actor, kind, mutations[:middle], device_id)
+                + _bisect(session, actor, kind, mutations[middle:], device_id))
+
+
+def _apply_kind(session, actor, kind, mutations, device_id) -> list[Outcome]:
+    if kind in FIELD_KINDS:
+        changes = [Change(ref=m["mutation_id"], entity_id=m["entity_id"], audit_id=m["payload"]["audit_id"],
+                          key=m["payload"].get("item_key") or m["payload"].get("kind"),
+                          base_version=m["base_version"], fields=m["payload"]["fields"], device_id=device_id)
+                   for m in mutations]
+        return FIELD_KINDS[kind](session, actor, changes)
+    if kind == "audit.start":
+        return audits.start_audits(session, actor, [audits.StartAudit(m["mutation_id"], m["entity_id"], **m["payload"])
+                                                    for m in mutations])
+    if kind == "audit.submit":
+        return audits.submit_audits(session, actor, [(m["mutation_id"], m["entity_id"]) for m in mutations])
+    return audits.raise_concerns(session, actor, [audits.NewConcern(m["mutation_id"], m["entity_id"], **m["payload"])
+                                                  for m in mutations])
+
+
+def _device_belongs_to(session: Session, actor: User, device_id: uuid.UUID) -> bool:
+    owner = session.scalar(select(Device.user_id).where(Device.id == device_id))
+    if owner is None:
+        with session.begin_nested():
+            session.add(Device(id=device_id, user_id=actor.id))
+        return True
+    return owner == actor.id
+
+
+def _stored_results(session, device_id, raw_mutations) -> dict[uuid.UUID, dict]:
+    ids = set()
+    for raw in raw_mutations:
+        try:
+            ids.add(uuid.UUID(str(raw.get("mutation_id"))))
+        except (AttributeError, ValueError):
+            continue
+    if not ids:
+        return {}
+    rows = session.execute(select(ProcessedMutation.mutation_id, ProcessedMutation.payload_hash,
+                                  ProcessedMutation.result)
+                           .where(ProcessedMutation.device_id == device_id, ProcessedMutation.mutation_id.in_(ids)))
+    return {mid: {"hash": h, "result": result} for mid, h, result in rows}
+
+
+def _replay(mutation_id, stored_hash: str, digest: str, original: dict) -> dict:
+    if stored_hash != digest:
+        return _result(mutation_id, "rejected", code="sync.mutation_mismatch",
+                       message="This mutation id was already used for a different change")
+    return _result(mutation_id, "duplicate", original=original)
+
+
+def _hold(session, actor, device_id, fresh, outcomes, raw_mutations) -> None:
+    rows = [{"device_id": device_id, "mutation_id": m["mutation_id"], "actor_id": actor.id,
+             "parent_audit_id": m["payload"].get("audit_id") or m["entity_id"],
+             "mutation": raw_mutations[index]}
+            for (index, m), o in zip(fresh, outcomes) if o.status == "held"]
+    if rows:
+        session.execute(insert(HeldMutation), rows)
+
+
+def _record(session, device_id, fresh, results, hashes) -> None:
+    rows = [{"device_id": device_id, "mutation_id": m["mutation_id"], "kind": m["kind"], "entity_id": m["entity_id"],
+             "payload_hash": hashes[index], "status": results[index]["status"], "result": results[index]}
+            for index, m in fresh]
+    if rows:
+        session.execute(insert(ProcessedMutation), rows)
+
+
+def _release_held(session: Session, started: set[uuid.UUID]) -> None:
+    """Apply mutations that were waiting for audits that now exist, as the users who sent them."""
+    if not started:
+        return
+    held = session.scalars(select(HeldMutation).where(HeldMutation.parent_audit_id.in_(started))
+                           .order_by(HeldMutation.held_at)).all()
+    for device_id in {h.device_id for h in held}:
+        batch = [h for h in held if h.device_id == device_id]
+        actor = session.get(User, batch[0].actor_id)
+        mutations = [load_mutation(h.mutation) for h in batch]
+        for h, outcome in zip(batch, apply_mutations(session, actor, mutations, device_id)):
+            result = _outcome_result(h.mutation_id, outcome)
+            session.execute(update(ProcessedMutation)
+                            .where(tuple_(ProcessedMutation.device_id, ProcessedMutation.mutation_id)
+                                   == (h.device_id, h.mutation_id))
+                            .values(status=result["status"], result=result))
+    session.execute(delete(HeldMutation).where(HeldMutation.parent_audit_id.in_(started)))
+
+
+def _outcome_result(mutation_id, outcome: Outcome) -> dict:
+    return _result(mutation_id, outcome.status, entity_id=str(outcome.entity_id) if outcome.entity_id else None,
+                   version=outcome.version, conflicts=outcome.conflicts or None, code=outcome.code,
+                   message=outcome.message, details=outcome.details)
+
+
+def _result(mutation_id, status, **extra) -> dict:
+    result = {"mutation_id": str(mutation_id) if mutation_id else None, "status": status}
+    result.update({k: v for k, v in extra.items() if v is not None})
+    return result
+
+
+def _mutation_id(raw) -> str | None:
+    return raw.get("mutation_id") if isinstance(raw, dict) else None
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -1,0 +1,63 @@
+"""The pull feed: changes visible to one user, in server order, with each entity's current state."""
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from auditapp.models import (Action, Answer, Audit, ChangeLogEntry, Conversation, PolicyCheck, User, Visit,
+                             VisitAssignment)
+from auditapp.services.capture_rules import SPECS
+
+MAX_PULL = 1000
+ENTITY_MODELS = {"answer": Answer, "policy_check": PolicyCheck, "conversation": Conversation, "action": Action}
+
+
+def visible_audits(user: User):
+    """Audit ids the user may pull: audits on visits assigned to them."""
+    return (select(Audit.id).join(Visit, Audit.visit_id == Visit.id)
+            .join(VisitAssignment, VisitAssignment.visit_id == Visit.id)
+            .where(VisitAssignment.user_id == user.id))
+
+
+def pull(session: Session, user: User, cursor: int, limit: int) -> dict:
+    """Changes after `cursor` (at most `limit`) and the cursor to ask from next."""
+    entries = session.execute(select(ChangeLogEntry).where(ChangeLogEntry.id > cursor,
+                                                           ChangeLogEntry.audit_id.in_(visible_audits(user)))
+                              .order_by(ChangeLogEntry.id).limit(limit + 1)).scalars().all()
+    more = len(entries) > limit
+    entries = entries[:limit]
+    data = _current_state(session, entries)
+    changes = [{"cursor": e.id, "entity": e.entity, "entity_id": e.entity_id, "version": e.version, "op": e.op,
+                "data": data.get((e.entity, e.entity_id))} for e in entries]
+    return {"changes": changes, "next_cursor": entries[-1].id if entries else cursor, "more": more}
+
+
+def _current_state(session: Session, entries) -> dict:
+    state: dict[tuple[str, str], dict] = {}
+    by_entity: dict[str, set[uuid.UUID]] = {}
+    for e in entries:
+        by_entity.setdefault(e.entity, set()).add(uuid.UUID(e.entity_id))
+    for entity, ids in by_entity.items():
+        if entity == "audit":
+            for audit in session.scalars(select(Audit).where(Audit.id.in_(ids))):
+                state[("audit", str(audit.id))] = {"id": str(audit.id), "visit_id": audit.visit_id,
+                                                   "audit_type": audit.audit_type, "status": audit.status,
+                                                   "version": audit.version,
+                                                   "template_version_id": audit.template_version_id}
+        elif entity in ENTITY_MODELS:
+            model, spec = ENTITY_MODELS[entity], SPECS[entity]
+            for row in session.execute(select(model).where(model.id.in_(ids))).scalars():
+                state[(entity, str(row.id))] = serialise(entity, row, spec)
+    return state
+
+
+def serialise(entity: str, row, spec) -> dict:
+    """An entity as the device stores it: ids, keys, version and its fields."""
+    values = spec.from_columns({c: getattr(row, c) for c in spec.columns})
+    out = {"id": str(row.id), "audit_id": str(row.audit_id), "version": row.version, "fields": values}
+    for key in ("item_key", "kind", "reference", "status"):
+        if hasattr(row, key):
+            out[key] = getattr(row, key)
+    return out

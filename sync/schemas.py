@@ -1,0 +1,79 @@
+"""The push envelope and per-kind payloads, checked before anything reaches a service."""
+from __future__ import annotations
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
+
+from auditapp.models.enums import AUDIT_TYPES, CONVERSATION_KINDS
+
+MAX_BATCH = 2000
+KINDS = ("concern.raise", "audit.start", "answer.set", "policy_check.set", "conversation.set", "action.set",
+         "audit.submit")
+
+
+class _Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class PushSchema(_Strict):
+    device_id = fields.UUID(required=True)
+    mutations = fields.List(fields.Raw(), required=True)  # each one is checked on its own
+
+
+class MutationSchema(_Strict):
+    mutation_id = fields.UUID(required=True)
+    kind = fields.Str(required=True, validate=validate.OneOf(KINDS))
+    entity_id = fields.UUID(required=True)
+    base_version = fields.Int(load_default=0, strict=True, validate=validate.Range(min=0))
+    payload = fields.Dict(required=True)
+
+
+class FieldsPayload(_Strict):
+    audit_id = fields.UUID(required=True)
+    item_key = fields.Str(required=True, validate=validate.Length(min=1, max=20))
+    fields = fields.Dict(required=True)
+
+
+class ConversationPayload(_Strict):
+    audit_id = fields.UUID(required=True)
+    kind = fields.Str(required=True, validate=validate.OneOf(CONVERSATION_KINDS))
+    fields = fields.Dict(required=True)
+
+
+class StartPayload(_Strict):
+    visit_id = fields.Int(required=True, strict=True)
+    audit_type = fields.Str(required=True, validate=validate.OneOf(AUDIT_TYPES))
+    template_version_id = fields.Int(required=True, strict=True)
+
+
+class SubmitPayload(_Strict):
+    pass
+
+
+class ConcernPayload(_Strict):
+    visit_id = fields.Int(required=True, strict=True)
+    occurred_at = fields.AwareDateTime(required=True, default_timezone=None)
+    referred_to_role = fields.Str(required=True, validate=validate.Length(min=1, max=100))
+    reference_number = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=100))
+    about_provider_or_staff = fields.Bool(required=True)
+    summary = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+
+
+PAYLOADS = {
+    "answer.set": FieldsPayload(), "policy_check.set": FieldsPayload(), "action.set": FieldsPayload(),
+    "conversation.set": ConversationPayload(), "audit.start": StartPayload(), "audit.submit": SubmitPayload(),
+    "concern.raise": ConcernPayload(),
+}
+_MUTATION = MutationSchema()
+
+
+def load_mutation(raw: object) -> dict:
+    """Check one mutation and its payload. :raises ValidationError: with field messages."""
+    if not isinstance(raw, dict):
+        raise ValidationError({"_schema": ["A mutation must be an object"]})
+    mutation = _MUTATION.load(raw)
+    try:
+        mutation["payload"] = PAYLOADS[mutation["kind"]].load(mutation["payload"])
+    except ValidationError as exc:
+        raise ValidationError({"payload": exc.messages}) from None
+    return mutation

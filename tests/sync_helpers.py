@@ -1,0 +1,32 @@
+"""Shared set-up for sync tests: a signed-in device and the audit it works on."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from auditapp.services.audits import audit_id_for
+from auditapp.services.templates import latest_version
+from sync.client import FlaskTransport, SyncClient, start
+
+from . import world
+
+
+@dataclass
+class Device:
+    client: SyncClient
+    audit_id: str
+    visit_id: int
+    template_version_id: int
+
+    def start(self) -> dict:
+        return start(self.audit_id, self.visit_id, "safeguarding", self.template_version_id)
+
+    def push(self, *mutations) -> list[dict]:
+        status, body = self.client.push(list(mutations))
+        assert status == 200, body
+        return body["results"]
+
+
+def device_for(flask_client, db_session, role: str = "auditor") -> Device:
+    visit = world.visit_assigned_to(db_session, "auditor")
+    return Device(SyncClient(FlaskTransport(flask_client)), str(audit_id_for(visit.id, "safeguarding")), visit.id,
+                  latest_version(db_session, "safeguarding").id)

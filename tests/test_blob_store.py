@@ -1,0 +1,369 @@
+"""One contract for every BlobStore, run against the local folder store and a real S3 HTTP endpoint.
+
+`BlobStoreContract` holds the shared behaviour; `TestLocalBlobStore` and `TestS3BlobStore` only
+supply a `store` and add what is particular to them. The S3 endpoint is the moto server that
+`make test` starts (TEST_S3_ENDPOINT_URL); moto checks no signatures or checksums (RECIPES.md §4),
+so these tests show the app's own checks, never moto's.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import socket
+import urllib.request
+import uuid
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from flask import Flask
+
+from auditapp import create_app, storage
+from auditapp.db import db as app_db
+from auditapp.storage import (BlobInfo, BlobNotFound, BlobStore, UploadTarget, build_blob_store,
+                              get_blob_store, safe_filename, validate_key)
+from auditapp.storage.local import LocalBlobStore
+from auditapp.storage.s3 import S3BlobStore, make_s3_client
+
+from .conftest import TEST_SECRET
+
+REGION = "eu-west-2"
+JPEG = "image/jpeg"
+
+
+def new_key() -> str:
+    return f"evidence/{uuid.uuid4()}/{uuid.uuid4()}"
+
+
+def b64_sha256(data: bytes) -> str:
+    return base64.b64encode(hashlib.sha256(data).digest()).decode("ascii")
+
+
+def http(url: str, method: str = "GET", data: bytes | None = None, headers: dict | None = None):
+    """Send one request and return (status, headers, body), closing the response."""
+    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.status, response.headers, response.read()
+
+
+_A, _B = uuid.uuid4(), uuid.uuid4()
+BAD_KEYS = [
+    "../etc/passwd",
+    "/etc/passwd",
+    "evidence/x/photo.jpg",
+    f"evidence/{_A}/photo.jpg",
+    f"/evidence/{_A}/{_B}",
+    f"evidence/{_A}/{_B}/",
+    f"evidence/{_A}/../{_B}",
+    f"evidence/{_A}/{_B}/../../../../etc/passwd",
+    f"evidence\\{_A}\\{_B}",
+    f"evidence/{_A}/{_B}\n",
+    f"evidence/{str(_A).upper()}/{_B}",
+    f"evidence/{_A}",
+    f"photos/{_A}/{_B}",
+    "",
+    None,
+]
+CALLS = {
+    "put": lambda store, key: store.put(key, b"x", JPEG),
+    "head": lambda store, key: store.head(key),
+    "read": lambda store, key: store.read(key),
+    "sha256_hex": lambda store, key: store.sha256_hex(key),
+    "delete": lambda store, key: store.delete(key),
+    "upload_target": lambda store, key: store.upload_target(key, JPEG, 1, b64_sha256(b"x")),
+    "download_url": lambda store, key: store.download_url(key, "photo.jpg", JPEG),
+}
+
+
+class BlobStoreContract:
+    """Behaviour every BlobStore shares; subclasses provide the `store` fixture."""
+
+    def test_store_satisfies_the_blob_store_protocol(self, store):
+        assert isinstance(store, BlobStore)
+
+    def test_put_then_head_and_read_round_trip(self, store):
+        key, data = new_key(), b"\xff\xd8 a photo \x00\xff"
+        store.put(key, data, JPEG)
+        assert store.head(key) == BlobInfo(size=len(data), content_type=JPEG)
+        assert store.read(key) == data
+
+    def test_put_again_replaces_bytes_and_content_type(self, store):
+        key = new_key()
+        store.put(key, b"first version", JPEG)
+        store.put(key, b"second", "application/pdf")
+        assert store.head(key) == BlobInfo(size=6, content_type="application/pdf")
+        assert store.read(key) == b"second"
+
+    def test_empty_blob_round_trips(self, store):
+        key = new_key()
+        store.put(key, b"", "text/plain")
+        assert store.head(key) == BlobInfo(size=0, content_type="text/plain")
+        assert store.read(key) == b""
+        assert store.sha256_hex(key) == hashlib.sha256(b"").hexdigest()
+
+    def test_sha256_hex_matches_hashlib_across_chunks(self, store):
+        key, data = new_key(), os.urandom(3 * 1024 * 1024 + 17)  # spans several 1 MiB chunks
+        store.put(key, data, JPEG)
+        assert store.sha256_hex(key) == hashlib.sha256(data).hexdigest()
+
+    def test_head_of_missing_key_is_none(self, store):
+        assert store.head(new_key()) is None
+
+    def test_read_of_missing_key_raises_blob_not_found(self, store):
+        with pytest.raises(BlobNotFound):
+            store.read(new_key())
+
+    def test_sha256_of_missing_key_raises_blob_not_found(self, store):
+        with pytest.raises(BlobNotFound):
+            store.sha256_hex(new_key())
+
+    def test_delete_removes_the_blob_and_is_idempotent(self, store):
+        key = new_key()
+        store.put(key, b"bytes", JPEG)
+        store.delete(key)
+        assert store.head(key) is None
+        with pytest.raises(BlobNotFound):
+            store.read(key)
+        store.delete(key)
+        store.delete(new_key())
+
+    def test_upload_target_is_a_put_with_content_type_and_checksum_headers(self, store):
+        checksum = b64_sha256(b"photo")
+        target = store.upload_target(new_key(), JPEG, 5, checksum)
+        assert isinstance(target, UploadTarget)
+        assert target.method == "PUT"
+        assert target.headers == {"Content-Type": JPEG, "x-amz-checksum-sha256": checksum}
+
+    @pytest.mark.parametrize("checksum", ["", "not base64!", base64.b64encode(b"short").decode(),
+                                          hashlib.sha256(b"x").hexdigest()])
+    def test_upload_target_refuses_a_checksum_that_is_not_a_base64_sha256(self, store, checksum):
+        with pytest.raises(ValueError):
+            store.upload_target(new_key(), JPEG, 1, checksum)
+
+    @pytest.mark.parametrize("content_type", ["", "jpeg", "image/jpeg\r\nX-Evil: 1", None])
+    def test_put_refuses_a_malformed_content_type(self, store, content_type):
+        with pytest.raises(ValueError):
+            store.put(new_key(), b"x", content_type)
+
+    @pytest.mark.parametrize("key", BAD_KEYS, ids=repr)
+    @pytest.mark.parametrize("method", CALLS)
+    def test_keys_that_are_not_evidence_uuid_uuid_are_refused_by_every_method(self, store, method, key):
+        with pytest.raises(ValueError):
+            CALLS[method](store, key)
+
+
+# ---- local folder ------------------------------------------------------------------------
+
+class TestLocalBlobStore(BlobStoreContract):
+    @pytest.fixture
+    def store(self, tmp_path):
+        return LocalBlobStore(tmp_path / "root")
+
+    def test_building_the_store_creates_nothing(self, tmp_path):
+        LocalBlobStore(tmp_path / "root")
+        assert list(tmp_path.iterdir()) == []
+
+    def test_upload_target_has_no_url_so_the_app_route_is_used(self, store):
+        assert store.upload_target(new_key(), JPEG, 1, b64_sha256(b"x")).url is None
+
+    def test_download_url_is_none_so_the_app_serves_the_file(self, store):
+        key = new_key()
+        store.put(key, b"x", JPEG)
+        assert store.download_url(key, "photo.jpg", JPEG) is None
+
+    def test_put_leaves_only_the_blob_and_its_content_type(self, store):
+        key = new_key()
+        store.put(key, b"x", JPEG)
+        names = sorted(p.name for p in (store.root / key).parent.iterdir())
+        assert names == [key.rsplit("/", 1)[1], key.rsplit("/", 1)[1] + ".content-type"]
+
+    def test_traversal_attempts_never_touch_files_outside_root(self, tmp_path, store):
+        outside = tmp_path / "etc"
+        outside.mkdir()
+        (outside / "passwd").write_bytes(b"root:x:0:0")
+        for key in BAD_KEYS:
+            for call in CALLS.values():
+                with pytest.raises(ValueError):
+                    call(store, key)
+        assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == ["etc", "etc/passwd"]
+        assert (outside / "passwd").read_bytes() == b"root:x:0:0"
+
+    def test_a_symlinked_folder_leading_outside_root_is_refused(self, tmp_path, store):
+        # Given a folder inside the store that is really a link to somewhere else
+        outside = tmp_path / "outside"
+        outside.mkdir()
+        store.root.mkdir()
+        (store.root / "evidence").symlink_to(outside, target_is_directory=True)
+        key = new_key()
+        # When any method is called with a well-formed key, then it refuses and writes nothing there
+        for call in CALLS.values():
+            with pytest.raises(ValueError, match="outside the store"):
+                call(store, key)
+        assert list(outside.iterdir()) == []
+
+
+# ---- S3 endpoint (moto server started by `make test`) -----------------------------------
+
+@pytest.fixture(scope="session")
+def s3_endpoint_url() -> str:
+    url = os.environ.get("TEST_S3_ENDPOINT_URL")
+    if not url:
+        pytest.fail("TEST_S3_ENDPOINT_URL is not set: run the suite with `make test`, which starts "
+                    "the moto S3 endpoint and exports dummy AWS credentials.", pytrace=False)
+    return url
+
+
+@pytest.fixture(scope="class")
+def s3_store(s3_endpoint_url):
+    """An S3BlobStore on a fresh, randomly named bucket, emptied and removed afterwards."""
+    client = make_s3_client({"S3_REGION": REGION, "S3_ENDPOINT_URL": s3_endpoint_url})
+    bucket = f"auditapp-test-{uuid.uuid4().hex[:12]}"
+    client.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    yield S3BlobStore(client, bucket)
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        for item in page.get("Contents", []):
+            client.delete_object(Bucket=bucket, Key=item["Key"])
+    client.delete_bucket(Bucket=bucket)
+    client.close()
+
+
+class TestS3BlobStore(BlobStoreContract):
+    @pytest.fixture
+    def store(self, s3_store):
+        return s3_store
+
+    def test_presigned_put_signs_the_content_type_and_checksum_headers(self, store):
+        target = store.upload_target(new_key(), JPEG, 5, b64_sha256(b"photo"), expires_in=120)
+        query = parse_qs(urlparse(target.url).query)
+        assert query["X-Amz-SignedHeaders"] == ["content-type;host;x-amz-checksum-sha256"]
+        assert query["X-Amz-Expires"] == ["120"]
+
+    def test_upload_through_the_presigned_put_stores_the_bytes(self, store):
+        key, data = new_key(), os.urandom(50_000)
+        target = store.upload_target(key, JPEG, len(data), b64_sha256(data))
+        # moto stores 0 bytes when Content-Type is missing or form-encoded: always send target.headers
+        status, _, _ = http(target.url, target.method, data, target.headers)
+        assert status == 200
+        assert store.head(key) == BlobInfo(size=len(data), content_type=JPEG)
+        assert store.sha256_hex(key) == hashlib.sha256(data).hexdigest()
+
+    def test_other_bytes_under_the_signed_checksum_are_caught_by_sha256_hex(self, store):
+        # Given a target signed for one photo
+        key, expected = new_key(), os.urandom(4096)
+        target = store.upload_target(key, JPEG, len(expected), b64_sha256(expected))
+        # When other bytes of the same size are PUT with the same signed checksum header
+        tampered = os.urandom(len(expected))
+        status, _, _ = http(target.url, target.method, tampered, target.headers)
+        # Then moto accepts them (real S3 would not), the size alone looks fine,
+        # and only the app's own re-hash shows the mismatch
+        assert status == 200
+        assert store.head(key).size == len(expected)
+        assert store.sha256_hex(key) != hashlib.sha256(expected).hexdigest()
+        assert store.sha256_hex(key) == hashlib.sha256(tampered).hexdigest()
+
+    def test_download_url_serves_the_bytes_as_an_attachment_with_a_safe_filename(self, store):
+        key, data = new_key(), b"%PDF-1.7 evidence"
+        store.put(key, data, "application/pdf")
+        url = store.download_url(key, "../../evil name?.pdf", "application/pdf")
+        status, headers, body = http(url)
+        assert (status, body) == (200, data)
+        assert headers["Content-Type"] == "application/pdf"
+        assert headers["Content-Disposition"] == 'attachment; filename="evilname.pdf"'
+
+
+# ---- pieces shared by both stores ----------------------------------------------------------
+
+@pytest.mark.parametrize("filename, expected", [
+    ("../../evil name?.pdf", "evilname.pdf"),
+    ("photo 1.JPG", "photo1.JPG"),
+    ('a"b;c\r\nX-Evil: 1.pdf', "abcX-Evil1.pdf"),
+    ("résumé.pdf", "rsum.pdf"),
+    (".htaccess", "htaccess"),
+    ("", "evidence"),
+    ("...", "evidence"),
+    ("??//", "evidence"),
+    (None, "evidence"),
+    ("x" * 300 + ".jpeg", "x" * 95 + ".jpeg"),
+    ("y" * 300, "y" * 100),
+])
+def test_safe_filename_keeps_only_plain_characters(filename, expected):
+    assert safe_filename(filename) == expected
+
+
+def test_validate_key_accepts_an_evidence_uuid_uuid_key():
+    key = new_key()
+    assert validate_key(key) == key
+
+
+def test_build_blob_store_local_uses_evidence_dir(tmp_path):
+    store = build_blob_store({"EVIDENCE_STORE": "local", "EVIDENCE_DIR": str(tmp_path / "ev")})
+    assert isinstance(store, LocalBlobStore)
+    assert store.root == tmp_path / "ev"
+
+
+def test_build_blob_store_s3_uses_the_configured_endpoint_region_and_bucket():
+    store = build_blob_store({"EVIDENCE_STORE": "s3", "S3_BUCKET": "evidence-bucket", "S3_REGION": REGION,
+                              "S3_ENDPOINT_URL": "http://127.0.0.1:9"})
+    try:
+        assert isinstance(store, S3BlobStore)
+        assert store.bucket == "evidence-bucket"
+        assert store.client.meta.endpoint_url == "http://127.0.0.1:9"
+        assert store.client.meta.region_name == REGION
+        assert store.client.meta.config.signature_version == "s3v4"
+    finally:
+        store.client.close()
+
+
+def test_build_blob_store_s3_uses_a_given_client():
+    client = make_s3_client({"S3_REGION": REGION, "S3_ENDPOINT_URL": "http://127.0.0.1:9"})
+    try:
+        store = build_blob_store({"EVIDENCE_STORE": "s3", "S3_BUCKET": "given"}, s3_client=client)
+        assert store.client is client
+    finally:
+        client.close()
+
+
+def test_build_blob_store_refuses_an_unknown_kind():
+    with pytest.raises(ValueError):
+        build_blob_store({"EVIDENCE_STORE": "ftp"})
+
+
+def test_init_app_builds_one_s3_client_and_makes_no_network_call(monkeypatch):
+    # Given an endpoint that listens but never accepts, so any connection would queue up here
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # never ask an instance role either
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):  # presigning needs some credentials
+        if not os.environ.get(name):
+            monkeypatch.setenv(name, "testing")
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.setblocking(False)
+        endpoint = "http://127.0.0.1:%d" % listener.getsockname()[1]
+        app = Flask(__name__)
+        app.config.update(EVIDENCE_STORE="s3", S3_BUCKET="evidence-bucket", S3_REGION=REGION,
+                          S3_ENDPOINT_URL=endpoint)
+        # When the store is wired in and a presigned URL is made
+        storage.init_app(app)
+        store = get_blob_store(app)
+        try:
+            target = store.upload_target(new_key(), JPEG, 1, b64_sha256(b"x"))
+            # Then nothing connected to the endpoint
+            with pytest.raises(BlockingIOError):
+                listener.accept()
+            assert target.url.startswith(endpoint + "/evidence-bucket/evidence/")
+            assert store.client.meta.endpoint_url == endpoint
+            with app.app_context():
+                assert get_blob_store() is store
+        finally:
+            store.client.close()
+
+
+def test_create_app_wires_the_local_store_without_creating_its_folder(tmp_path):
+    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}", "SECRET_KEY": TEST_SECRET,
+                      "INSTANCE_DIR": str(tmp_path / "instance"), "TESTING": True})
+    try:
+        store = get_blob_store(app)
+        assert isinstance(store, LocalBlobStore)
+        assert store.root == Path(app.config["EVIDENCE_DIR"]) == tmp_path / "instance" / "evidence"
+        assert not store.root.exists()
+    finally:
+        app_db.binding(app).engine.dispose()
