@@ -50,8 +50,8 @@ def _template_globals() -> dict:
 
 
 def init_app(app: Flask) -> None:
-    from . import admin, auth, directory, home, visits
+    from . import admin, auth, capture, directory, home, visits
 
-    for module in (auth, home, visits, directory, admin):
+    for module in (auth, home, visits, directory, admin, capture):
         app.register_blueprint(module.bp)
     app.context_processor(_template_globals)

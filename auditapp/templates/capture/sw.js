@@ -1,0 +1,3 @@
+// placeholder: replaced by the capture front-end
+const CACHE = {{ cache_name | tojson }};
+const PRECACHE = {{ precache | tojson }};
