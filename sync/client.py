@@ -16,13 +16,23 @@ import uuid
 from dataclasses import dataclass, field
 
 
+_last = (0, 0)  # (milliseconds, 74-bit random part) of the previous id
+
+
 def uuid7() -> uuid.UUID:
-    """A time-ordered UUID (UUIDv7 layout): 48-bit milliseconds, version 7, random tail."""
+    """A time-ordered UUID (UUIDv7 layout), strictly increasing within this process.
+
+    48-bit milliseconds, version 7, then 74 random bits; within one millisecond the previous
+    random part is incremented, so a device's mutation ids sort in the order they were made.
+    """
+    global _last
     millis = time.time_ns() // 1_000_000
-    raw = bytearray(millis.to_bytes(6, "big") + os.urandom(10))
-    raw[6] = (raw[6] & 0x0F) | 0x70
-    raw[8] = (raw[8] & 0x3F) | 0x80
-    return uuid.UUID(bytes=bytes(raw))
+    rand = int.from_bytes(os.urandom(10), "big") & ((1 << 74) - 1)
+    if millis <= _last[0]:
+        millis, rand = _last[0], _last[1] + 1
+    _last = (millis, rand)
+    value = (millis << 80) | (0x7 << 76) | ((rand >> 62) << 64) | (0b10 << 62) | (rand & ((1 << 62) - 1))
+    return uuid.UUID(int=value)
 
 
 class HttpTransport:

@@ -147,8 +147,11 @@ class _Writer:
         device = str(change.device_id) if change.device_id else None
         late = access.state == "submitted"  # after submission every change waits for the reviewer
         applied, clashes = {}, []
+        order = str(change.ref) if isinstance(change.ref, uuid.UUID) else None
         for name, value in change.fields.items():
             last = row["meta"].get(name)
+            if _superseded_by_own_edit(last, device, order):
+                continue  # this device already sent a newer value for the field (a reordered resend)
             changed_by_other = last is not None and last[0] > change.base_version and last[1] != device
             if (late or changed_by_other) and row["values"].get(name) != value:
                 clashes.append(name)
@@ -160,7 +163,7 @@ class _Writer:
         if applied:
             row["version"] += 1
             row["values"].update(applied)
-            row["meta"].update({name: [row["version"], device] for name in applied})
+            row["meta"].update({name: [row["version"], device, order] for name in applied})
             row["dirty"] = True
         for name in clashes:
             self.conflicts.append({"audit_id": change.audit_id, "entity": self.spec.name, "entity_id": row["id"],
@@ -200,3 +203,14 @@ class _Writer:
         if self.conflicts:
             session.execute(insert(SyncConflict), self.conflicts)
         log_changes(session, log)
+
+
+def _superseded_by_own_edit(last: list | None, device: str | None, order: str | None) -> bool:
+    """True when the same device already set this field from a later mutation.
+
+    Mutation ids are monotonic UUIDv7 per device, so within one device they give the edit order
+    (across devices they are never compared: device clocks do not order anything here).
+    """
+    if last is None or device is None or order is None or len(last) < 3 or last[1] != device or last[2] is None:
+        return False
+    return uuid.UUID(order) < uuid.UUID(last[2])
