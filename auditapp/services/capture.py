@@ -157,6 +157,10 @@ class _Writer:
                 clashes.append(name)
             elif row["values"].get(name) != value or name not in row["values"]:
                 applied[name] = value
+            elif last is not None and last[1] == device and order is not None:
+                # Same value re-entered: remember this newer edit so an older resend cannot undo it.
+                row["meta"][name] = [last[0], device, order]
+                row["dirty"] = True
         problem = self.spec.check_row({**row["values"], **applied}) if applied else None
         if problem:
             return Outcome(change.ref, "rejected", row["id"], code=problem[0], message=problem[1])
@@ -174,7 +178,8 @@ class _Writer:
                                    "mutation_id": change.ref if isinstance(change.ref, uuid.UUID) else uuid.UUID(int=0),
                                    "actor_id": self.actor.id})
         if clashes:
-            return Outcome(change.ref, "conflict", row["id"], max(row["version"], 0), conflicts=clashes,
+            # No version on a conflict: the device must not take a base it has not seen the values of.
+            return Outcome(change.ref, "conflict", row["id"], None, conflicts=clashes,
                            code="audit.submitted" if late else "sync.conflict",
                            message="Kept for the reviewer: " + ", ".join(clashes))
         return Outcome(change.ref, "applied", row["id"], row["version"])
