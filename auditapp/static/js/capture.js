@@ -94,8 +94,9 @@ function setError(group, control, text) {
 
 // ---- boot -------------------------------------------------------------------------------------
 
-const userHolder = document.querySelector('[data-user]');
-if (userHolder && window.indexedDB) {
+function boot() {
+  const userHolder = document.querySelector('[data-user]');
+  if (!userHolder || !window.indexedDB) return;
   const user = userHolder.dataset.user;
   useDatabase(user);
   configureSync(user);
@@ -1150,3 +1151,5 @@ async function onConcern(event) {
   refreshCounts({ phase: 'saved' });
   requestSync({ reset: true });
 }
+
+boot();
