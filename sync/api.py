@@ -58,7 +58,7 @@ def pull():
     except ValueError:
         raise Invalid("sync.malformed", "cursor and limit must be whole numbers",
                       {"cursor": ["Must be a whole number"]}) from None
-    if cursor < 0 or not 1 <= limit <= pull_feed.MAX_PULL:
+    if not 0 <= cursor < 2**63 or not 1 <= limit <= pull_feed.MAX_PULL:  # cursors are bigints
         raise Invalid("sync.malformed", f"cursor must be 0 or more and limit between 1 and {pull_feed.MAX_PULL}")
     return pull_feed.pull(db.session, current_user, cursor, limit)
 

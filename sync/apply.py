@@ -12,12 +12,13 @@ import uuid
 from datetime import datetime, timezone
 
 from marshmallow import ValidationError
-from sqlalchemy import delete, insert, select, tuple_, update
+from sqlalchemy import Uuid, case, delete, insert, select, tuple_, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from auditapp.models import Device, HeldMutation, ProcessedMutation, User
 from auditapp.services import audits, capture
+from auditapp.services.bulk import in_values, insert_rows
 from auditapp.services.capture import Change, Outcome
 
 from .schemas import KINDS, load_mutation
@@ -27,10 +28,13 @@ FIELD_KINDS = {"answer.set": capture.record_answers, "policy_check.set": capture
 FINAL = {"applied", "conflict", "rejected"}
 
 
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
+
+
 def payload_hash(raw: dict) -> str:
     """Hash of what a mutation asks for, so the same id with another payload is caught."""
-    canonical = {k: raw.get(k) for k in ("kind", "entity_id", "base_version", "payload")}
-    return hashlib.sha256(json.dumps(canonical, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
+    canonical = (raw.get("kind"), raw.get("entity_id"), raw.get("base_version"), raw.get("payload"))
+    return hashlib.sha256(_ENCODER.encode(canonical).encode()).hexdigest()
 
 
 def push(session: Session, actor: User, device_id: uuid.UUID, raw_mutations: list) -> list[dict]:
@@ -39,12 +43,17 @@ def push(session: Session, actor: User, device_id: uuid.UUID, raw_mutations: lis
         return [_result(_mutation_id(raw), "rejected", code="sync.forbidden",
                         message="This device is registered to another user") for raw in raw_mutations]
     hashes = [payload_hash(raw) if isinstance(raw, dict) else "" for raw in raw_mutations]
-    stored = _stored_results(session, device_id, raw_mutations)
+    raw_ids = [_raw_id(raw) for raw in raw_mutations]
+    stored = _stored_results(session, device_id, {i for i in raw_ids if i is not None})
     results: list[dict] = [{}] * len(raw_mutations)
     fresh: list[tuple[int, dict]] = []
     first_in_batch: dict[uuid.UUID, int] = {}
     repeats: list[tuple[int, int]] = []  # (index, index of the first copy in this batch)
     for index, raw in enumerate(raw_mutations):
+        known = stored.get(raw_ids[index])
+        if known is not None:  # a replay: answered from the stored result, no need to re-check it
+            results[index] = _replay(raw_ids[index], known["hash"], hashes[index], known["result"])
+            continue
         try:
             mutation = load_mutation(raw)
         except ValidationError as exc:
@@ -121,19 +130,18 @@ def _device_belongs_to(session: Session, actor: User, device_id: uuid.UUID) -> b
     return owner == actor.id
 
 
-def _stored_results(session, device_id, raw_mutations) -> dict[uuid.UUID, dict]:
-    ids = set()
-    for raw in raw_mutations:
-        try:
-            ids.add(uuid.UUID(str(raw.get("mutation_id"))))
-        except (AttributeError, ValueError):
-            continue
+def _stored_results(session, device_id, ids: set[uuid.UUID]) -> dict[uuid.UUID, dict]:
     if not ids:
         return {}
+    # Applied results are rebuilt from plain columns; only the rare others carry their JSON.
     rows = session.execute(select(ProcessedMutation.mutation_id, ProcessedMutation.payload_hash,
-                                  ProcessedMutation.result)
-                           .where(ProcessedMutation.device_id == device_id, ProcessedMutation.mutation_id.in_(ids)))
-    return {mid: {"hash": h, "result": result} for mid, h, result in rows}
+                                  ProcessedMutation.status, ProcessedMutation.entity_id, ProcessedMutation.version,
+                                  case((ProcessedMutation.status == "applied", None), else_=ProcessedMutation.result))
+                           .where(ProcessedMutation.device_id == device_id,
+                                  in_values(session, ProcessedMutation.mutation_id, ids, Uuid())))
+    return {mid: {"hash": digest, "result": result if result is not None else
+                  _result(mid, status, entity_id=str(entity_id), version=version)}
+            for mid, digest, status, entity_id, version, result in rows}
 
 
 def _replay(mutation_id, stored_hash: str, digest: str, original: dict) -> dict:
@@ -154,10 +162,10 @@ def _hold(session, actor, device_id, fresh, outcomes, raw_mutations) -> None:
 
 def _record(session, device_id, fresh, results, hashes) -> None:
     rows = [{"device_id": device_id, "mutation_id": m["mutation_id"], "kind": m["kind"], "entity_id": m["entity_id"],
-             "payload_hash": hashes[index], "status": results[index]["status"], "result": results[index]}
+             "payload_hash": hashes[index], "status": results[index]["status"],
+             "version": results[index].get("version"), "result": results[index]}
             for index, m in fresh]
-    if rows:
-        session.execute(insert(ProcessedMutation), rows)
+    insert_rows(session, ProcessedMutation, rows)
 
 
 def _release_held(session: Session, started: set[uuid.UUID]) -> None:
@@ -175,7 +183,7 @@ def _release_held(session: Session, started: set[uuid.UUID]) -> None:
             session.execute(update(ProcessedMutation)
                             .where(tuple_(ProcessedMutation.device_id, ProcessedMutation.mutation_id)
                                    == (h.device_id, h.mutation_id))
-                            .values(status=result["status"], result=result))
+                            .values(status=result["status"], version=result.get("version"), result=result))
     session.execute(delete(HeldMutation).where(HeldMutation.parent_audit_id.in_(started)))
 
 
@@ -189,6 +197,13 @@ def _result(mutation_id, status, **extra) -> dict:
     result = {"mutation_id": str(mutation_id) if mutation_id else None, "status": status}
     result.update({k: v for k, v in extra.items() if v is not None})
     return result
+
+
+def _raw_id(raw) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(raw["mutation_id"]) if isinstance(raw, dict) else None
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
 
 
 def _mutation_id(raw) -> str | None:

@@ -26,7 +26,8 @@ OPENAPI = {
         "/sync/pull": {"get": {
             "operationId": "pull",
             "parameters": [
-                {"name": "cursor", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                {"name": "cursor", "in": "query", "schema": {"type": "integer", "minimum": 0,
+                                                              "maximum": 2**63 - 1}},
                 {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}],
             "responses": {
                 "200": {"description": "Changes after the cursor",

@@ -67,8 +67,8 @@ PAYLOADS = {
 _MUTATION = MutationSchema()
 
 
-def load_mutation(raw: object) -> dict:
-    """Check one mutation and its payload. :raises ValidationError: with field messages."""
+def load_mutation_with_marshmallow(raw: object) -> dict:
+    """The reference check of one mutation (slow); `sync.validate.check_mutation` must agree with it."""
     if not isinstance(raw, dict):
         raise ValidationError({"_schema": ["A mutation must be an object"]})
     mutation = _MUTATION.load(raw)
@@ -77,3 +77,9 @@ def load_mutation(raw: object) -> dict:
     except ValidationError as exc:
         raise ValidationError({"payload": exc.messages}) from None
     return mutation
+
+
+def load_mutation(raw: object) -> dict:
+    """Check one mutation and its payload. :raises ValidationError: with field messages."""
+    from .validate import check_mutation
+    return check_mutation(raw)

@@ -48,7 +48,7 @@ def test_another_auditors_changes_are_not_pulled(client, auth, device):
     assert status == 200 and body["changes"] == []
 
 
-@pytest.mark.parametrize("query", ["cursor=-1", "cursor=abc", "limit=0", "limit=5000"])
+@pytest.mark.parametrize("query", ["cursor=-1", "cursor=abc", "limit=0", "limit=5000", f"cursor={2**63}"])
 def test_bad_cursor_or_limit_gets_422(device, query):
     status, body = device.client.transport.request("GET", f"/sync/pull?{query}")
     assert status == 422 and body["code"] == "sync.malformed"

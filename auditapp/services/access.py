@@ -30,15 +30,18 @@ def audit_access(session: Session, actor: User, audit_ids: set[uuid.UUID]) -> di
     if not audit_ids:
         return {}
     rows = session.execute(
-        select(Audit.id, Audit.status, Audit.audit_type, Visit.id, Visit.provider_id, TemplateVersion.content,
+        select(Audit.id, Audit.status, Audit.audit_type, Visit.id, Visit.provider_id, Audit.template_version_id,
                VisitAssignment.user_id)
         .join(Visit, Audit.visit_id == Visit.id)
-        .join(TemplateVersion, Audit.template_version_id == TemplateVersion.id)
         .outerjoin(VisitAssignment, (VisitAssignment.visit_id == Visit.id) & (VisitAssignment.user_id == actor.id))
         .where(Audit.id.in_(audit_ids))
     ).all()
     access = {audit_id: AuditAccess(audit_id, "missing") for audit_id in audit_ids}
-    for audit_id, status, audit_type, visit_id, provider_id, content, assigned in rows:
+    # Each template version's content once, however many audits pin it (it is ~40 KB of JSON).
+    contents = dict(session.execute(select(TemplateVersion.id, TemplateVersion.content)
+                                    .where(TemplateVersion.id.in_({row[5] for row in rows}))).all()) if rows else {}
+    for audit_id, status, audit_type, visit_id, provider_id, version_id, assigned in rows:
+        content = contents[version_id]
         if assigned is None or audit_type not in CAPTURE_TYPES.get(actor.role, set()):
             access[audit_id] = AuditAccess(audit_id, "forbidden")
             continue
@@ -48,8 +51,19 @@ def audit_access(session: Session, actor: User, audit_ids: set[uuid.UUID]) -> di
 
 
 def items_of(template: dict) -> dict[str, dict]:
-    """Every item of a template version's content, by key."""
-    return {item["key"]: item for section in template["sections"] for item in section["items"]}
+    """Every item of a template version's content, by key (memoised on the content object)."""
+    cached = _ITEMS.get(id(template))
+    if cached is not None and cached[0] is template:
+        return cached[1]
+    items = {item["key"]: item for section in template["sections"] for item in section["items"]}
+    if len(_ITEMS) > 64:
+        _ITEMS.clear()
+    _ITEMS[id(template)] = (template, items)
+    return items
+
+
+# id(content) -> (content, items); holding the content keeps its id from being reused.
+_ITEMS: dict[int, tuple[dict, dict]] = {}
 
 
 def prompts_of(template: dict, kind: str) -> set[str]:

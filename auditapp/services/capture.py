@@ -12,11 +12,12 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy import String, Uuid, select, update
 from sqlalchemy.orm import Session
 
 from ..models import Action, Answer, Conversation, PolicyCheck, SyncConflict, User
 from .access import AuditAccess, audit_access
+from .bulk import in_values, insert_rows
 from .capture_rules import SPECS, EntitySpec
 from .changes import log_changes
 
@@ -112,13 +113,20 @@ def _load(session: Session, spec: EntitySpec, model, changes: list[Change]) -> d
         return {}
     columns = [model.id, model.audit_id, model.version, model.field_meta] + [getattr(model, c) for c in spec.columns]
     if spec.keyed_by_item:
+        # A superset (every row of these audits with these keys), narrowed below: one array
+        # parameter each instead of thousands of (audit, key) pairs.
         pairs = {(c.audit_id, c.key) for c in changes}
-        query = select(model.item_key, *columns).where(tuple_(model.audit_id, model.item_key).in_(pairs))
+        query = select(model.item_key, *columns).where(
+            in_values(session, model.audit_id, {a for a, _ in pairs}, Uuid()),
+            in_values(session, model.item_key, {k for _, k in pairs}, String()))
     else:
-        query = select(*columns).where(model.id.in_({c.entity_id for c in changes}))
+        pairs = None
+        query = select(*columns).where(in_values(session, model.id, {c.entity_id for c in changes}, Uuid()))
     state = {}
     for row in session.execute(query).mappings():
         key = (row["audit_id"], row["item_key"]) if spec.keyed_by_item else row["id"]
+        if pairs is not None and key not in pairs:
+            continue
         state[key] = {"id": row["id"], "audit_id": row["audit_id"], "version": row["version"],
                       "meta": dict(row["field_meta"] or {}), "values": spec.from_columns(row), "new": False,
                       "dirty": False, "item_key": row.get("item_key")}
@@ -202,11 +210,10 @@ class _Writer:
                         "audit_id": row["audit_id"]})
         if inserts:
             self.spec.before_insert(session, inserts)
-            session.execute(insert(model), inserts)
+            insert_rows(session, model, inserts)
         if updates:
             session.execute(update(model), updates)
-        if self.conflicts:
-            session.execute(insert(SyncConflict), self.conflicts)
+        insert_rows(session, SyncConflict, self.conflicts)
         log_changes(session, log)
 
 

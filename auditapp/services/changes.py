@@ -1,10 +1,11 @@
 """The change log that /sync/pull reads, written in the same transaction as each change."""
 from __future__ import annotations
 
-from sqlalchemy import insert, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from ..models import ChangeLogEntry
+from .bulk import insert_rows
 
 # Any constant works; it only has to be the same for every writer of the change log.
 CHANGE_LOG_LOCK = 7_240_001
@@ -22,4 +23,5 @@ def log_changes(session: Session, rows: list[dict]) -> None:
         return
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHANGE_LOG_LOCK})
-    session.execute(insert(ChangeLogEntry), [{"op": "upsert", **row} for row in rows])
+    insert_rows(session, ChangeLogEntry, [{"op": "upsert", "audit_id": None, "provider_id": None, **row}
+                                          for row in rows])

@@ -3,7 +3,8 @@
 For offline sync (issue [2/6]): per-field change metadata on device-edited rows (so a stale edit of
 an untouched field applies while a clash is kept as a conflict), the conflicts the reviewer
 resolves, and mutations held until their parent audit arrives. Reviewed by hand: existing rows get
-an empty field_meta through the server default.
+an empty field_meta through the server default. processed_mutations.version lets a replay of an
+applied mutation be answered from plain columns, without reading its JSON result.
 
 Revision ID: 0002
 Revises: 0001
@@ -58,6 +59,9 @@ def upgrade() -> None:
     with op.batch_alter_table('sync_conflicts', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_sync_conflicts_audit_id'), ['audit_id'], unique=False)
 
+    with op.batch_alter_table('processed_mutations', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('version', sa.Integer(), nullable=True))
+
     with op.batch_alter_table('actions', schema=None) as batch_op:
         batch_op.add_column(sa.Column('field_meta', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False, server_default=sa.text("'{}'")))
 
@@ -77,6 +81,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('processed_mutations', schema=None) as batch_op:
+        batch_op.drop_column('version')
 
     with op.batch_alter_table('policy_checks', schema=None) as batch_op:
         batch_op.drop_column('field_meta')

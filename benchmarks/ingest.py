@@ -1,0 +1,101 @@
+"""Push ingest on PostgreSQL: a 10,000-mutation push (125 audits x 80 answers) against a raw
+executemany INSERT of the same rows measured in the same run, and the replay of the same push.
+
+Usage: python benchmarks/ingest.py DATABASE_URL   (an empty database; it is migrated and seeded)
+Prints a JSON line of figures; benchmarks/run.py puts them in the table.
+"""
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+import uuid
+from datetime import date, timedelta
+
+from sqlalchemy import select, text
+
+from auditapp.db import bind, session_scope
+from auditapp.migrate import upgrade
+from auditapp.models import User
+from auditapp.services import demo, providers, templates
+from auditapp.services.access import items_of
+from auditapp.services.audits import audit_id_for
+from sync import apply
+from sync.client import answer, start, uuid7
+
+AUDITS, PER_AUDIT, RUNS = 125, 80, 3
+AUDITOR = "auditor@assure.example.org"
+
+
+def prepare(url: str) -> tuple[list[dict], list[list[dict]]]:
+    """Seed the demo world plus 125 visits for one auditor; return start mutations and answer batches."""
+    upgrade(url)
+    binding = bind(url)
+    with session_scope(binding) as session:
+        demo.seed_demo(session, {row[0]: "benchmark password" for row in demo.DEMO_USERS})
+    with session_scope(binding) as session:
+        auditor = session.scalar(select(User).where(User.email == AUDITOR))
+        version = templates.latest_version(session, "safeguarding")
+        keys = [k for k, item in items_of(version.content).items() if item.get("answer", "rating") == "rating"]
+        provider = session.scalars(select(demo.Provider)).first()
+        starts, batches = [], []
+        for n in range(AUDITS * RUNS):
+            visit = providers.schedule_visit(session, None, provider, provider.sites[0], date(2027, 1, 1) + timedelta(n),
+                                             ["safeguarding"], [auditor.id])
+            audit_id = str(audit_id_for(visit.id, "safeguarding"))
+            starts.append(start(audit_id, visit.id, "safeguarding", version.id))
+            batches.append([answer(audit_id, keys[i % len(keys)], {"rating": "met", "note": f"Seen on visit, note {i}"})
+                            for i in range(PER_AUDIT)])
+    binding.engine.dispose()
+    return starts, batches
+
+
+def run(url: str) -> dict:
+    starts, audit_batches = prepare(url)
+    binding = bind(url)
+    with session_scope(binding) as session:  # start every audit up front: the timed push is answers only
+        auditor = session.scalar(select(User).where(User.email == AUDITOR))
+        apply.push(session, auditor, uuid7(), starts)
+    push_times, replay_times, raw_times = [], [], []
+    for r in range(RUNS):
+        mutations = [m for batch in audit_batches[r * AUDITS:(r + 1) * AUDITS] for m in batch]
+        device = uuid7()
+        push_times.append(_timed_push(binding, device, mutations))
+        replay_times.append(_timed_push(binding, device, mutations))
+        raw_times.append(_timed_raw(binding, mutations))
+    binding.engine.dispose()
+    n = AUDITS * PER_AUDIT
+    push, replay, raw = (statistics.median(t) for t in (push_times, replay_times, raw_times))
+    return {"mutations": n, "push_s": push, "push_per_s": n / push, "raw_executemany_s": raw,
+            "push_vs_raw": push / raw, "replay_s": replay, "replay_vs_push": replay / push}
+
+
+def _timed_push(binding, device, mutations) -> float:
+    session = binding.sessionmaker()
+    auditor = session.scalar(select(User).where(User.email == AUDITOR))
+    began = time.perf_counter()
+    results = apply.push(session, auditor, device, mutations)
+    session.commit()
+    elapsed = time.perf_counter() - began
+    session.close()
+    bad = [r for r in results if r["status"] not in ("applied", "duplicate")]
+    assert not bad, bad[:3]
+    return elapsed
+
+
+def _timed_raw(binding, mutations) -> float:
+    """The baseline: a plain executemany INSERT of the same answer rows into a scratch table."""
+    rows = [{"id": uuid.uuid4(), "audit_id": uuid.UUID(m["payload"]["audit_id"]), "item_key": m["payload"]["item_key"],
+             "rating": "met", "note": m["payload"]["fields"]["note"]} for m in mutations]
+    with binding.engine.begin() as conn:
+        conn.execute(text("CREATE TEMP TABLE raw_answers (id uuid, audit_id uuid, item_key text, rating text, "
+                          "note text, version int DEFAULT 1) ON COMMIT DROP"))
+        began = time.perf_counter()
+        conn.execute(text("INSERT INTO raw_answers (id, audit_id, item_key, rating, note) "
+                          "VALUES (:id, :audit_id, :item_key, :rating, :note)"), rows)
+        return time.perf_counter() - began
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(sys.argv[1])))
