@@ -47,4 +47,10 @@ log "postgres up on port $PGPORT in $(elapsed "$t") s"
 export DATABASE_URL
 
 # 4. Benchmarks. Not exec: the EXIT trap must still stop PostgreSQL afterwards.
-.venv/bin/python benchmarks/run.py
+rc=0
+.venv/bin/python benchmarks/run.py || rc=$?
+# 5. The sync model test at bench size (make test runs 500 + 250 sequences; here 4,000 + 2,000).
+log "sync model test, ${SYNC_MODEL_EXAMPLES:=4000} sequences"
+TEST_DATABASE_URL=$DATABASE_URL SYNC_MODEL_EXAMPLES=$SYNC_MODEL_EXAMPLES \
+  .venv/bin/python -m pytest -q -p no:cacheprovider tests/test_sync_model.py || rc=$?
+exit "$rc"

@@ -373,6 +373,35 @@ def report(rows: list[dict], hello: list[dict], started: float) -> dict:
     }
 
 
+def ingest_phase(database_url: str) -> dict:
+    """Push ingest of 10,000 mutations against a raw executemany of the same rows, same run."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from benchmarks import ingest
+
+    admin = create_engine(make_url(database_url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text("DROP DATABASE IF EXISTS ingest_bench WITH (FORCE)"))
+        conn.execute(text("CREATE DATABASE ingest_bench"))
+    admin.dispose()
+    figures = ingest.run(make_url(database_url).set(database="ingest_bench").render_as_string(hide_password=False))
+    print("\n".join([
+        "",
+        "## sync push ingest on PostgreSQL (median of 3; 125 audits x 80 answers)",
+        "",
+        "| measure | value | target |",
+        "|---|---:|---:|",
+        f"| mutations per push | {figures['mutations']:,} | 10,000 |",
+        f"| push apply + commit | {figures['push_s'] * 1000:,.0f} ms | |",
+        f"| mutations/s | {figures['push_per_s']:,.0f} | >= 8,000 |",
+        f"| raw executemany of the same rows | {figures['raw_executemany_s'] * 1000:,.0f} ms | baseline |",
+        f"| push time / raw executemany time | {figures['push_vs_raw']:.1f}x | <= 3x |",
+        f"| replay of the same push | {figures['replay_s'] * 1000:,.0f} ms ({figures['replay_vs_push']:.0%} of the first) | <= 20% |",
+    ]), flush=True)
+    return figures
+
+
 def _git_commit() -> str | None:
     done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True)
     return done.stdout.strip() or None
@@ -398,6 +427,7 @@ def main() -> int:
         hello.append(hello_phase("GET / hello-world (last)", workdir))
 
     summary = report([hello[0], *rows, hello[1]], hello, started)
+    summary["ingest"] = ingest_phase(database_url)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(summary, indent=2) + "\n")
     log(f"results written to {(RESULTS / 'latest.json').relative_to(ROOT)}")
