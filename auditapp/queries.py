@@ -74,6 +74,12 @@ def directory(session: Session, user: User, filters: DirectoryFilters) -> list[P
     return list(session.scalars(query))
 
 
+def listed_count(session: Session) -> int:
+    """How many providers a school can see in the directory."""
+    return session.scalar(select(func.count()).select_from(Provider)
+                          .where(Provider.directory_status.in_(SCHOOL_VISIBLE_STATUSES)))
+
+
 def provider_for(session: Session, user: User, provider_id: int) -> Provider:
     """One provider, if the user's role may see it. :raises provider.not_found:"""
     query = select(Provider).where(Provider.id == provider_id).options(

@@ -26,7 +26,7 @@ def index():
         context["queue"] = queries.directory_queue(session)
         context["counts"] = queries.status_counts(session)
     elif user.role == "school":
-        context["providers"] = queries.directory(session, user, queries.DirectoryFilters())
+        context["listed"] = queries.listed_count(session)
     elif user.role == "admin":
         context["counts"] = queries.status_counts(session)
         context["templates"] = queries.template_version_summaries(session)
