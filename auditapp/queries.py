@@ -108,6 +108,14 @@ def directory_queue(session: Session) -> list[Provider]:
     return sorted(providers, key=lambda p: (order[p.directory_status], p.display_name.lower()))
 
 
+def open_concerns(session: Session) -> list:
+    """Safeguarding concerns not yet triaged, newest first (maintainers only: the edge checks)."""
+    from .models import SafeguardingConcern
+    return list(session.execute(select(SafeguardingConcern, Provider).join(Provider)
+                                .where(SafeguardingConcern.status == "open")
+                                .order_by(SafeguardingConcern.received_at.desc())).all())
+
+
 def status_counts(session: Session) -> dict[str, int]:
     """How many providers hold each published status."""
     rows = session.execute(select(Provider.directory_status, func.count()).group_by(Provider.directory_status))

@@ -33,6 +33,8 @@ MATRIX = {
     ("GET", "capture.pack"):           (302, 403, 403, 404, 200, 403),
     ("GET", "capture.service_worker"): (200, 200, 200, 200, 200, 200),
     ("GET", "capture.manifest"):       (200, 200, 200, 200, 200, 200),
+    ("GET", "sync_import.form"):       (302, 200, 403, 403, 403, 403),
+    ("POST", "sync_import.upload"):    (302, 422, 403, 403, 403, 403),
     ("POST", "sync.push"):             (401, 403, 403, 422, 422, 403),
     ("GET", "sync.pull"):              (401, 403, 403, 200, 200, 403),
     ("GET", "sync.config"):            (401, 403, 403, 200, 200, 403),

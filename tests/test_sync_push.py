@@ -228,3 +228,50 @@ def test_a_safeguarding_concern_is_kept_outside_the_audit_and_its_log_entry_has_
         "reference_number": None, "about_provider_or_staff": True, "summary": "Referred; see DSL record"},
         mutation_id=uuid7()))[0]["status"] == "applied"
     assert db_session.scalar(select(func.count()).select_from(SafeguardingConcern)) == 1
+
+
+def test_an_exported_outbox_imported_twice_by_an_admin_applies_once(client, auth, db_session):
+    import io
+    import json
+    auth.login("auditor")
+    device = device_for(client, db_session)
+    export = {"format": "auditapp-outbox", "version": 1, "device_id": str(device.client.device_id),
+              "user_email": "auditor@assure.example.org",
+              "mutations": [device.start(), answer(device.audit_id, "SG-8.1", {"rating": "met", "note": "Register seen"})]}
+    auth.logout()
+    auth.login("admin")
+    for expected in ("2 applied", "2 duplicate"):
+        body = {"export": (io.BytesIO(json.dumps(export).encode()), "outbox.json"),
+                "csrf_token": auth.csrf("/admin/sync-import")}
+        response = client.post("/admin/sync-import", data=body, content_type="multipart/form-data")
+        assert response.status_code == 200 and expected in response.get_data(as_text=True)
+    assert _answers(db_session, device.audit_id)["SG-8.1"].note == "Register seen"
+    assert db_session.query(AuditLogEntry).filter_by(action="sync.import").count() == 2
+
+
+@pytest.mark.parametrize("content", [b"not json", b'{"format": "other", "device_id": "x", "mutations": []}',
+                                     b'{"format": "auditapp-outbox", "device_id": "00000000-0000-0000-0000-000000000001", '
+                                     b'"user_email": "staff@beaumontleys.example.org", "mutations": []}'])
+def test_a_bad_import_file_gets_422_and_changes_nothing(client, auth, content):
+    import io
+    auth.login("admin")
+    response = client.post("/admin/sync-import", data={"export": (io.BytesIO(content), "x.json"),
+                                                       "csrf_token": auth.csrf("/admin/sync-import")},
+                           content_type="multipart/form-data")
+    assert response.status_code == 422
+    assert "govuk-error-summary" in response.get_data(as_text=True)
+
+
+def test_maintainers_see_a_new_concern_on_their_home_page(client, auth, db_session):
+    auth.login("auditor")
+    device = device_for(client, db_session)
+    device.push(mutation("concern.raise", uuid7(), {
+        "visit_id": device.visit_id, "occurred_at": "2026-11-28T11:00:00+00:00", "referred_to_role": "LADO",
+        "reference_number": "LADO-123", "about_provider_or_staff": True, "summary": None}))
+    auth.logout()
+    auth.login("maintainer")
+    page = client.get("/").get_data(as_text=True)
+    assert "1 safeguarding concern raised during visits" in page and "LADO-123" in page
+    auth.logout()
+    auth.login("school")
+    assert "LADO-123" not in client.get("/").get_data(as_text=True)

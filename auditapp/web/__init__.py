@@ -24,6 +24,7 @@ NAVIGATION = {
                    ("visits.index", "Visits")],
     "school": [("home.index", "Home"), ("directory.index", "Directory")],
     "admin": [("home.index", "Home"), ("admin.users", "Users"), ("admin.templates", "Templates"),
+              ("sync_import.form", "Import device data"),
               ("directory.index", "Directory"), ("visits.index", "Visits")],
 }
 
@@ -50,8 +51,8 @@ def _template_globals() -> dict:
 
 
 def init_app(app: Flask) -> None:
-    from . import admin, auth, capture, directory, home, visits
+    from . import admin, auth, capture, directory, home, sync_import, visits
 
-    for module in (auth, home, visits, directory, admin, capture):
+    for module in (auth, home, visits, directory, admin, capture, sync_import):
         app.register_blueprint(module.bp)
     app.context_processor(_template_globals)

@@ -24,6 +24,7 @@ def index():
         context["visits"] = queries.visits_for(session, user, upcoming_only=True)
     elif user.role == "maintainer":
         context["queue"] = queries.directory_queue(session)
+        context["concerns"] = queries.open_concerns(session)
         context["counts"] = queries.status_counts(session)
     elif user.role == "school":
         context["listed"] = queries.listed_count(session)
