@@ -8,7 +8,7 @@ from __future__ import annotations
 from functools import wraps
 from typing import Callable
 
-from flask import Flask, current_app, g, request
+from flask import Flask, current_app, request
 from flask_login import current_user
 
 from .db import db

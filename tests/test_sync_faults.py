@@ -8,7 +8,7 @@ from sqlalchemy import func, select, text
 from auditapp.db import bind, db, session_scope
 from auditapp.migrate import upgrade
 from auditapp.models import Answer, ProcessedMutation
-from sync.client import FlaskTransport, SyncClient, answer
+from sync.client import SyncClient, answer
 
 from . import world
 from .conftest import CSRF_RE, _fresh_database, _required_env, make_test_app

@@ -1,6 +1,5 @@
 """GET /sync/pull: server order, current state, only what the user may see, and a safe horizon."""
 import threading
-import time
 
 import pytest
 from sqlalchemy import delete, text
@@ -8,7 +7,7 @@ from sqlalchemy import delete, text
 from auditapp.db import bind
 from auditapp.models import ChangeLogEntry
 from auditapp.services.changes import log_changes
-from sync.client import answer, mutation, uuid7
+from sync.client import answer
 
 from .sync_helpers import device_for
 

@@ -54,17 +54,18 @@ function addEntry(s, mutation, recordKeyValue, coalesce = null) {
   return req(s.outbox.add({ mutation, record_key: recordKeyValue, coalesce, sent: false, at: Date.now() }));
 }
 
-/** Queue audit.start in the same transaction, before the first change of an audit not yet on the server. */
-async function ensureStarted(s, auditId) {
-  const key = recordKey('audit', auditId);
-  const audit = await req(s.records.get(key));
-  if (!audit) throw new Error(`Audit ${auditId} is not on this device`);
+/**
+ * Queue audit.start before the first change of an audit not yet on the server (same transaction).
+ * Requests are issued without waiting: IndexedDB runs them in order and the transaction commits them together.
+ */
+function startIfNeeded(s, audit) {
+  if (!audit) throw new Error('This audit is not on this device');
   if (audit.on_server || audit.start_queued) return audit;
-  await addEntry(s, { mutation_id: uuid7(), kind: 'audit.start', entity_id: audit.id, base_version: 0,
-                      payload: { visit_id: audit.visit_id, audit_type: audit.audit_type,
-                                 template_version_id: audit.template_version_id } }, key);
+  addEntry(s, { mutation_id: uuid7(), kind: 'audit.start', entity_id: audit.id, base_version: 0,
+                payload: { visit_id: audit.visit_id, audit_type: audit.audit_type,
+                           template_version_id: audit.template_version_id } }, audit.key);
   const started = { ...audit, start_queued: true };
-  await req(s.records.put(started));
+  s.records.put(started);
   return started;
 }
 
@@ -73,15 +74,23 @@ async function ensureStarted(s, auditId) {
  *   target: {entity, audit_id, item_key?, id?, kind?}  (kind: learner/staff for conversations)
  *   fields: values to send now; draft: values kept on the device until they are complete enough to send
  *   (e.g. N/A with no reason yet); clearDraft: draft fields to forget.
- * Resolves with the stored record once the transaction is complete.
+ * Resolves with the stored record once the transaction is complete. The reads go out together and the
+ * writes are not awaited one by one, so a save costs about two round trips to the database and a commit.
  */
 export function saveFields(target, { fields = {}, draft = {}, clearDraft = [], props = {} } = {}) {
   const entity = target.entity;
   const key = KEYED_BY_ITEM.has(entity) ? recordKey(entity, target.audit_id, target.item_key) : recordKey(entity, target.id);
   const sending = Object.keys(fields);
+  const kind = `${entity}.set`;
+  const coalesce = `${kind}|${key}`;
   return tx(['records', 'outbox'], 'readwrite', async (s) => {
-    if (sending.length) await ensureStarted(s, target.audit_id);
-    const existing = await req(s.records.get(key));
+    const [audit, existing, queuedList] = await Promise.all([
+      sending.length ? req(s.records.get(recordKey('audit', target.audit_id))) : null,
+      req(s.records.get(key)),
+      sending.length ? req(s.outbox.index('coalesce').getAll(coalesce)) : [],
+    ]);
+    if (window.__tx2) window.__tx2.push(performance.now());
+    if (sending.length) startIfNeeded(s, audit);
     const record = existing ? { ...existing, pending: { ...existing.pending }, draft: { ...existing.draft } }
       : newRecord(entity, { key, id: target.id || uuid7(), audit_id: target.audit_id, item_key: target.item_key,
                             kind: target.kind });
@@ -91,27 +100,25 @@ export function saveFields(target, { fields = {}, draft = {}, clearDraft = [], p
     if (sending.length) {
       record.fields = { ...record.fields, ...fields };
       for (const name of sending) delete record.draft[name];
-      const kind = `${entity}.set`;
-      const coalesce = `${kind}|${key}`;
       // Merge into a queued mutation for the same record that has never been sent (a sent one is frozen:
       // its id may already be on the server, and the same id with another payload is a mismatch).
-      const queued = (await req(s.outbox.index('coalesce').getAll(coalesce))).filter((e) => !e.sent).pop();
+      const queued = queuedList.filter((e) => !e.sent).pop();
       if (queued) {
         for (const name of sending) {
           if (!(name in queued.mutation.payload.fields)) record.pending[name] = (record.pending[name] || 0) + 1;
         }
         queued.mutation.payload.fields = { ...queued.mutation.payload.fields, ...fields };
-        await req(s.outbox.put(queued));
+        s.outbox.put(queued);
       } else {
         const payload = entity === 'conversation'
           ? { audit_id: target.audit_id, kind: record.kind, fields }
           : { audit_id: target.audit_id, item_key: record.item_key, fields };
-        await addEntry(s, { mutation_id: uuid7(), kind, entity_id: record.id, base_version: record.version || 0, payload },
-                       key, coalesce);
+        addEntry(s, { mutation_id: uuid7(), kind, entity_id: record.id, base_version: record.version || 0, payload },
+                 key, coalesce);
         for (const name of sending) record.pending[name] = (record.pending[name] || 0) + 1;
       }
     }
-    await req(s.records.put(record));
+    s.records.put(record);
     return record;
   });
 }
@@ -119,7 +126,7 @@ export function saveFields(target, { fields = {}, draft = {}, clearDraft = [], p
 /** Queue audit.submit; the audit is read-only on the device from now on. */
 export function submitAudit(auditId) {
   return tx(['records', 'outbox'], 'readwrite', async (s) => {
-    const audit = await ensureStarted(s, auditId);
+    const audit = startIfNeeded(s, await req(s.records.get(recordKey('audit', auditId))));
     await addEntry(s, { mutation_id: uuid7(), kind: 'audit.submit', entity_id: audit.id, base_version: audit.version || 0,
                         payload: {} }, audit.key);
     const submitted = { ...audit, submitted_local: true };

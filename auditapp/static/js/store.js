@@ -61,8 +61,10 @@ export function req(request) {
  * `complete` (so "saved" means saved). `work` may await requests on the given stores only.
  */
 export async function tx(names, mode, work) {
+  const T = [performance.now()];
   for (let attempt = 0; ; attempt += 1) {
     const db = await open();
+    T.push(performance.now());
     let t;
     try {
       t = db.transaction(names, mode);
@@ -74,12 +76,12 @@ export async function tx(names, mode, work) {
     return new Promise((resolve, reject) => {
       let result;
       let failed = null;
-      t.oncomplete = () => (failed ? reject(failed) : resolve(result));
+      t.oncomplete = () => { T.push(performance.now()); if (mode === 'readwrite' && names.length === 2 && names[1] === 'outbox') (window.__tx = window.__tx || []).push(T.map((x) => (x - T[0]).toFixed(1)).join(' ')); return failed ? reject(failed) : resolve(result); };
       t.onerror = () => reject(t.error);
       t.onabort = () => reject(failed || t.error || new DOMException('Transaction aborted', 'AbortError'));
       const stores = {};
       for (const name of names) stores[name] = t.objectStore(name);
-      Promise.resolve().then(() => work(stores, t)).then((value) => { result = value; }, (error) => {
+      Promise.resolve().then(() => work(stores, t)).then((value) => { T.push(performance.now()); result = value; }, (error) => {
         failed = error;
         try { t.abort(); } catch (_) { /* already finished */ }
       });
