@@ -51,16 +51,21 @@ def make_test_app(database_url: str, **overrides):
     return create_app(config)
 
 
-@pytest.fixture(scope="session")
-def database_url():
-    """A migrated PostgreSQL database holding the known world (committed once)."""
-    url = _fresh_database(_required_env("TEST_DATABASE_URL"), "auditapp_http")
+def world_database(name: str) -> str:
+    """A fresh, migrated database called `name` holding the known world (committed); its URL."""
+    url = _fresh_database(_required_env("TEST_DATABASE_URL"), name)
     upgrade(url)
     binding = bind(url)
     with session_scope(binding) as session:
         world.build(session)
     binding.engine.dispose()
     return url
+
+
+@pytest.fixture(scope="session")
+def database_url():
+    """The HTTP tests' database: the known world, each test rolled back on top of it."""
+    return world_database("auditapp_http")
 
 
 @pytest.fixture(scope="session")
@@ -127,13 +132,7 @@ def browser_context_args(browser_context_args):
 @pytest.fixture(scope="session")
 def live_url():
     """The app on a real port, over its own committed database (threads cannot share a test transaction)."""
-    url = _fresh_database(_required_env("TEST_DATABASE_URL"), f"auditapp_browser_{uuid.uuid4().hex[:8]}")
-    upgrade(url)
-    live_app = make_test_app(url)
-    seed_binding = bind(url)
-    with session_scope(seed_binding) as session:
-        world.build(session)
-    seed_binding.engine.dispose()
+    live_app = make_test_app(world_database(f"auditapp_browser_{uuid.uuid4().hex[:8]}"))
     server = make_server("127.0.0.1", 0, live_app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

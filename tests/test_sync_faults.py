@@ -5,25 +5,18 @@ import uuid
 import pytest
 from sqlalchemy import func, select, text
 
-from auditapp.db import bind, db, session_scope
-from auditapp.migrate import upgrade
+from auditapp.db import db
 from auditapp.models import Answer, ProcessedMutation
 from sync.client import SyncClient, answer
 
 from . import world
-from .conftest import CSRF_RE, _fresh_database, _required_env, make_test_app
+from .conftest import CSRF_RE, make_test_app, world_database
 from .sync_helpers import Device, device_for
 
 
 @pytest.fixture(scope="module")
 def committed_app():
-    url = _fresh_database(_required_env("TEST_DATABASE_URL"), "auditapp_sync_faults")
-    upgrade(url)
-    binding = bind(url)
-    with session_scope(binding) as session:
-        world.build(session)
-    binding.engine.dispose()
-    app = make_test_app(url)
+    app = make_test_app(world_database("auditapp_sync_faults"))
     yield app
     db.binding(app).engine.dispose()
 
