@@ -12,7 +12,7 @@ import uuid
 from datetime import datetime, timezone
 
 from marshmallow import ValidationError
-from sqlalchemy import Uuid, case, delete, insert, select, tuple_, update
+from sqlalchemy import String, Uuid, cast, delete, insert, select, tuple_, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -55,7 +55,7 @@ def push(session: Session, actor: User, device_id: uuid.UUID, raw_mutations: lis
             results[index] = _replay(raw_ids[index], known["hash"], hashes[index], known["result"])
             continue
         try:
-            mutation = load_mutation(raw)
+            mutation = load_mutation(raw, raw_ids[index])
         except ValidationError as exc:
             results[index] = _result(_mutation_id(raw), "rejected", code="sync.invalid",
                                      message="The mutation is not valid", details=exc.messages)
@@ -135,12 +135,13 @@ def _stored_results(session, device_id, ids: set[uuid.UUID]) -> dict[uuid.UUID, 
         return {}
     # Applied results are rebuilt from plain columns; only the rare others carry their JSON.
     rows = session.execute(select(ProcessedMutation.mutation_id, ProcessedMutation.payload_hash,
-                                  ProcessedMutation.status, ProcessedMutation.entity_id, ProcessedMutation.version,
-                                  case((ProcessedMutation.status == "applied", None), else_=ProcessedMutation.result))
+                                  ProcessedMutation.status, cast(ProcessedMutation.entity_id, String),
+                                  ProcessedMutation.version,
+                                  ProcessedMutation.result)
                            .where(ProcessedMutation.device_id == device_id,
                                   in_values(session, ProcessedMutation.mutation_id, ids, Uuid())))
     return {mid: {"hash": digest, "result": result if result is not None else
-                  _result(mid, status, entity_id=str(entity_id), version=version)}
+                  _result(mid, status, entity_id=entity_id, version=version)}
             for mid, digest, status, entity_id, version, result in rows}
 
 
@@ -163,7 +164,8 @@ def _hold(session, actor, device_id, fresh, outcomes, raw_mutations) -> None:
 def _record(session, device_id, fresh, results, hashes) -> None:
     rows = [{"device_id": device_id, "mutation_id": m["mutation_id"], "kind": m["kind"], "entity_id": m["entity_id"],
              "payload_hash": hashes[index], "status": results[index]["status"],
-             "version": results[index].get("version"), "result": results[index]}
+             "version": results[index].get("version"),
+             "result": None if results[index]["status"] == "applied" else results[index]}
             for index, m in fresh]
     insert_rows(session, ProcessedMutation, rows)
 
@@ -183,7 +185,8 @@ def _release_held(session: Session, started: set[uuid.UUID]) -> None:
             session.execute(update(ProcessedMutation)
                             .where(tuple_(ProcessedMutation.device_id, ProcessedMutation.mutation_id)
                                    == (h.device_id, h.mutation_id))
-                            .values(status=result["status"], version=result.get("version"), result=result))
+                            .values(status=result["status"], version=result.get("version"),
+                                    result=None if result["status"] == "applied" else result))
     session.execute(delete(HeldMutation).where(HeldMutation.parent_audit_id.in_(started)))
 
 

@@ -79,7 +79,7 @@ def load_mutation_with_marshmallow(raw: object) -> dict:
     return mutation
 
 
-def load_mutation(raw: object) -> dict:
+def load_mutation(raw: object, mutation_id=None) -> dict:
     """Check one mutation and its payload. :raises ValidationError: with field messages."""
     from .validate import check_mutation
-    return check_mutation(raw)
+    return check_mutation(raw, mutation_id)

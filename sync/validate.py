@@ -17,6 +17,7 @@ KINDS = ("concern.raise", "audit.start", "answer.set", "policy_check.set", "conv
          "audit.submit")
 ENVELOPE = ("mutation_id", "kind", "entity_id", "base_version", "payload")
 FIELDS_KINDS = {"answer.set", "policy_check.set", "action.set"}
+_ENVELOPE_KEYS = frozenset(ENVELOPE)
 
 
 def _uuid(value) -> uuid.UUID | None:
@@ -28,15 +29,17 @@ def _uuid(value) -> uuid.UUID | None:
     return None
 
 
-def check_mutation(raw) -> dict:
-    """Return the mutation with typed ids, or raise ValidationError with field messages."""
+def check_mutation(raw, mutation_id: uuid.UUID | None = None) -> dict:
+    """Return the mutation with typed ids, or raise ValidationError with field messages.
+
+    `mutation_id` may be passed when the caller has already parsed it.
+    """
     if not isinstance(raw, dict):
         raise ValidationError({"_schema": ["A mutation must be an object"]})
-    errors: dict = {}
-    unknown = [k for k in raw if k not in ENVELOPE]
-    for key in unknown:
-        errors[key] = ["Unknown field."]
-    mutation_id, entity_id = _uuid(raw.get("mutation_id")), _uuid(raw.get("entity_id"))
+    errors: dict = {} if len(raw) <= 5 and raw.keys() <= _ENVELOPE_KEYS else {
+        k: ["Unknown field."] for k in raw if k not in ENVELOPE}
+    mutation_id = mutation_id or _uuid(raw.get("mutation_id"))
+    entity_id = _uuid(raw.get("entity_id"))
     for name, value in (("mutation_id", mutation_id), ("entity_id", entity_id)):
         if value is None:
             errors[name] = ["Missing data for required field."] if name not in raw else ["Not a valid UUID."]
@@ -61,7 +64,7 @@ def check_mutation(raw) -> dict:
 
 def _check_payload(kind: str, payload: dict) -> dict:
     spec = PAYLOAD_RULES[kind]
-    errors = {k: ["Unknown field."] for k in payload if k not in spec}
+    errors = {} if payload.keys() <= spec.keys() else {k: ["Unknown field."] for k in payload if k not in spec}
     for name, (required, check) in spec.items():
         if name not in payload:
             if required:

@@ -225,4 +225,4 @@ def _superseded_by_own_edit(last: list | None, device: str | None, order: str | 
     """
     if last is None or device is None or order is None or len(last) < 3 or last[1] != device or last[2] is None:
         return False
-    return uuid.UUID(order) < uuid.UUID(last[2])
+    return order < last[2]  # canonical lower-case UUID strings sort exactly as the 128-bit values do

@@ -61,6 +61,8 @@ def upgrade() -> None:
 
     with op.batch_alter_table('processed_mutations', schema=None) as batch_op:
         batch_op.add_column(sa.Column('version', sa.Integer(), nullable=True))
+        batch_op.alter_column('result', existing_type=sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'),
+                              nullable=True)
 
     with op.batch_alter_table('actions', schema=None) as batch_op:
         batch_op.add_column(sa.Column('field_meta', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False, server_default=sa.text("'{}'")))
@@ -83,6 +85,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table('processed_mutations', schema=None) as batch_op:
         batch_op.drop_column('version')
+        batch_op.alter_column('result', existing_type=sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'),
+                              nullable=False)
 
     with op.batch_alter_table('policy_checks', schema=None) as batch_op:
         batch_op.drop_column('field_meta')
