@@ -55,7 +55,7 @@ class ConcernPayload(_Strict):
     occurred_at = fields.AwareDateTime(required=True, default_timezone=None)
     referred_to_role = fields.Str(required=True, validate=validate.Length(min=1, max=100))
     reference_number = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=100))
-    about_provider_or_staff = fields.Bool(required=True)
+    about_provider_or_staff = fields.Bool(required=True, truthy={True}, falsy={False})
     summary = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=2000))
 
 
