@@ -7,6 +7,7 @@ import gzip
 import json
 import re
 import time
+from pathlib import Path
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
@@ -40,18 +41,6 @@ def assert_accessible(page: Page, where: str) -> None:
     assert results.violations_count == 0, f"{where}: {page.url}\n{results.generate_report()}"
 
 
-def wait_until(condition, timeout: float = 10.0, message: str = "condition"):
-    """Poll `condition` until it returns something truthy (no bare sleeps in the tests)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {message}")
-        time.sleep(0.05)
-
-
 def sign_in(page: Page, live_url: str, role: str = "auditor") -> None:
     page.goto(f"{live_url}/sign-in")
     page.get_by_label("Email address").fill(world.EMAIL[role])
@@ -68,6 +57,7 @@ def make_available_offline(page: Page, live_url: str, index: int = 0) -> int:
     button.click()
     expect(page.locator(f"#offline-status-{visit_id}")).to_have_text(
         re.compile(r"Ready offline · fetched \d\d:\d\d"), timeout=15000)
+    expect(button).to_contain_text("Update offline copy")
     return visit_id
 
 
@@ -252,6 +242,12 @@ def test_offline_capture_survives_reload_and_a_new_tab_then_syncs_exactly_once(c
     # Then everything is still there too
     assert screen_state(page) == before
     assert page.evaluate(OUTBOX_COUNT) == queued
+    # And any other page of the service, offline, offers the audits on this device
+    page.goto(f"{live_url}/visits/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Audits on this device")
+    page.get_by_role("link", name="Open capture: Safeguarding").click()
+    expect(page.locator("h1.app-capture-title")).to_be_visible()
+    assert screen_state(page) == before
 
     # When the signal comes back
     context.set_offline(False)
@@ -290,15 +286,16 @@ def test_a_push_whose_answer_is_lost_is_retried_and_applied_exactly_once(context
     entered = answer_audit(page, not_met=["HS-1.1"], partially=[], na="", notes={"HS-1.2": "Seen"})
     queued = page.evaluate(OUTBOX_COUNT)
     # And the network will drop the first push's answer after the server has applied it
-    pushes = []
+    pushes, answers = [], []
 
     def lose_first_answer(route: Route) -> None:
         pushes.append(route.request.post_data_json)
+        response = route.fetch()   # the server applies the batch...
+        answers.append(response.json())
         if len(pushes) == 1:
-            route.fetch()          # the server applies the batch...
             route.abort("failed")  # ...and the tablet never hears back
         else:
-            route.continue_()
+            route.fulfill(response=response)
 
     page.route("**/sync/push", lose_first_answer)
     # When the signal comes back
@@ -311,6 +308,8 @@ def test_a_push_whose_answer_is_lost_is_retried_and_applied_exactly_once(context
     second_ids = [m["mutation_id"] for m in pushes[1]["mutations"]]
     assert second_ids[:len(first_ids)] == first_ids, "the retry resends the same mutations, same ids"
     assert len(first_ids) == queued
+    assert {r["status"] for r in answers[0]["results"]} == {"applied"}, answers[0]  # applied the first time
+    assert {r["status"] for r in answers[1]["results"]} == {"duplicate"}, answers[1]  # a replay the second
     # And every answer is on the server exactly once (version 1: the replay was a duplicate)
     assert_server_holds(page, visit_id, "health_safety", entered, ("", {}))
 
@@ -359,6 +358,148 @@ def test_concern_is_pushed_first_in_its_own_push(context: BrowserContext, page: 
 
 
 @pytest.mark.browser
+def test_a_newer_pack_keeps_unsynced_answers_and_a_clash_is_kept_for_review(browser, browser_context_args,
+                                                                           context: BrowserContext, page: Page, live_url):
+    # Given tablet A rated an item offline and has not synced it
+    sign_in(page, live_url)
+    visit_id = make_available_offline(page, live_url, 2)
+    open_capture(page, live_url, visit_id, "health_safety")
+    first, clash, other = rated_items(page)[:3]
+    go_offline(context, page)
+    page.locator(f"#rating-{safe(first)}-met").check()
+    page.locator(f"#rating-{safe(clash)}-met").check()
+    wait_saved(page)
+    # And tablet B, the same auditor on another device, rated the same item differently and another one too
+    other_context = browser.new_context(**browser_context_args)
+    try:
+        tablet_b = other_context.new_page()
+        sign_in(tablet_b, live_url)
+        make_available_offline(tablet_b, live_url, 2)
+        open_capture(tablet_b, live_url, visit_id, "health_safety")
+        tablet_b.locator(f"#rating-{safe(clash)}-not_met").check()
+        tablet_b.locator(f"#rating-{safe(other)}-met").check()
+        wait_saved(tablet_b)
+        expect(tablet_b.locator("#sync-status")).to_contain_text(ALL_SYNCED, timeout=30000)
+    finally:
+        other_context.close()
+    # When tablet A has signal again but its pushes fail, and it downloads the newer pack
+    page.route("**/sync/push", lambda route: route.abort("failed"))
+    context.set_offline(False)
+    make_available_offline(page, live_url, 2)
+    open_capture(page, live_url, visit_id, "health_safety")
+    # Then its unsynced ratings are kept and the server's other answer came in
+    expect(page.locator(f"#rating-{safe(clash)}-met")).to_be_checked()
+    expect(page.locator(f"#rating-{safe(first)}-met")).to_be_checked()
+    expect(page.locator(f"#rating-{safe(other)}-met")).to_be_checked()
+    # When its push goes through ("Sync now")
+    page.unroute("**/sync/push")
+    page.get_by_role("button", name="Sync now").click()
+    # Then the clash is kept for the reviewer, not silently overwritten either way
+    expect(page.locator("#sync-status")).to_contain_text(ALL_SYNCED, timeout=30000)
+    expect(page.locator(f"#item-{safe(clash)} .app-item__flags")).to_contain_text("Needs review")
+    server = page.evaluate(SERVER_PACK, visit_id)
+    audit = next(a for a in server["audits"] if a["audit_type"] == "health_safety")
+    ratings = {a["item_key"]: a["fields"]["rating"] for a in server["answers"] if a["audit_id"] == audit["audit_id"]}
+    assert ratings == {first: "met", clash: "not_met", other: "met"}
+
+
+@pytest.mark.browser
+def test_server_errors_are_retried_and_rejections_move_to_needs_attention(context: BrowserContext, page: Page, live_url):
+    # Given two ratings made offline on a visit's safeguarding audit
+    sign_in(page, live_url)
+    visit_id = make_available_offline(page, live_url, 3)
+    open_capture(page, live_url, visit_id, "safeguarding")
+    go_offline(context, page)
+    first, second = rated_items(page)[:2]
+    page.locator(f"#rating-{safe(first)}-met").check()
+    page.locator(f"#rating-{safe(second)}-not_met").check()
+    wait_saved(page)
+    queued = page.evaluate(OUTBOX_COUNT)
+    # And a server that fails once with a 500, then refuses every change
+    pushes = []
+
+    def fail_then_refuse(route: Route) -> None:
+        body = route.request.post_data_json
+        pushes.append(body)
+        if len(pushes) == 1:
+            route.fulfill(status=500, json={"code": "server.error", "message": "Something went wrong"})
+        else:
+            route.fulfill(json={"results": [{"mutation_id": m["mutation_id"], "status": "rejected", "code": "sync.invalid",
+                                             "message": "Not valid"} for m in body["mutations"]],
+                                "server_time": "2026-11-28T10:00:00Z"})
+
+    page.route("**/sync/push", fail_then_refuse)
+    # When the signal comes back
+    context.set_offline(False)
+    # Then the 500 keeps the changes and they are retried; the refusals go to "needs attention"
+    expect(page.locator(".app-attention")).to_contain_text(f"{queued} changes need attention", timeout=30000)
+    assert len(pushes) == 2 and pushes[0]["mutations"] == pushes[1]["mutations"]
+    assert page.evaluate(OUTBOX_COUNT) == 0
+    expect(page.locator("#sync-status")).to_contain_text(f"{queued} changes need attention")
+    expect(page.locator(f"#rating-{safe(second)}-not_met")).to_be_checked()  # the local value stays
+    expect(page.locator(".app-attention").get_by_role("button", name="Download")).to_have_count(queued)
+    # When one is discarded
+    page.locator(".app-attention").get_by_role("button", name="Discard").first.click()
+    # Then it leaves the list
+    expect(page.locator(".app-attention")).to_contain_text(f"{queued - 1} changes need attention")
+
+
+@pytest.mark.browser
+def test_sign_out_warns_and_a_stuck_outbox_goes_to_an_admin_import_exactly_once(page: Page, live_url):
+    # Given a change that cannot reach the server
+    sign_in(page, live_url)
+    visit_id = make_available_offline(page, live_url, 3)
+    open_capture(page, live_url, visit_id, "safeguarding")
+    page.route("**/sync/push", lambda route: route.abort("failed"))
+    item = rated_items(page)[0]
+    page.locator(f"#rating-{safe(item)}-met").check()
+    wait_saved(page)
+    expect(page.locator("#sync-status")).to_contain_text("2 changes waiting to sync")  # audit.start + the answer
+    # When the auditor exports the unsynced changes
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Export unsynced changes").click()
+    exported = json.loads(Path(download.value.path()).read_text())
+    # Then the file is what the admin import reads
+    assert exported["format"] == "auditapp-outbox" and exported["user_email"] == world.EMAIL["auditor"]
+    assert [m["kind"] for m in exported["mutations"]] == ["audit.start", "answer.set"]
+
+    # When they choose Sign out (from the keyboard) and decline the warning
+    warnings = []
+    page.once("dialog", lambda dialog: (warnings.append(dialog.message), dialog.dismiss()))
+    page.get_by_role("button", name="Sign out").focus()
+    page.keyboard.press("Enter")
+    # Then they are warned and stay signed in on the capture screen
+    assert len(warnings) == 1 and "2 changes have not been sent to the server" in warnings[0]
+    expect(page.locator("h1.app-capture-title")).to_be_visible()
+    # When they sign out anyway
+    page.once("dialog", lambda dialog: (warnings.append(dialog.message), dialog.accept()))
+    page.get_by_role("button", name="Sign out").focus()
+    page.keyboard.press("Enter")
+    # Then they are signed out
+    expect(page.get_by_label("Email address")).to_be_visible()
+
+    # When an admin imports the exported file
+    sign_in(page, live_url, "admin")
+    page.goto(f"{live_url}/admin/sync-import")
+    page.set_input_files("#export", files=[{"name": "unsynced.json", "mimeType": "application/json",
+                                            "buffer": json.dumps(exported).encode()}])
+    page.get_by_role("button", name="Import changes").click()
+    expect(page.locator(".govuk-panel")).to_contain_text("2 applied")
+    # And the auditor later gets signal on the tablet
+    page.get_by_role("button", name="Sign out").click()
+    sign_in(page, live_url)
+    page.unroute("**/sync/push")
+    open_capture(page, live_url, visit_id, "safeguarding")
+    # Then the tablet's copies of the same changes are duplicates: synced, and on the server once
+    expect(page.locator("#sync-status")).to_contain_text(ALL_SYNCED, timeout=30000)
+    assert page.evaluate(OUTBOX_COUNT) == 0
+    server = page.evaluate(SERVER_PACK, visit_id)
+    audit = next(a for a in server["audits"] if a["audit_type"] == "safeguarding")
+    answers = [a for a in server["answers"] if a["audit_id"] == audit["audit_id"]]
+    assert [(a["item_key"], a["fields"]["rating"], a["version"]) for a in answers] == [(item, "met", 1)]
+
+
+@pytest.mark.browser
 def test_offline_controls_and_capture_screen_have_no_axe_violations(context: BrowserContext, page: Page, live_url):
     # Given My visits with a visit made available offline
     sign_in(page, live_url)
@@ -388,8 +529,18 @@ def test_offline_controls_and_capture_screen_have_no_axe_violations(context: Bro
     assert_accessible(page, "concern form")
     # And at the portrait tablet size
     page.keyboard.press("Escape")
+    expect(page.locator("#concern-dialog")).to_be_hidden()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1024  # no sideways scrolling
     page.set_viewport_size({"width": 768, "height": 1024})
     assert_accessible(page, "capture at 768x1024")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 768
+    # And the controls work from the keyboard: Tab to a rating, arrow keys choose, the choice is saved
+    page.locator(f"#rating-{safe(items[2])}-met").focus()
+    page.keyboard.press("ArrowRight")
+    expect(page.locator(f"#rating-{safe(items[2])}-partially_met")).to_be_checked()
+    expect(page.locator(f"#action-{safe(items[2])}")).to_be_visible()
+    wait_saved(page)
+    expect(page.locator("#sync-status")).to_contain_text("Saved on this device")
 
 
 @pytest.mark.browser
@@ -407,7 +558,7 @@ def test_measure_save_latency_and_offline_open_time(context: BrowserContext, pag
         wait_saved(page)
     samples = sorted(page.evaluate("window.__captureTimings.save"))
     assert len(samples) == len(items)
-    p95 = samples[max(0, int(round(0.95 * len(samples))) - 1)]
+    p95 = samples[max(0, round(0.95 * len(samples)) - 1)]
     p50 = samples[len(samples) // 2]
     # And open a 120-item audit offline (a pack built from the real template, stored on the device)
     pack = page.evaluate("""async (visit) => {

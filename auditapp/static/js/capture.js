@@ -4,8 +4,9 @@
 // script or style (the CSP allows neither).
 import { count, formatBytes, get, getAll, recordKey, recordsOfAudit, savePack, storageUsed, useDatabase } from './store.js';
 import {
-  attentionList, configureSync, discardAttention, onStatus, raiseConcern, refreshCounts, requestSync, saveFields,
-  startSync, submitAudit, syncSoon, uuid7,
+  attentionList, configureSync, discardAttention, exportOutbox, onStatus, raiseConcern, refreshCounts, refreshCountsSoon, requestSync,
+  saveFields,
+  startSync, status as syncStatus, submitAudit, syncSoon, uuid7,
 } from './outbox.js';
 
 // Measurements for tests and the release note: save = ms from the user's input event to "Saved on this
@@ -115,14 +116,20 @@ function boot() {
 
 /** Warn before signing out while changes are still on this device only. */
 function guardSignOut() {
+  const message = (n) => `${n} ${n === 1 ? 'change has' : 'changes have'} not been sent to the server yet. `
+    + 'They stay on this tablet, but nobody else can see them until you sign in again and sync. Sign out anyway?';
   document.addEventListener('submit', (event) => {
     const form = event.target;
     if (!(form instanceof HTMLFormElement) || !form.matches('form[action$="/sign-out"]') || form.dataset.confirmed) return;
+    // The count the status bar shows is current (refreshed on start, after saves and after syncs): ask at once.
+    if (syncStatus.pending > 0) {
+      if (!window.confirm(message(syncStatus.pending))) event.preventDefault();
+      return;
+    }
+    // Not known yet (e.g. a save a moment ago): read the outbox first.
     event.preventDefault();
     count('outbox').then((n) => n, () => 0).then((n) => {
-      const message = `${n} ${n === 1 ? 'change has' : 'changes have'} not been sent to the server yet. `
-        + 'They stay on this tablet, but nobody else can see them until you sign in again and sync. Sign out anyway?';
-      if (n === 0 || window.confirm(message)) {
+      if (n === 0 || window.confirm(message(n))) {
         form.dataset.confirmed = '1';
         form.submit();
       }
@@ -167,6 +174,8 @@ function offlineStatus(id, kind, text) {
 
 function showReady(id, pack) {
   offlineStatus(id, 'ready', `Ready offline · fetched ${hhmm(pack.fetched_at)}`);
+  const button = document.querySelector(`[data-offline-visit="${CSS.escape(String(id))}"]`);
+  if (button && button.firstChild && button.firstChild.nodeType === Node.TEXT_NODE) button.firstChild.textContent = 'Update offline copy';
 }
 
 async function makeAvailableOffline(button, id) {
@@ -193,9 +202,18 @@ async function makeAvailableOffline(button, id) {
 
 async function registerWorker() {
   if (!('serviceWorker' in navigator)) throw new Error('this browser cannot keep the app for use without signal');
-  await navigator.serviceWorker.register('/sw.js', { scope: '/' });
-  // `ready` resolves once a worker is active, i.e. its install cached the whole shell.
-  await navigator.serviceWorker.ready;
+  const registration = await navigator.serviceWorker.register('/sw.js', { scope: '/' });
+  if (registration.active) return; // an active worker already holds a complete shell (an update installs alongside)
+  // A worker becomes active only once its install has cached the whole shell; a failed install goes redundant.
+  const worker = registration.installing || registration.waiting;
+  await new Promise((resolve, reject) => {
+    navigator.serviceWorker.ready.then(resolve);
+    if (!worker) return;
+    worker.addEventListener('statechange', () => {
+      if (worker.state === 'activated') resolve();
+      if (worker.state === 'redundant') reject(new Error('the capture screen could not be stored on this device'));
+    });
+  });
 }
 
 // ---- the capture screen -------------------------------------------------------------------------
@@ -206,11 +224,21 @@ const textFlushes = new Set();
 async function startCapture(root) {
   document.documentElement.classList.add('app-capture-page');
   persist();
-  window.addEventListener('hashchange', () => route(root));
+  window.addEventListener('hashchange', () => safeRoute(root));
   window.addEventListener('pagehide', flushTexts);
   document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'hidden') flushTexts(); });
-  await route(root);
+  await safeRoute(root);
   startSync();
+}
+
+async function safeRoute(root) {
+  try {
+    await route(root);
+  } catch (error) {
+    C = null;
+    fill(root, h('h1', { class: 'govuk-heading-l', text: 'The audit could not be opened' }),
+      h('p', { class: 'govuk-body', text: `This browser could not read the audits stored on this device (${error && error.message || error}). Close other tabs of this service and try again.` }));
+  }
 }
 
 function flushTexts() {
@@ -228,6 +256,7 @@ async function route(root) {
     jumpTo(where);
     return;
   }
+  flushTexts();
   if (!where.visit || !where.type) {
     await renderLanding(root);
     return;
@@ -365,6 +394,8 @@ function renderAudit(root) {
     h('div', { class: 'app-capture-bar__actions' },
       h('button', { type: 'button', class: 'govuk-button govuk-button--secondary app-button--small', id: 'sync-now',
                     onclick: () => requestSync({ reset: true }) }, 'Sync now'),
+      C.el.exportButton = h('button', { type: 'button', class: 'govuk-button govuk-button--secondary app-button--small',
+                                        id: 'export-outbox', hidden: true, onclick: () => downloadExport() }, 'Export unsynced changes'),
       h('button', { type: 'button', class: 'govuk-button govuk-button--warning app-button--small', id: 'raise-concern',
                     onclick: openConcern }, 'Raise a safeguarding concern')));
 
@@ -582,7 +613,7 @@ async function commit(target, change, t0 = null) {
   C.el.statusText.textContent = 'Saved on this device';
   if (t0 != null) timings.save.push(performance.now() - t0);
   updateProgress(target.item_key);
-  refreshCounts({ phase: 'saved' });
+  refreshCountsSoon({ phase: 'saved' });
   syncSoon();
   return record;
 }
@@ -998,6 +1029,7 @@ function renderStatus(s) {
   let text;
   if (s.phase === 'syncing') text = `Syncing ${pending}`;
   else if (s.phase === 'saved' || pending) text = 'Saved on this device';
+  else if (s.attention) text = `${s.attention} ${s.attention === 1 ? 'change needs' : 'changes need'} attention`;
   else if (s.lastSynced) text = `All synced · last synced ${hhmm(s.lastSynced)}`;
   else text = 'No changes on this device yet';
   if (C.el.statusText.textContent !== text) C.el.statusText.textContent = text;
@@ -1007,6 +1039,7 @@ function renderStatus(s) {
   parts.push(`storage used ${formatBytes(s.usage)}`);
   const detail = parts.join(' · ');
   if (C.el.statusDetail.textContent !== detail) C.el.statusDetail.textContent = detail;
+  C.el.exportButton.hidden = !pending;
   if (s.attention !== lastAttention || s.changed.length) {
     lastAttention = s.attention;
     renderAttention(s.attention);
@@ -1029,14 +1062,26 @@ async function renderAttention(n) {
       h('ul', { class: 'govuk-list' }, entries.map((entry) => {
         const m = entry.mutation;
         const what = `${m.kind}${m.payload && m.payload.item_key ? ` ${m.payload.item_key}` : ''}`;
-        const blob = new Blob([JSON.stringify({ exported_at: new Date().toISOString(), mutation: m, result: entry.result }, null, 2)],
-          { type: 'application/json' });
         return h('li', {}, h('span', { text: `${what}: ${(entry.result && (entry.result.message || entry.result.code)) || 'refused'}. ` }),
-          h('a', { class: 'govuk-link', href: URL.createObjectURL(blob), download: `auditapp-${m.mutation_id}.json` }, 'Download',
+          h('button', { type: 'button', class: 'govuk-button govuk-button--secondary app-button--small',
+                        onclick: () => downloadExport([m], `auditapp-change-${m.mutation_id}.json`) }, 'Download',
             h('span', { class: 'govuk-visually-hidden', text: ` ${what}` })), ' ',
           h('button', { type: 'button', class: 'govuk-button govuk-button--secondary app-button--small',
                         onclick: () => discardAttention(entry.seq) }, 'Discard', h('span', { class: 'govuk-visually-hidden', text: ` ${what}` })));
       })))));
+}
+
+/** Save unsynced changes (or the given mutations) as a file an administrator can import. */
+async function downloadExport(mutations = null, name = null) {
+  const email = (document.getElementById('capture-root') || {}).dataset?.userEmail || '';
+  const data = await exportOutbox(email, mutations);
+  const stamp = data.exported_at.slice(0, 16).replace(/[-:]/g, '').replace('T', '-');
+  const url = URL.createObjectURL(new Blob([JSON.stringify(data, null, 2)], { type: 'application/json' }));
+  const link = h('a', { href: url, download: name || `auditapp-unsynced-${stamp}.json`, hidden: true });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
 }
 
 /** Records changed by a sync: re-read them and update the screen, leaving alone what the user is editing. */
@@ -1088,7 +1133,7 @@ function renderConcernDialog() {
   const form = h('form', { class: 'app-concern-form', novalidate: true, onsubmit: onConcern },
     h('div', { id: 'concern-errors' }),
     field('concern-time', 'Time', 'When it happened or was disclosed, today',
-      h('input', { class: 'govuk-input govuk-input--width-5', id: 'concern-time', name: 'time', type: 'time', value: time, 'aria-describedby': 'concern-time-hint' })),
+      h('input', { class: 'govuk-input govuk-input--width-10', id: 'concern-time', name: 'time', type: 'time', value: time, 'aria-describedby': 'concern-time-hint' })),
     field('concern-referred', 'Referred to (role)', 'For example: provider’s DSL, LADO, children’s social care, police',
       h('input', { class: 'govuk-input', id: 'concern-referred', name: 'referred_to_role', type: 'text', 'aria-describedby': 'concern-referred-hint' })),
     field('concern-reference', 'Reference number (optional)', null,

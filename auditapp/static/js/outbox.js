@@ -40,12 +40,26 @@ function emit(patch) {
   for (const listener of listeners) listener(status);
 }
 
+let usageAt = 0;
+
 export async function refreshCounts(patch = {}) {
   const [pending, attention, lastSynced] = await tx(['outbox', 'attention', 'meta'], 'readonly', (s) => Promise.all(
     [req(s.outbox.count()), req(s.attention.count()), req(s.meta.get('last_synced'))]));
   emit({ pending, attention, lastSynced: lastSynced || null, ...patch });
-  storageUsed().then((usage) => { if (usage !== status.usage) emit({ usage }); });
+  // The storage estimate is costly for the browser: at most every 10 s.
+  if (Date.now() - usageAt > 10000) {
+    usageAt = Date.now();
+    storageUsed().then((usage) => { if (usage !== status.usage) emit({ usage }); });
+  }
   return status;
+}
+
+let countsSoon = null;
+
+/** Refresh the counts once a burst of saves is over (keeps the database free for the next save). */
+export function refreshCountsSoon(patch = {}, delay = 250) {
+  if (countsSoon) clearTimeout(countsSoon);
+  countsSoon = setTimeout(() => { countsSoon = null; refreshCounts(patch); }, delay);
 }
 
 // ---- writing changes --------------------------------------------------------------------------
@@ -89,7 +103,6 @@ export function saveFields(target, { fields = {}, draft = {}, clearDraft = [], p
       req(s.records.get(key)),
       sending.length ? req(s.outbox.index('coalesce').getAll(coalesce)) : [],
     ]);
-    if (window.__tx2) window.__tx2.push(performance.now());
     if (sending.length) startIfNeeded(s, audit);
     const record = existing ? { ...existing, pending: { ...existing.pending }, draft: { ...existing.draft } }
       : newRecord(entity, { key, id: target.id || uuid7(), audit_id: target.audit_id, item_key: target.item_key,
@@ -146,6 +159,19 @@ export function raiseConcern(payload) {
     await req(s.records.put(record));
     return record;
   });
+}
+
+// ---- export for an admin import ---------------------------------------------------------------
+
+/**
+ * Unsynced changes as the file an admin imports at "Import device data" (auditapp/web/sync_import.py):
+ * replayed through the same checks with the same ids, so a later sync of the same changes is a duplicate.
+ */
+export async function exportOutbox(userEmail, mutations = null) {
+  const device = await deviceId();
+  const list = mutations || (await tx(['outbox'], 'readonly', (s) => req(s.outbox.getAll()))).map((e) => e.mutation);
+  return { format: 'auditapp-outbox', device_id: device, user_email: userEmail || '', exported_at: new Date().toISOString(),
+           mutations: list };
 }
 
 // ---- attention list -------------------------------------------------------------------------
@@ -345,7 +371,10 @@ function applyPull(page) {
         const key = recordKey('audit', data.id);
         const audit = await req(s.records.get(key));
         if (audit) {
+          // A reviewer returning the audit makes it editable on the device again.
+          const reopened = data.status === 'returned' && (data.version || 0) > (audit.version || 0);
           await req(s.records.put({ ...audit, on_server: true, status: data.status,
+                                    submitted_local: reopened ? false : audit.submitted_local,
                                     version: Math.max(audit.version || 0, data.version || 0) }));
           changed.push(key);
         }
@@ -406,8 +435,8 @@ async function cycle() {
       }
       const { settled, changed: keys } = await settle(batch, body.results);
       changed.push(...keys);
-      await refreshCounts({ phase: 'syncing', changed: keys });
-      if (!settled) throw new SyncFailure('The server did not answer for these changes');
+      await refreshCounts({ phase: 'syncing' });
+      if (settled < batch.length) throw new SyncFailure('The server did not answer for every change');
     }
     changed.push(...(await pullAll()));
     const now = new Date().toISOString();

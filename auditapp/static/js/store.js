@@ -61,10 +61,8 @@ export function req(request) {
  * `complete` (so "saved" means saved). `work` may await requests on the given stores only.
  */
 export async function tx(names, mode, work) {
-  const T = [performance.now()];
   for (let attempt = 0; ; attempt += 1) {
     const db = await open();
-    T.push(performance.now());
     let t;
     try {
       t = db.transaction(names, mode);
@@ -76,12 +74,12 @@ export async function tx(names, mode, work) {
     return new Promise((resolve, reject) => {
       let result;
       let failed = null;
-      t.oncomplete = () => { T.push(performance.now()); if (mode === 'readwrite' && names.length === 2 && names[1] === 'outbox') (window.__tx = window.__tx || []).push(T.map((x) => (x - T[0]).toFixed(1)).join(' ')); return failed ? reject(failed) : resolve(result); };
+      t.oncomplete = () => (failed ? reject(failed) : resolve(result));
       t.onerror = () => reject(t.error);
       t.onabort = () => reject(failed || t.error || new DOMException('Transaction aborted', 'AbortError'));
       const stores = {};
       for (const name of names) stores[name] = t.objectStore(name);
-      Promise.resolve().then(() => work(stores, t)).then((value) => { T.push(performance.now()); result = value; }, (error) => {
+      Promise.resolve().then(() => work(stores, t)).then((value) => { result = value; }, (error) => {
         failed = error;
         try { t.abort(); } catch (_) { /* already finished */ }
       });
@@ -133,8 +131,10 @@ export function auditRecord(local, audit, visitId) {
   const key = recordKey('audit', audit.audit_id);
   const base = local || newRecord('audit', { key, id: audit.audit_id, audit_id: audit.audit_id, start_queued: false,
                                              submitted_local: false });
+  const reopened = audit.status === 'returned' && (audit.version || 0) > (base.version || 0);
   return { ...base, visit_id: visitId, audit_type: audit.audit_type, template_version_id: audit.template_version_id,
            on_server: Boolean(base.on_server || audit.on_server), status: audit.status,
+           submitted_local: reopened ? false : Boolean(base.submitted_local),
            version: Math.max(base.version || 0, audit.version || 0) };
 }
 
