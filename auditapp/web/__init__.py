@@ -5,6 +5,7 @@ from flask import Flask, make_response, render_template
 from flask_login import current_user
 
 from ..extensions import htmx
+from ..services.access import CAPTURE_TYPES
 from ..models.enums import (AUDIT_TYPE_LABELS, DIRECTORY_STATUS_LABELS, REGISTRATION_LABELS, ROLE_LABELS)
 
 SERVICE_NAME = "AP provider audits"
@@ -47,6 +48,8 @@ def _template_globals() -> dict:
         "status_labels": DIRECTORY_STATUS_LABELS,
         "status_tag_classes": STATUS_TAG_CLASSES,
         "registration_labels": REGISTRATION_LABELS,
+        # Audit types the signed-in user captures on a tablet (empty for other roles).
+        "capture_types": sorted(CAPTURE_TYPES.get(role, ())),
     }
 
 
