@@ -19,7 +19,9 @@ STATIC = Path(__file__).resolve().parent.parent / "static"
 # Everything the capture screen needs offline. The service worker's cache name is a hash of these.
 SHELL_ASSETS = ("vendor/govuk-frontend/govuk-frontend.min.css", "vendor/govuk-frontend/govuk-frontend.min.js",
                 "vendor/htmx.min.js", "css/app.css", "css/capture.css", "js/body-start.js", "js/app.js",
-                "js/capture.js", "js/store.js", "js/outbox.js", "favicon.svg", "icons/icon-192.png")
+                "js/capture.js", "js/capture-dom.js", "js/capture-context.js", "js/capture-screen.js",
+                "js/capture-items.js", "js/capture-conversations.js", "js/capture-concern.js", "js/capture-status.js",
+                "js/store.js", "js/outbox.js", "favicon.svg", "icons/icon-192.png")
 
 
 @bp.get("/capture/")
@@ -73,6 +75,7 @@ def asset_hash() -> str:
     """Hash of the shell assets and templates, computed once per process."""
     digest = hashlib.sha256()
     templates = Path(__file__).resolve().parent.parent / "templates"
-    for path in [STATIC / a for a in SHELL_ASSETS] + [templates / "capture/shell.html", templates / "layout.html"]:
+    pages = [templates / "capture/shell.html", templates / "capture/_head.html", templates / "layout.html"]
+    for path in [STATIC / a for a in SHELL_ASSETS] + pages:
         digest.update(path.read_bytes() if path.exists() else b"-")
     return digest.hexdigest()[:12]

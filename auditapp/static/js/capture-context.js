@@ -1,0 +1,132 @@
+// The open audit (C): its pack, template, records and DOM references, with what reads and writes them.
+// Other modules read C (a live binding) and replace it with setContext().
+import { recordKey } from './store.js';
+import { refreshCountsSoon, saveFields, syncSoon } from './outbox.js';
+
+// Measurements for tests and the release note: save = ms from the user's input event to "Saved on this
+// device"; open/render = ms to a rendered audit; inflight = saves not yet complete.
+export const timings = window.__captureTimings || { save: [], open: null, render: null, inflight: 0 };
+window.__captureTimings = timings;
+
+export let C = null; // the open audit: pack, template, records, DOM references
+
+export function setContext(context) {
+  C = context;
+}
+
+export function buildContext(pack, audit, records) {
+  const template = audit.template;
+  const items = new Map();
+  const sectionOf = new Map();
+  for (const section of template.sections) {
+    for (const item of section.items) {
+      items.set(item.key, item);
+      sectionOf.set(item.key, section);
+    }
+  }
+  return {
+    pack, audit, template, items, sectionOf, auditId: audit.audit_id, visitDate: pack.visit.date,
+    records: new Map(records.map((r) => [r.key, r])),
+    newActionIds: new Map(),
+    el: {},
+  };
+}
+
+export const answerKey = (itemKey) => recordKey('answer', C.auditId, itemKey);
+export const policyKey = (itemKey) => recordKey('policy_check', C.auditId, itemKey);
+export const shown = (record, field) => {
+  if (!record) return undefined;
+  if (record.draft && field in record.draft) return record.draft[field];
+  return record.fields ? record.fields[field] : undefined;
+};
+
+function auditRecord() {
+  return C.records.get(recordKey('audit', C.auditId));
+}
+
+export function isReadOnly() {
+  const audit = auditRecord();
+  if (!audit) return !['draft', 'returned'].includes(C.audit.status);
+  return Boolean(audit.submitted_local) || !['draft', 'returned'].includes(audit.status);
+}
+
+export function isAnswered(item) {
+  const record = C.records.get(answerKey(item.key));
+  if (!record) return false;
+  if (item.answer === 'rating') {
+    const rating = record.fields.rating;
+    return Boolean(rating) && !(record.draft && 'rating' in record.draft) && (rating !== 'not_applicable' || Boolean((record.fields.na_reason || '').trim()));
+  }
+  const value = record.fields.value;
+  if (value == null || value === '') return false;
+  return !(typeof value === 'object' && !Object.keys(value).length);
+}
+
+export function actionFor(itemKey) {
+  let found = null;
+  for (const record of C.records.values()) {
+    if (record.entity === 'action' && record.item_key === itemKey && (!found || Object.keys(record.fields).length)) found = record;
+  }
+  return found;
+}
+
+/** Write a change (record + outbox in one transaction), then say so. */
+export async function commit(target, change, t0 = null) {
+  let record;
+  timings.inflight += 1;
+  try {
+    record = await saveFields(target, change);
+  } catch (error) {
+    C.el.statusText.textContent = 'Not saved: this device could not store the change';
+    C.el.statusDetail.textContent = String(error && error.message || error);
+    throw error;
+  } finally {
+    timings.inflight -= 1;
+  }
+  if (!C) return record;
+  C.records.set(record.key, record);
+  C.el.statusText.textContent = 'Saved on this device';
+  if (t0 != null) timings.save.push(performance.now() - t0);
+  updateProgress(target.item_key);
+  refreshCountsSoon({ phase: 'saved' });
+  syncSoon();
+  return record;
+}
+
+export function applyReadOnly() {
+  const readOnly = isReadOnly();
+  const audit = auditRecord();
+  C.el.readOnly.hidden = !readOnly;
+  if (readOnly) {
+    C.el.readOnly.textContent = audit && audit.submitted_local && audit.status !== 'submitted'
+      ? 'Submitted for review on this device. It is sent when there is signal and can no longer be changed here.'
+      : `This audit is ${audit ? audit.status : C.audit.status} and can no longer be changed here.`;
+  }
+  const main = document.getElementById('capture-root');
+  for (const el of main.querySelectorAll('.app-section input, .app-section textarea, .app-section select, [data-edit]')) {
+    el.disabled = readOnly;
+  }
+}
+
+// ---- progress -------------------------------------------------------------------------------------
+
+export function updateProgress(itemKey) {
+  const sections = itemKey && C.sectionOf.has(itemKey) ? [C.sectionOf.get(itemKey)] : C.template.sections;
+  for (const section of sections) {
+    const answered = section.items.filter(isAnswered).length;
+    const text = `${answered}/${section.items.length} answered`;
+    const el = C.el.progress.get(section.key);
+    if (el && el.textContent !== text) el.textContent = text;
+    const jump = C.el.jump.get(section.key);
+    if (jump && jump.textContent !== `(${text})`) jump.textContent = `(${text})`;
+  }
+  let rated = 0;
+  let done = 0;
+  for (const item of C.items.values()) {
+    if (item.answer !== 'rating') continue;
+    rated += 1;
+    if (isAnswered(item)) done += 1;
+  }
+  const overall = `${done}/${rated} rated items answered`;
+  if (C.el.overall.textContent !== overall) C.el.overall.textContent = overall;
+}
