@@ -4,8 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 T0=$(date +%s.%N)
-elapsed() { python3 -c "import sys;print(f'{float(sys.argv[2])-float(sys.argv[1]):.1f}')" "$1" "$(date +%s.%N)"; }
-log() { echo "[bench.sh] $*" >&2; }
+LOG_TAG=bench.sh
+# shellcheck source=.ci/lib.sh
+. .ci/lib.sh
 
 # The trap stops whatever was started. Set before starting anything.
 PGTMP=
@@ -23,21 +24,11 @@ trap 'exit 143' TERM
 trap 'exit 129' HUP
 
 # 1. System packages (RECIPES §3, §10).
-APT_UPDATED=
-apt_install() {
-  [ -n "$APT_UPDATED" ] || { apt-get update -q >&2; APT_UPDATED=1; }
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" >&2
-}
 command -v wrk >/dev/null || { log "installing wrk"; apt_install wrk; }
 [ -x /usr/lib/postgresql/15/bin/initdb ] || { log "installing postgresql-15"; apt_install postgresql-15; }
 
 # 2. Python environment: the same venv and install stamp as .ci/test.sh (gunicorn is a main dependency).
-[ -x .venv/bin/python ] || { log "creating .venv"; python3 -m venv .venv; }
-if [ -n "${FORCE_INSTALL:-}" ] || [ ! .venv/.installed-test -nt pyproject.toml ]; then
-  log "pip install -e '.[test]'"
-  .venv/bin/pip install -q -e '.[test]' 2>&1 | { grep -v 'is ignored' || true; }   # pipefail keeps pip's status
-  touch .venv/.installed-test .venv/.installed
-fi
+ensure_venv
 
 # 3. PostgreSQL. Assignment form, never `eval "$(...)"`: under set -e a failed $(...) inside eval is ignored.
 t=$(date +%s.%N)

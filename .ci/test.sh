@@ -4,8 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 T0=$(date +%s.%N)
-elapsed() { python3 -c "import sys;print(f'{float(sys.argv[2])-float(sys.argv[1]):.1f}')" "$1" "$(date +%s.%N)"; }
-log() { echo "[test.sh] $*" >&2; }
+LOG_TAG=test.sh
+# shellcheck source=.ci/lib.sh
+. .ci/lib.sh
 
 # Services: the trap stops whatever was started. Set before starting anything.
 PGTMP= S3PID= S3TMP=
@@ -24,22 +25,11 @@ trap 'exit 143' TERM
 trap 'exit 129' HUP
 
 # 1. System packages (RECIPES §2, §3). Never `playwright install`: it downloads a browser we cannot fetch.
-APT_UPDATED=
-apt_install() {
-  [ -n "$APT_UPDATED" ] || { apt-get update -q >&2; APT_UPDATED=1; }
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" >&2
-}
 command -v chromium >/dev/null || { log "installing chromium"; apt_install chromium; }
 [ -x /usr/lib/postgresql/15/bin/initdb ] || { log "installing postgresql-15"; apt_install postgresql-15; }
 
-# 2. Python environment. `pip install -e` takes ~4 s even when nothing changes, so it is skipped while
-#    .venv/.installed-test is newer than pyproject.toml (FORCE_INSTALL=1 to force).
-[ -x .venv/bin/python ] || { log "creating .venv"; python3 -m venv .venv; }
-if [ -n "${FORCE_INSTALL:-}" ] || [ ! .venv/.installed-test -nt pyproject.toml ]; then
-  log "pip install -e '.[test]'"
-  .venv/bin/pip install -q -e '.[test]' 2>&1 | { grep -v 'is ignored' || true; }   # pipefail keeps pip's status
-  touch .venv/.installed-test .venv/.installed   # [test] includes everything `make run` needs
-fi
+# 2. Python environment (.ci/lib.sh: reinstalls only when pyproject.toml changed).
+ensure_venv
 
 # 3. Services. Assignment form, never `eval "$(...)"`: under set -e a failed $(...) inside eval is ignored.
 t=$(date +%s.%N)
