@@ -8,20 +8,7 @@ LOG_TAG=bench.sh
 # shellcheck source=.ci/lib.sh
 . .ci/lib.sh
 
-# The trap stops whatever was started. Set before starting anything.
-PGTMP=
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM HUP
-  set +e
-  [ -n "$PGTMP" ] && PGTMP=$PGTMP PGBIN=${PGBIN:-} bash .ci/pg_down.sh
-  log "finished in $(elapsed "$T0") s, exit code $rc"
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
+stop_services_on_exit  # .ci/lib.sh: stops whatever was started, however the script ends
 
 # 1. System packages (RECIPES §3, §10).
 command -v wrk >/dev/null || { log "installing wrk"; apt_install wrk; }
@@ -31,10 +18,7 @@ command -v wrk >/dev/null || { log "installing wrk"; apt_install wrk; }
 ensure_venv
 
 # 3. PostgreSQL. Assignment form, never `eval "$(...)"`: under set -e a failed $(...) inside eval is ignored.
-t=$(date +%s.%N)
-PGENV=$(bash .ci/pg_up.sh)
-eval "$PGENV"
-log "postgres up on port $PGPORT in $(elapsed "$t") s"
+start_postgres
 export DATABASE_URL
 
 # 4. Benchmarks. Not exec: the EXIT trap must still stop PostgreSQL afterwards.

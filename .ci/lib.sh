@@ -20,3 +20,31 @@ ensure_venv() {
     touch .venv/.installed-test .venv/.installed   # [test] includes everything `make run` needs
   fi
 }
+
+# Services started by the caller; `stop_services` (the EXIT trap) stops whichever were started.
+PGTMP= S3PID= S3TMP=
+stop_services() {
+  local rc=$?
+  trap - EXIT INT TERM HUP
+  set +e
+  [ -n "$S3PID" ] && S3PID=$S3PID S3TMP=$S3TMP bash .ci/s3_down.sh
+  [ -n "$PGTMP" ] && PGTMP=$PGTMP PGBIN=${PGBIN:-} bash .ci/pg_down.sh
+  log "finished in $(elapsed "$T0") s, exit code $rc"
+  exit "$rc"
+}
+stop_services_on_exit() {
+  trap stop_services EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  trap 'exit 129' HUP
+}
+
+# A throwaway PostgreSQL. Assignment form, never `eval "$(...)"`: under set -e a failed $(...)
+# inside eval is ignored (RECIPES §3).
+start_postgres() {
+  local t PGENV
+  t=$(date +%s.%N)
+  PGENV=$(bash .ci/pg_up.sh)
+  eval "$PGENV"
+  log "postgres up on port $PGPORT in $(elapsed "$t") s"
+}

@@ -8,21 +8,7 @@ LOG_TAG=test.sh
 # shellcheck source=.ci/lib.sh
 . .ci/lib.sh
 
-# Services: the trap stops whatever was started. Set before starting anything.
-PGTMP= S3PID= S3TMP=
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM HUP
-  set +e
-  [ -n "$S3PID" ] && S3PID=$S3PID S3TMP=$S3TMP bash .ci/s3_down.sh
-  [ -n "$PGTMP" ] && PGTMP=$PGTMP PGBIN=${PGBIN:-} bash .ci/pg_down.sh
-  log "finished in $(elapsed "$T0") s, exit code $rc"
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
+stop_services_on_exit  # .ci/lib.sh: stops whatever was started, however the script ends
 
 # 1. System packages (RECIPES §2, §3). Never `playwright install`: it downloads a browser we cannot fetch.
 command -v chromium >/dev/null || { log "installing chromium"; apt_install chromium; }
@@ -32,10 +18,7 @@ command -v chromium >/dev/null || { log "installing chromium"; apt_install chrom
 ensure_venv
 
 # 3. Services. Assignment form, never `eval "$(...)"`: under set -e a failed $(...) inside eval is ignored.
-t=$(date +%s.%N)
-PGENV=$(bash .ci/pg_up.sh)
-eval "$PGENV"
-log "postgres up on port $PGPORT in $(elapsed "$t") s"
+start_postgres
 t=$(date +%s.%N)
 S3ENV=$(bash .ci/s3_up.sh)
 eval "$S3ENV"

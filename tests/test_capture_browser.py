@@ -200,14 +200,20 @@ def assert_server_holds(page: Page, visit_id: int, audit_type: str, entered: dic
     return pack, audit
 
 
+def capture_offline_ready(page: Page, live_url: str, visit_index: int, audit_type: str) -> int:
+    """Sign in as the auditor, make visit `visit_index` available offline and open one audit; its id."""
+    sign_in(page, live_url)
+    visit_id = make_available_offline(page, live_url, visit_index)
+    open_capture(page, live_url, visit_id, audit_type)
+    return visit_id
+
+
 # ---- tests -----------------------------------------------------------------------------------
 
 @pytest.mark.browser
 def test_offline_capture_survives_reload_and_a_new_tab_then_syncs_exactly_once(context: BrowserContext, page: Page, live_url):
     # Given an auditor who made their first visit available offline and opened its safeguarding audit
-    sign_in(page, live_url)
-    visit_id = make_available_offline(page, live_url, 0)
-    open_capture(page, live_url, visit_id, "safeguarding")
+    visit_id = capture_offline_ready(page, live_url, 0, "safeguarding")
     expect(page.locator("#sync-status")).to_contain_text(ALL_SYNCED, timeout=15000)
     # When the signal goes
     go_offline(context, page)
@@ -278,9 +284,7 @@ def test_offline_capture_survives_reload_and_a_new_tab_then_syncs_exactly_once(c
 @pytest.mark.browser
 def test_a_push_whose_answer_is_lost_is_retried_and_applied_exactly_once(context: BrowserContext, page: Page, live_url):
     # Given an auditor capturing the health and safety audit offline
-    sign_in(page, live_url)
-    visit_id = make_available_offline(page, live_url, 0)
-    open_capture(page, live_url, visit_id, "health_safety")
+    visit_id = capture_offline_ready(page, live_url, 0, "health_safety")
     expect(page.locator("#sync-status")).to_contain_text(ALL_SYNCED, timeout=15000)
     go_offline(context, page)
     entered = answer_audit(page, not_met=["HS-1.1"], partially=[], na="", notes={"HS-1.2": "Seen"})
@@ -327,9 +331,7 @@ def test_a_push_whose_answer_is_lost_is_retried_and_applied_exactly_once(context
 @pytest.mark.browser
 def test_concern_is_pushed_first_in_its_own_push(context: BrowserContext, page: Page, live_url):
     # Given an auditor offline on a visit's safeguarding audit, with an answer waiting
-    sign_in(page, live_url)
-    visit_id = make_available_offline(page, live_url, 2)
-    open_capture(page, live_url, visit_id, "safeguarding")
+    visit_id = capture_offline_ready(page, live_url, 2, "safeguarding")
     go_offline(context, page)
     first = rated_items(page)[0]
     page.locator(f"#rating-{safe(first)}-met").check()
@@ -361,9 +363,7 @@ def test_concern_is_pushed_first_in_its_own_push(context: BrowserContext, page: 
 def test_a_newer_pack_keeps_unsynced_answers_and_a_clash_is_kept_for_review(browser, browser_context_args,
                                                                            context: BrowserContext, page: Page, live_url):
     # Given tablet A rated an item offline and has not synced it
-    sign_in(page, live_url)
-    visit_id = make_available_offline(page, live_url, 2)
-    open_capture(page, live_url, visit_id, "health_safety")
+    visit_id = capture_offline_ready(page, live_url, 2, "health_safety")
     first, clash, other = rated_items(page)[:3]
     go_offline(context, page)
     page.locator(f"#rating-{safe(first)}-met").check()
@@ -406,9 +406,7 @@ def test_a_newer_pack_keeps_unsynced_answers_and_a_clash_is_kept_for_review(brow
 @pytest.mark.browser
 def test_server_errors_are_retried_and_rejections_move_to_needs_attention(context: BrowserContext, page: Page, live_url):
     # Given two ratings made offline on a visit's safeguarding audit
-    sign_in(page, live_url)
-    visit_id = make_available_offline(page, live_url, 3)
-    open_capture(page, live_url, visit_id, "safeguarding")
+    visit_id = capture_offline_ready(page, live_url, 3, "safeguarding")
     go_offline(context, page)
     first, second = rated_items(page)[:2]
     page.locator(f"#rating-{safe(first)}-met").check()
@@ -447,9 +445,7 @@ def test_server_errors_are_retried_and_rejections_move_to_needs_attention(contex
 @pytest.mark.browser
 def test_sign_out_warns_and_a_stuck_outbox_goes_to_an_admin_import_exactly_once(page: Page, live_url):
     # Given a change that cannot reach the server
-    sign_in(page, live_url)
-    visit_id = make_available_offline(page, live_url, 3)
-    open_capture(page, live_url, visit_id, "safeguarding")
+    visit_id = capture_offline_ready(page, live_url, 3, "safeguarding")
     page.route("**/sync/push", lambda route: route.abort("failed"))
     item = rated_items(page)[0]
     page.locator(f"#rating-{safe(item)}-met").check()
@@ -546,9 +542,7 @@ def test_offline_controls_and_capture_screen_have_no_axe_violations(context: Bro
 @pytest.mark.browser
 def test_measure_save_latency_and_offline_open_time(context: BrowserContext, page: Page, live_url):
     # Given an auditor offline on a visit's safeguarding audit
-    sign_in(page, live_url)
-    visit_id = make_available_offline(page, live_url, 1)
-    open_capture(page, live_url, visit_id, "health_safety")
+    visit_id = capture_offline_ready(page, live_url, 1, "health_safety")
     go_offline(context, page)
     # When they make 30 rating clicks
     items = rated_items(page)[:30]
