@@ -33,12 +33,19 @@ FINAL = {"applied", "conflict", "rejected"}
 
 
 _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
+# The C encoder behind json.dumps, built once: JSONEncoder.encode builds a new one per call, which
+# was half the cost of hashing a 10,000-mutation replay. Same output (tested); no circular check,
+# which parsed JSON cannot need.
+_C_ENCODE = (json.encoder.c_make_encoder(None, str, json.encoder.encode_basestring_ascii, None, ":", ",",
+                                         True, False, True)
+             if json.encoder.c_make_encoder is not None else None)
 
 
 def payload_hash(raw: dict) -> str:
     """Hash of what a mutation asks for, so the same id with another payload is caught."""
     canonical = (raw.get("kind"), raw.get("entity_id"), raw.get("base_version"), raw.get("payload"))
-    return hashlib.sha256(_ENCODER.encode(canonical).encode()).hexdigest()
+    text = "".join(_C_ENCODE(canonical, 0)) if _C_ENCODE is not None else _ENCODER.encode(canonical)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def push(session: Session, actor: User, device_id: uuid.UUID, raw_mutations: list) -> list[dict]:
