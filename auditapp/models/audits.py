@@ -163,7 +163,10 @@ class PolicyCheck(Base):
 
 
 class Evidence(Base):
-    """A photo or document expected for an item; the bytes live in the BlobStore under `storage_key`."""
+    """A photo or document expected for an item; the bytes live in the BlobStore under `storage_key`.
+
+    `filename` is a sanitised display name only: keys are always `evidence/<audit-id>/<evidence-id>`.
+    """
 
     __tablename__ = "evidence"
     __table_args__ = (
@@ -171,6 +174,10 @@ class Evidence(Base):
         UniqueConstraint("storage_key"),
         CheckConstraint("size_bytes > 0", name="size_positive"),
         CheckConstraint("length(sha256) = 64", name="sha256_hex"),
+        CheckConstraint("status <> 'withdrawn' OR (withdrawal_reason IS NOT NULL AND length(withdrawal_reason) > 0)",
+                        name="withdrawn_has_reason"),
+        CheckConstraint("status <> 'rejected' OR (rejection_reason IS NOT NULL AND rejection_code IS NOT NULL)",
+                        name="rejected_has_reason"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
@@ -179,15 +186,25 @@ class Evidence(Base):
     media_type: Mapped[str] = mapped_column(String(100))
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
+    filename: Mapped[str] = mapped_column(String(100), default="evidence")
     storage_key: Mapped[str] = mapped_column(String(200))  # evidence/<audit-id>/<evidence-id>, never a filename
     status: Mapped[str] = mapped_column(String(20), default="expected")
+    rejection_code: Mapped[str | None] = mapped_column(String(60))
     rejection_reason: Mapped[str | None] = mapped_column(Text)
     withdrawal_reason: Mapped[str | None] = mapped_column(Text)
     version: Mapped[int] = mapped_column(Integer, default=1)
     field_meta: Mapped[dict] = mapped_column(JSONType, default=dict)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
+    # The newest upload target's expiry: an object stored after it is refused at confirm.
+    upload_expires_at: Mapped[datetime | None] = mapped_column(TZDateTime)
+    uploaded_at: Mapped[datetime | None] = mapped_column(TZDateTime)
     verified_at: Mapped[datetime | None] = mapped_column(TZDateTime)
+    # Why the latest confirm could not verify (a stable code), for the reviewers' page.
+    last_error: Mapped[str | None] = mapped_column(String(60))
+    last_error_at: Mapped[datetime | None] = mapped_column(TZDateTime)
+    withdrawn_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    withdrawn_at: Mapped[datetime | None] = mapped_column(TZDateTime)
     purged_at: Mapped[datetime | None] = mapped_column(TZDateTime)
 
 

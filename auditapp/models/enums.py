@@ -56,6 +56,8 @@ DISTRICTS = (
 VISIT_STATUSES = ("planned", "in_progress", "completed", "cancelled")
 CONVERSATION_KINDS = ("learner", "staff")
 EVIDENCE_STATUSES = ("expected", "uploaded", "verified", "rejected", "withdrawn")
+# What a device may upload; confirm checks the bytes (magic numbers), never the declared type.
+EVIDENCE_MEDIA_TYPES = ("image/jpeg", "image/png", "application/pdf")
 ACTION_STATUSES = ("proposed", "open", "provider_done", "verified_closed", "overdue", "no_longer_relevant")
 ACTION_PRIORITIES = ("immediate", "high", "normal")
 CONCERN_STATUSES = ("open", "triaged", "closed")
