@@ -17,12 +17,15 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+from datetime import datetime, timedelta, timezone
+from io import BytesIO
+
 from flask import Flask
 
 from auditapp import create_app, storage
 from auditapp.db import db as app_db
-from auditapp.storage import (BlobInfo, BlobNotFound, BlobStore, UploadTarget, build_blob_store,
-                              get_blob_store, safe_filename, validate_key)
+from auditapp.storage import (BlobInfo, BlobNotFound, BlobStore, BlobStoreUnavailable, BlobTooLarge, UploadTarget,
+                              browser_origins, build_blob_store, get_blob_store, safe_filename, validate_key)
 from auditapp.storage.local import LocalBlobStore
 from auditapp.storage.s3 import S3BlobStore, make_s3_client
 
@@ -73,6 +76,8 @@ CALLS = {
     "delete": lambda store, key: store.delete(key),
     "upload_target": lambda store, key: store.upload_target(key, JPEG, 1, b64_sha256(b"x")),
     "download_url": lambda store, key: store.download_url(key, "photo.jpg", JPEG),
+    "scan": lambda store, key: store.scan(key),
+    "open": lambda store, key: store.open(key).close(),
 }
 
 
@@ -106,6 +111,40 @@ class BlobStoreContract:
         key, data = new_key(), os.urandom(3 * 1024 * 1024 + 17)  # spans several 1 MiB chunks
         store.put(key, data, JPEG)
         assert store.sha256_hex(key) == hashlib.sha256(data).hexdigest()
+
+    def test_scan_streams_size_sha256_and_first_bytes_in_one_pass(self, store):
+        key, data = new_key(), b"\x89PNG\r\n\x1a\n" + os.urandom(2 * 1024 * 1024 + 5)
+        store.put(key, data, "image/png")
+        scan = store.scan(key)
+        assert (scan.size, scan.sha256_hex) == (len(data), hashlib.sha256(data).hexdigest())
+        assert scan.prefix == data[:16]
+        assert store.scan(key, prefix_bytes=4).prefix == b"\x89PNG"
+
+    def test_scan_of_a_blob_shorter_than_the_prefix_returns_all_of_it(self, store):
+        key = new_key()
+        store.put(key, b"%P", "application/pdf")
+        assert store.scan(key).prefix == b"%P"
+
+    def test_open_streams_the_bytes(self, store):
+        key, data = new_key(), os.urandom(100_000)
+        store.put(key, data, JPEG)
+        stream = store.open(key)
+        try:
+            assert stream.read() == data
+        finally:
+            stream.close()
+
+    def test_head_says_when_the_blob_was_written(self, store):
+        before = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(seconds=2)
+        key = new_key()
+        store.put(key, b"x", JPEG)
+        written = store.head(key).modified_at
+        assert before <= written <= datetime.now(timezone.utc) + timedelta(seconds=2)
+
+    @pytest.mark.parametrize("call", ["scan", "open"])
+    def test_scan_and_open_of_a_missing_key_raise_blob_not_found(self, store, call):
+        with pytest.raises(BlobNotFound):
+            CALLS[call](store, new_key())
 
     def test_head_of_missing_key_is_none(self, store):
         assert store.head(new_key()) is None
@@ -189,6 +228,26 @@ class TestLocalBlobStore(BlobStoreContract):
         assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == ["etc", "etc/passwd"]
         assert (outside / "passwd").read_bytes() == b"root:x:0:0"
 
+    def test_put_stream_writes_the_stream_in_chunks_up_to_its_cap(self, store):
+        key, data = new_key(), os.urandom(3 * 1024 * 1024)
+        assert store.put_stream(key, BytesIO(data), JPEG, max_bytes=len(data)) == len(data)
+        assert store.read(key) == data
+        assert store.head(key).content_type == JPEG
+
+    def test_put_stream_past_its_cap_stores_nothing_and_leaves_no_partial_file(self, store):
+        key = new_key()
+        with pytest.raises(BlobTooLarge):
+            store.put_stream(key, BytesIO(b"x" * 1001), JPEG, max_bytes=1000)
+        assert store.head(key) is None
+        assert [p.name for p in (store.root / key).parent.iterdir()] == []
+
+    def test_put_stream_past_its_cap_keeps_the_blob_already_there(self, store):
+        key = new_key()
+        store.put(key, b"the good one", JPEG)
+        with pytest.raises(BlobTooLarge):
+            store.put_stream(key, BytesIO(b"y" * 50), JPEG, max_bytes=20)
+        assert store.read(key) == b"the good one"
+
     def test_a_symlinked_folder_leading_outside_root_is_refused(self, tmp_path, store):
         # Given a folder inside the store that is really a link to somewhere else
         outside = tmp_path / "outside"
@@ -262,6 +321,13 @@ class TestS3BlobStore(BlobStoreContract):
         assert store.sha256_hex(key) != hashlib.sha256(expected).hexdigest()
         assert store.sha256_hex(key) == hashlib.sha256(tampered).hexdigest()
 
+    def test_allow_browser_uploads_sets_cors_for_put_and_get_with_the_checksum_header(self, store):
+        store.allow_browser_uploads(["https://audits.example.org"])
+        rule = store.client.get_bucket_cors(Bucket=store.bucket)["CORSRules"][0]
+        assert rule["AllowedOrigins"] == ["https://audits.example.org"]
+        assert sorted(rule["AllowedMethods"]) == ["GET", "PUT"]
+        assert {h.lower() for h in rule["AllowedHeaders"]} == {"content-type", "x-amz-checksum-sha256"}
+
     def test_download_url_serves_the_bytes_as_an_attachment_with_a_safe_filename(self, store):
         key, data = new_key(), b"%PDF-1.7 evidence"
         store.put(key, data, "application/pdf")
@@ -322,6 +388,50 @@ def test_build_blob_store_s3_uses_a_given_client():
         assert store.client is client
     finally:
         client.close()
+
+
+def test_an_unreachable_s3_endpoint_is_reported_as_unavailable_not_missing(monkeypatch):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        if not os.environ.get(name):
+            monkeypatch.setenv(name, "testing")
+    with socket.socket() as probe:  # a port nothing listens on: connections are refused at once
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client = make_s3_client({"S3_REGION": REGION, "S3_ENDPOINT_URL": f"http://127.0.0.1:{port}"})
+    store = S3BlobStore(client, "evidence-bucket")
+    try:
+        for call in ("head", "scan", "delete"):
+            with pytest.raises(BlobStoreUnavailable):
+                CALLS[call](store, new_key())
+    finally:
+        client.close()
+
+
+@pytest.mark.parametrize("config, origins", [
+    ({"EVIDENCE_STORE": "local"}, ()),
+    ({"EVIDENCE_STORE": "s3", "S3_BUCKET": "ev-bucket", "S3_ENDPOINT_URL": "https://minio.example.org:9000/base"},
+     ("https://minio.example.org:9000",)),
+    ({"EVIDENCE_STORE": "s3", "S3_BUCKET": "ev-bucket", "S3_REGION": REGION},
+     ("https://ev-bucket.s3.amazonaws.com", "https://ev-bucket.s3.eu-west-2.amazonaws.com")),
+])
+def test_browser_origins_name_where_presigned_urls_point(config, origins):
+    assert browser_origins(config) == origins
+
+
+@pytest.mark.parametrize("endpoint", [None, "https://minio.example.org:9000", "http://127.0.0.1:9000"])
+def test_presigned_urls_point_at_one_of_the_browser_origins(monkeypatch, endpoint):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        if not os.environ.get(name):
+            monkeypatch.setenv(name, "testing")
+    config = {"EVIDENCE_STORE": "s3", "S3_BUCKET": "ev-bucket", "S3_REGION": REGION, "S3_ENDPOINT_URL": endpoint}
+    store = build_blob_store(config)
+    try:
+        for url in (store.upload_target(new_key(), JPEG, 1, b64_sha256(b"x")).url,
+                    store.download_url(new_key(), "a.jpg", JPEG)):
+            parts = urlparse(url)
+            assert f"{parts.scheme}://{parts.netloc}" in browser_origins(config)
+    finally:
+        store.client.close()
 
 
 def test_build_blob_store_refuses_an_unknown_kind():

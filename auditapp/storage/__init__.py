@@ -15,8 +15,10 @@ import base64
 import binascii
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import BinaryIO, Protocol, runtime_checkable
+from urllib.parse import urlsplit
 
 from flask import Flask, current_app
 
@@ -33,12 +35,33 @@ class BlobNotFound(LookupError):
     """No blob is stored under the key."""
 
 
+class BlobStoreUnavailable(RuntimeError):
+    """The store could not be reached or refused to work (network, credentials, disk): try again later."""
+
+
+class BlobTooLarge(ValueError):
+    """A streamed upload went past its size cap; nothing was stored."""
+
+
 @dataclass(frozen=True)
 class BlobInfo:
-    """What a HEAD tells about a stored blob."""
+    """What a HEAD tells about a stored blob; `modified_at` is when the store wrote it."""
 
     size: int
     content_type: str
+    modified_at: datetime | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class BlobScan:
+    """One streamed pass over a blob: its size, SHA-256 and first bytes (for magic-number checks)."""
+
+    size: int
+    sha256_hex: str
+    prefix: bytes
+
+
+PREFIX_BYTES = 16
 
 
 @dataclass(frozen=True)
@@ -72,6 +95,18 @@ class BlobStore(Protocol):
 
     def sha256_hex(self, key: str) -> str:
         """Return the hex SHA-256 of the stored bytes, hashed as a stream.
+
+        :raises BlobNotFound: when nothing is stored under `key`.
+        """
+
+    def scan(self, key: str, prefix_bytes: int = PREFIX_BYTES) -> BlobScan:
+        """Stream the blob once: size, hex SHA-256 and the first `prefix_bytes` bytes.
+
+        :raises BlobNotFound: when nothing is stored under `key`.
+        """
+
+    def open(self, key: str) -> BinaryIO:
+        """Return a readable stream of the blob's bytes; the caller closes it.
 
         :raises BlobNotFound: when nothing is stored under `key`.
         """
@@ -147,6 +182,22 @@ def safe_filename(filename: object) -> str:
         else:
             name = name[:FILENAME_MAX]
     return name if name.strip("._-") else FALLBACK_FILENAME
+
+
+def browser_origins(config: dict) -> tuple[str, ...]:
+    """Origins a browser talks to for evidence besides the app itself: the S3 endpoint in S3 mode.
+
+    Presigned URLs go to the configured endpoint (path style), or on AWS to the bucket's virtual
+    host; both AWS forms are listed because botocore picks the global one for presigning.
+    """
+    if config.get("EVIDENCE_STORE") != "s3":
+        return ()
+    endpoint = config.get("S3_ENDPOINT_URL")
+    if endpoint:
+        parts = urlsplit(str(endpoint))
+        return (f"{parts.scheme}://{parts.netloc}",)
+    bucket, region = config["S3_BUCKET"], config.get("S3_REGION") or "us-east-1"
+    return (f"https://{bucket}.s3.amazonaws.com", f"https://{bucket}.s3.{region}.amazonaws.com")
 
 
 def upload_headers(content_type: str, sha256_b64: str) -> dict[str, str]:

@@ -10,12 +10,15 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import BinaryIO
 
-from . import (BlobInfo, BlobNotFound, UploadTarget, check_expires_in, upload_headers, validate_content_type,
-               validate_key, validate_upload)
+from . import (PREFIX_BYTES, BlobInfo, BlobNotFound, BlobScan, BlobTooLarge, UploadTarget, check_expires_in,
+               upload_headers, validate_content_type, validate_key, validate_upload)
 
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
+CHUNK = 1024 * 1024
 _META_SUFFIX = ".content-type"
 
 
@@ -39,14 +42,41 @@ class LocalBlobStore:
         """Return the blob's size and content type, or None when nothing is stored under `key`."""
         path = self._path(key)
         try:
-            size = path.stat().st_size
+            stat = path.stat()
         except FileNotFoundError:
             return None
         try:
             content_type = path.with_name(path.name + _META_SUFFIX).read_text("ascii")
         except FileNotFoundError:
             content_type = DEFAULT_CONTENT_TYPE
-        return BlobInfo(size=size, content_type=content_type)
+        return BlobInfo(size=stat.st_size, content_type=content_type,
+                        modified_at=datetime.fromtimestamp(stat.st_mtime, timezone.utc))
+
+    def put_stream(self, key: str, stream: BinaryIO, content_type: str, max_bytes: int) -> int:
+        """Copy `stream` to `key` in chunks, never holding the body in memory; return the bytes written.
+
+        Written to a temporary file and renamed into place only when complete.
+        :raises BlobTooLarge: when the stream holds more than `max_bytes` (nothing is stored).
+        """
+        path = self._path(key)
+        validate_content_type(content_type)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._path(key)  # re-check now the folders exist: a symlinked folder must not lead outside
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".part")
+        written = 0
+        try:
+            with os.fdopen(fd, "wb") as f:
+                while chunk := stream.read(min(CHUNK, max_bytes + 1 - written)):
+                    written += len(chunk)
+                    if written > max_bytes:
+                        raise BlobTooLarge(f"more than {max_bytes} bytes")
+                    f.write(chunk)
+            _atomic_write(path.with_name(path.name + _META_SUFFIX), content_type.encode("ascii"))
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return written
 
     def read(self, key: str) -> bytes:
         """Return the blob's bytes.
@@ -66,6 +96,30 @@ class LocalBlobStore:
         try:
             with self._path(key).open("rb") as f:
                 return hashlib.file_digest(f, "sha256").hexdigest()
+        except FileNotFoundError:
+            raise BlobNotFound(key) from None
+
+    def scan(self, key: str, prefix_bytes: int = PREFIX_BYTES) -> BlobScan:
+        """Read the file once in chunks: size, hex SHA-256 and its first bytes.
+
+        :raises BlobNotFound: when nothing is stored under `key`.
+        """
+        digest, size, prefix = hashlib.sha256(), 0, b""
+        with self.open(key) as f:
+            while chunk := f.read(CHUNK):
+                if len(prefix) < prefix_bytes:
+                    prefix += chunk[: prefix_bytes - len(prefix)]
+                digest.update(chunk)
+                size += len(chunk)
+        return BlobScan(size=size, sha256_hex=digest.hexdigest(), prefix=prefix)
+
+    def open(self, key: str) -> BinaryIO:
+        """Return the file opened for reading; the caller closes it.
+
+        :raises BlobNotFound: when nothing is stored under `key`.
+        """
+        try:
+            return self._path(key).open("rb")
         except FileNotFoundError:
             raise BlobNotFound(key) from None
 

@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+from typing import BinaryIO
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
-from . import (BlobInfo, BlobNotFound, UploadTarget, check_expires_in, safe_filename, upload_headers,
-               validate_content_type, validate_key, validate_upload)
+from . import (PREFIX_BYTES, BlobInfo, BlobNotFound, BlobScan, BlobStoreUnavailable, UploadTarget,
+               check_expires_in, safe_filename, upload_headers, validate_content_type, validate_key,
+               validate_upload)
 
 CHUNK = 1024 * 1024
 _MISSING = {"404", "NoSuchKey", "NotFound"}
+# What a browser sends with a presigned PUT: the content type and the signed checksum header.
+CORS_ALLOWED_HEADERS = ["content-type", "x-amz-checksum-sha256"]
 
 
 def make_s3_client(config: dict):
@@ -53,13 +57,15 @@ class S3BlobStore:
         """
         validate_key(key)
         try:
-            meta = self.client.head_object(Bucket=self.bucket, Key=key)
+            with _reachable():
+                meta = self.client.head_object(Bucket=self.bucket, Key=key)
         except ClientError as exc:
             if _is_missing(exc):
                 return None
             raise
         return BlobInfo(size=int(meta["ContentLength"]),
-                        content_type=meta.get("ContentType") or "application/octet-stream")
+                        content_type=meta.get("ContentType") or "application/octet-stream",
+                        modified_at=meta.get("LastModified"))
 
     def read(self, key: str) -> bytes:
         """Return the object's bytes.
@@ -80,10 +86,43 @@ class S3BlobStore:
                 digest.update(chunk)
         return digest.hexdigest()
 
+    def scan(self, key: str, prefix_bytes: int = PREFIX_BYTES) -> BlobScan:
+        """Stream the object once in 1 MiB chunks: size, hex SHA-256 and its first bytes.
+
+        :raises BlobNotFound: when nothing is stored under `key`.
+        :raises BlobStoreUnavailable: when the endpoint cannot be reached or fails mid-stream.
+        """
+        digest, size, prefix = hashlib.sha256(), 0, b""
+        with self._body(key) as body, _reachable():
+            for chunk in body.iter_chunks(CHUNK):
+                if len(prefix) < prefix_bytes:
+                    prefix += chunk[: prefix_bytes - len(prefix)]
+                digest.update(chunk)
+                size += len(chunk)
+        return BlobScan(size=size, sha256_hex=digest.hexdigest(), prefix=prefix)
+
+    def open(self, key: str) -> BinaryIO:
+        """Return the object's streaming body; the caller closes it.
+
+        :raises BlobNotFound: when nothing is stored under `key`.
+        """
+        validate_key(key)
+        return self._get(key)["Body"]
+
     def delete(self, key: str) -> None:
         """Remove the object; S3 answers 204 for a missing key too."""
         validate_key(key)
-        self.client.delete_object(Bucket=self.bucket, Key=key)
+        with _reachable():
+            self.client.delete_object(Bucket=self.bucket, Key=key)
+
+    def allow_browser_uploads(self, origins: list[str]) -> dict:
+        """Set the bucket's CORS rules so pages from `origins` may PUT and GET presigned URLs; return them."""
+        rules = {"CORSRules": [{"AllowedOrigins": list(origins), "AllowedMethods": ["PUT", "GET"],
+                                "AllowedHeaders": CORS_ALLOWED_HEADERS, "ExposeHeaders": ["ETag"],
+                                "MaxAgeSeconds": 3000}]}
+        with _reachable():
+            self.client.put_bucket_cors(Bucket=self.bucket, CORSConfiguration=rules)
+        return rules
 
     def upload_target(self, key: str, content_type: str, size: int, sha256_b64: str,
                       expires_in: int = 300) -> UploadTarget:
@@ -115,17 +154,37 @@ class S3BlobStore:
     def _body(self, key: str):
         """Yield the object's streaming body and always close it (an open body leaks a socket)."""
         validate_key(key)
-        try:
-            response = self.client.get_object(Bucket=self.bucket, Key=key)
-        except ClientError as exc:
-            if _is_missing(exc):  # NoSuchBucket is a configuration fault, not a missing blob
-                raise BlobNotFound(key) from None
-            raise
-        body = response["Body"]
+        body = self._get(key)["Body"]
         try:
             yield body
         finally:
             body.close()
+
+    def _get(self, key: str) -> dict:
+        try:
+            with _reachable():
+                return self.client.get_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if _is_missing(exc):  # NoSuchBucket is a configuration fault, not a missing blob
+                raise BlobNotFound(key) from None
+            raise
+
+
+@contextlib.contextmanager
+def _reachable():
+    """Turn "cannot talk to the store" into BlobStoreUnavailable; a missing key stays a ClientError.
+
+    Connection failures, timeouts and missing credentials are BotoCoreErrors; 5xx answers,
+    throttling and refusals (expired credentials, a deleted bucket) are ClientErrors.
+    """
+    try:
+        yield
+    except BotoCoreError as exc:
+        raise BlobStoreUnavailable(f"the S3 endpoint cannot be reached: {exc}") from exc
+    except ClientError as exc:
+        if _is_missing(exc):
+            raise
+        raise BlobStoreUnavailable(f"the S3 endpoint refused: {exc}") from exc
 
 
 def _is_missing(exc: ClientError) -> bool:
