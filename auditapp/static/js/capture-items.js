@@ -3,6 +3,7 @@
 import { uuid7 } from './outbox.js';
 import { addDays, h, humanise, itemHint, legend, longDate, monthsBefore, radioGroup, safe, setError, textControl } from './capture-dom.js';
 import { actionFor, answerKey, C, commit, policyKey, shown } from './capture-context.js';
+import { renderEvidence } from './capture-evidence.js';
 
 const RATINGS = [['met', 'Met'], ['partially_met', 'Partially met'], ['not_met', 'Not met'], ['not_applicable', 'N/A']];
 const REVIEW_STATUSES = [['', 'Not reviewed yet'], ['closed_verified', 'Closed and verified'], ['open_in_time', 'Open, in time'],
@@ -33,7 +34,8 @@ export function renderRated(item) {
     reasonPanel,
     actionHolder,
     note.group,
-    item.policy ? renderPolicy(item) : null);
+    item.policy ? renderPolicy(item) : null,
+    renderEvidence(item));
   if (['partially_met', 'not_met'].includes(rating) || (actionFor(item.key) && Object.keys(actionFor(item.key).fields).length)) {
     actionHolder.append(renderAction(item, rating));
   }
@@ -220,7 +222,8 @@ export function renderTyped(item) {
   const hintId = `hint-${k}`;
   const target = { entity: 'answer', audit_id: C.auditId, item_key: item.key };
   const save = (v) => commit(target, { fields: { value: v } });
-  const wrap = (...content) => h('div', { class: 'govuk-form-group app-item app-item--typed', id: `item-${k}`, 'data-item': item.key }, ...content);
+  const wrap = (...content) => h('div', { class: 'govuk-form-group app-item app-item--typed', id: `item-${k}`, 'data-item': item.key },
+    ...content, renderEvidence(item));
   const single = (control) => wrap(
     h('label', { class: 'govuk-label govuk-label--s', for: control.id },
       h('span', { class: 'app-item__key', text: `${item.key} ` }), item.question),

@@ -8,6 +8,8 @@ import { renderRated, renderTyped } from './capture-items.js';
 import { renderConversations } from './capture-conversations.js';
 import { openConcern, renderConcernDialog } from './capture-concern.js';
 import { downloadExport, renderStatus } from './capture-status.js';
+import { bindEvidence, renderEvidenceStatus } from './capture-evidence.js';
+import { startUploads } from './evidence-uploader.js';
 
 export async function startCapture(root) {
   document.documentElement.classList.add('app-capture-page');
@@ -17,6 +19,7 @@ export async function startCapture(root) {
   document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'hidden') flushTexts(); });
   await safeRoute(root);
   startSync();
+  startUploads();
 }
 
 async function safeRoute(root) {
@@ -70,6 +73,7 @@ async function route(root) {
   if (!statusBound) {
     statusBound = true;
     onStatus(renderStatus);
+    bindEvidence();
   }
 }
 
@@ -118,7 +122,8 @@ function renderAudit(root) {
   const bar = h('div', { class: 'app-capture-bar' },
     h('div', { class: 'app-capture-bar__status' },
       h('p', { class: 'govuk-body-s app-status', role: 'status', 'aria-live': 'polite', id: 'sync-status' },
-        C.el.statusText, h('br'), C.el.statusDetail)),
+        C.el.statusText, h('br'), C.el.statusDetail),
+      renderEvidenceStatus()),
     h('div', { class: 'app-capture-bar__actions' },
       h('button', { type: 'button', class: 'govuk-button govuk-button--secondary app-button--small', id: 'sync-now',
                     onclick: () => requestSync({ reset: true }) }, 'Sync now'),

@@ -8,6 +8,7 @@ import { count, getAll, savePack, useDatabase } from './store.js';
 import { configureSync, onStatus, startSync, status as syncStatus } from './outbox.js';
 import { h, hhmm, persist } from './capture-dom.js';
 import { startCapture } from './capture-screen.js';
+import { configureUploads, startUploads } from './evidence-uploader.js';
 
 // ---- boot -------------------------------------------------------------------------------------
 
@@ -17,6 +18,7 @@ function boot() {
   const user = userHolder.dataset.user;
   useDatabase(user);
   configureSync(user);
+  configureUploads(user);
   guardSignOut();
   const root = document.getElementById('capture-root');
   if (root) startCapture(root);
@@ -69,6 +71,7 @@ async function enhanceVisitPages() {
     notice.textContent = `${pending} ${pending === 1 ? 'change' : 'changes'} on this device ${pending === 1 ? 'is' : 'are'} waiting to be sent. They are sent automatically when there is signal.`;
   }
   if (pending) startSync();
+  startUploads(); // evidence still on this device uploads from any page that loads this module
   onStatus((s) => {
     if (notice && s.phase === 'synced' && !s.pending) notice.textContent = 'Every change on this device has been sent.';
   });

@@ -64,7 +64,7 @@ export function refreshCountsSoon(patch = {}, delay = 250) {
 
 // ---- writing changes --------------------------------------------------------------------------
 
-function addEntry(s, mutation, recordKeyValue, coalesce = null) {
+export function addEntry(s, mutation, recordKeyValue, coalesce = null) {
   return req(s.outbox.add({ mutation, record_key: recordKeyValue, coalesce, sent: false, at: Date.now() }));
 }
 
@@ -72,7 +72,7 @@ function addEntry(s, mutation, recordKeyValue, coalesce = null) {
  * Queue audit.start before the first change of an audit not yet on the server (same transaction).
  * Requests are issued without waiting: IndexedDB runs them in order and the transaction commits them together.
  */
-function startIfNeeded(s, audit) {
+export function startIfNeeded(s, audit) {
   if (!audit) throw new Error('This audit is not on this device');
   if (audit.on_server || audit.start_queued) return audit;
   addEntry(s, { mutation_id: uuid7(), kind: 'audit.start', entity_id: audit.id, base_version: 0,

@@ -7,9 +7,11 @@
 //   outbox    mutations waiting for the server, auto-increment: oldest first
 //   attention mutations the server rejected, kept for the user to export or discard
 //   meta      device id, pull cursor, last sync time
+//   blobs     evidence bytes waiting for upload, keyed by evidence id (since version 2; the evidence's metadata
+//             is a record "evidence|id" so it renders, syncs and refreshes like every other record)
 // The browser may close the database at any time (iOS does under memory pressure): the next call reopens it.
 
-const VERSION = 1;
+const VERSION = 2;
 let dbName = null;
 let opening = null;
 
@@ -27,13 +29,17 @@ function open() {
   if (!opening) {
     opening = new Promise((resolve, reject) => {
       const request = indexedDB.open(dbName, VERSION);
-      request.onupgradeneeded = () => {
+      // Each step upgrades from the version before it, so a device on any older version keeps its data.
+      request.onupgradeneeded = (event) => {
         const db = request.result;
-        db.createObjectStore('packs', { keyPath: 'visit_id' });
-        db.createObjectStore('records', { keyPath: 'key' }).createIndex('audit', 'audit_id');
-        db.createObjectStore('outbox', { keyPath: 'seq', autoIncrement: true }).createIndex('coalesce', 'coalesce');
-        db.createObjectStore('attention', { keyPath: 'seq' });
-        db.createObjectStore('meta');
+        if (event.oldVersion < 1) {
+          db.createObjectStore('packs', { keyPath: 'visit_id' });
+          db.createObjectStore('records', { keyPath: 'key' }).createIndex('audit', 'audit_id');
+          db.createObjectStore('outbox', { keyPath: 'seq', autoIncrement: true }).createIndex('coalesce', 'coalesce');
+          db.createObjectStore('attention', { keyPath: 'seq' });
+          db.createObjectStore('meta');
+        }
+        if (event.oldVersion < 2) db.createObjectStore('blobs', { keyPath: 'id' });
       };
       request.onsuccess = () => {
         const db = request.result;

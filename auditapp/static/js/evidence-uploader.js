@@ -1,0 +1,258 @@
+// The evidence uploader (sync/PROTOCOL.md "Evidence"): one file at a time, oldest first, and only for audits
+// whose other changes have all synced (the server must know the file before it takes the bytes).
+//   POST /evidence/<id>/upload-target -> PUT the bytes (XMLHttpRequest, for upload progress) -> POST confirm.
+// Everything it needs is in IndexedDB, so it resumes after a reload or a restart. It runs on start, on
+// `online`, on "Sync now" and after every successful sync; when the file store is unreachable it backs off
+// like sync (1 s doubling to 5 min) while answers keep syncing. The local bytes go only after `verified`.
+import { onStatus } from './outbox.js';
+import { blobOf, updateEvidence, uploadQueue } from './evidence-store.js';
+
+const BACKOFF_FIRST = 1000;
+const BACKOFF_MAX = 5 * 60 * 1000;
+const STALL_MS = 30000;   // abort a PUT that makes no progress for this long
+const TRIES = 3;          // targets per file per run before backing off
+const RETRY_CONFIRM = new Set(['evidence.not_uploaded', 'evidence.checksum_mismatch', 'evidence.size_mismatch',
+  'evidence.target_expired']);
+const UNSAFE_HEADERS = new Set(['content-length', 'host', 'connection']);
+
+// ---- status --------------------------------------------------------------------------------------
+
+const listeners = new Set();
+/** phase: idle | offline | blocked (answers first) | uploading | unreachable | registering | signin | done */
+export const uploads = { phase: 'idle', waiting: 0, rejected: 0, current: null, message: '', retryAt: null, changed: [] };
+
+export function onUploads(listener) {
+  listeners.add(listener);
+  listener(uploads);
+  return () => listeners.delete(listener);
+}
+
+function emit(patch) {
+  Object.assign(uploads, { changed: [] }, patch);
+  for (const listener of listeners) listener(uploads);
+}
+
+// ---- the loop -------------------------------------------------------------------------------------
+
+let running = null;
+let again = false;
+let backoff = 0;
+let timer = null;
+let timerReason = null; // 'unreachable' (only "Sync now", `online` or a reset ends it) or 'registering'
+let lockName = 'auditapp-evidence';
+
+export function configureUploads(userId) {
+  lockName = `auditapp-evidence-${userId}`;
+}
+
+/**
+ * Upload now (single-flight; a request during a run makes it go round once more). `reset` ends a backoff;
+ * without it, a wait for an unreachable file store is kept (a wait for a registration to sync is not).
+ */
+export function requestUploads({ reset = false } = {}) {
+  if (reset) backoff = 0;
+  else if (timer && timerReason === 'unreachable') return running;
+  if (timer) { clearTimeout(timer); timer = null; }
+  if (running) { again = true; return running; }
+  running = (async () => {
+    try {
+      do {
+        again = false;
+        await (navigator.locks && navigator.locks.request ? navigator.locks.request(lockName, run) : run());
+      } while (again);
+    } catch (error) {
+      emit({ phase: 'unreachable', current: null, message: String((error && error.message) || error),
+             retryAt: retryLater('unreachable') });
+    } finally {
+      running = null;
+    }
+  })();
+  return running;
+}
+
+function retryLater(reason) {
+  backoff = backoff ? Math.min(backoff * 2, BACKOFF_MAX) : BACKOFF_FIRST;
+  if (timer) clearTimeout(timer);
+  timerReason = reason;
+  timer = setTimeout(() => { timer = null; requestUploads(); }, backoff);
+  return Date.now() + backoff;
+}
+
+class Unreachable extends Error {}
+class SignIn extends Error {}
+
+async function run() {
+  const queue = await uploadQueue();
+  const changed = await tidy(queue);
+  const expected = queue.records.filter((r) => r.status === 'expected');
+  const rejected = queue.records.filter((r) => r.status === 'rejected').length;
+  const ready = expected.filter((r) => !queue.busyAudits.has(r.audit_id));
+  const base = { waiting: expected.length, rejected, current: null, changed };
+  if (!expected.length) { backoff = 0; emit({ ...base, phase: 'done', message: '' }); return; }
+  if (!navigator.onLine) { emit({ ...base, phase: 'offline', message: '' }); return; }
+  if (!ready.length) { emit({ ...base, phase: 'blocked', message: '' }); return; }
+  let csrf;
+  try {
+    csrf = await csrfToken();
+    let waitingForServer = 0;
+    for (let index = 0; index < ready.length; index += 1) {
+      const record = ready[index];
+      emit({ ...base, phase: 'uploading', message: '', current: { id: record.id, filename: record.filename, index: index + 1,
+                                                                    count: ready.length, loaded: 0, total: record.size_bytes } });
+      const outcome = await uploadOne(record, csrf, index + 1, ready.length);
+      if (outcome === 'wait') waitingForServer += 1;
+      else backoff = 0;
+      base.waiting -= outcome === 'wait' ? 0 : 1;
+    }
+    const left = await uploadQueue();
+    const stillExpected = left.records.filter((r) => r.status === 'expected').length;
+    const patch = { waiting: stillExpected, rejected: left.records.filter((r) => r.status === 'rejected').length, current: null };
+    if (waitingForServer) emit({ ...patch, phase: 'registering', message: '', retryAt: retryLater('registering') });
+    else emit({ ...patch, phase: stillExpected ? (left.records.some((r) => r.status === 'expected' && left.busyAudits.has(r.audit_id)) ? 'blocked' : 'idle') : 'done', message: '' });
+  } catch (error) {
+    if (error instanceof SignIn) { emit({ ...base, phase: 'signin', current: null, message: error.message }); return; }
+    const offline = !navigator.onLine;
+    emit({ ...base, waiting: (await uploadQueue()).records.filter((r) => r.status === 'expected').length, current: null,
+           phase: offline ? 'offline' : 'unreachable', message: offline ? '' : error.message, retryAt: offline ? null : retryLater('unreachable') });
+  }
+}
+
+/** Housekeeping from what sync learned: refused registrations, synced withdrawals, bytes already verified. */
+async function tidy({ records, unsynced, refused }) {
+  const changed = [];
+  for (const record of records) {
+    let updated = null;
+    const refusedRegister = refused.get(`${record.id}|evidence.register`);
+    const refusedWithdraw = refused.get(`${record.id}|evidence.withdraw`);
+    if (record.status === 'withdrawn' && refusedWithdraw) {
+      updated = await updateEvidence(record.id, { status: record.before_withdraw || 'expected', withdraw_reason: null,
+                                                  problem: { code: refusedWithdraw.code, message: `Not removed: ${refusedWithdraw.message || refusedWithdraw.code}` } });
+    } else if (record.status === 'withdrawn' && !unsynced.has(record.id)) {
+      updated = await updateEvidence(record.id, {}, { dropBlob: true });
+    } else if (record.status === 'verified') {
+      updated = await updateEvidence(record.id, {}, { dropBlob: true });
+    } else if (record.status === 'expected' && refusedRegister) {
+      updated = await updateEvidence(record.id, { status: 'rejected', problem: { code: refusedRegister.code,
+                                                                                 message: refusedRegister.message || refusedRegister.code } });
+    }
+    if (updated) {
+      Object.assign(record, updated);
+      changed.push(record.key);
+    }
+  }
+  return changed;
+}
+
+async function csrfToken() {
+  const response = await request('GET', '/sync/config');
+  if (!response.ok || !response.body || !response.body.csrf_token) throw new Unreachable('The server cannot be reached');
+  return response.body.csrf_token;
+}
+
+/** A JSON request to the app: {ok, status, body}; a network failure is Unreachable, 401 is SignIn. */
+async function request(method, url, csrf = null) {
+  let response;
+  try {
+    response = await fetch(url, { method, credentials: 'same-origin', cache: 'no-store',
+      headers: { Accept: 'application/json', ...(csrf ? { 'Content-Type': 'application/json', 'X-CSRFToken': csrf } : {}) },
+      body: method === 'POST' ? '{}' : undefined });
+  } catch (_) {
+    throw new Unreachable('The server cannot be reached');
+  }
+  if (response.status === 401) throw new SignIn('Sign in again to upload evidence');
+  const body = await response.json().catch(() => null);
+  if (response.status >= 500) throw new Unreachable(response.status === 503 ? 'The file store cannot be reached' : `The server answered ${response.status}`);
+  return { ok: response.ok, status: response.status, code: body && body.code, body };
+}
+
+/** One file through target -> PUT -> confirm; 'done' or 'wait' (the server does not know it yet). */
+async function uploadOne(record, csrf, index, count) {
+  const base = `/evidence/${encodeURIComponent(record.id)}`;
+  const settle = async (patch, dropBlob) => {
+    const updated = await updateEvidence(record.id, patch, { dropBlob });
+    emit({ changed: [record.key] });
+    return updated;
+  };
+  for (let attempt = 1; attempt <= TRIES; attempt += 1) {
+    const target = await request('POST', `${base}/upload-target`, csrf);
+    if (target.status === 404) return 'wait';
+    if (target.code === 'evidence.already_verified') { await settle({ status: 'verified', problem: null }, true); return 'done'; }
+    if (target.code === 'evidence.withdrawn') { await settle({ status: 'withdrawn' }, true); return 'done'; }
+    if (!target.ok) {
+      await settle({ problem: { code: target.code || String(target.status), message: (target.body && target.body.message) || `The server answered ${target.status}` } });
+      return 'wait';
+    }
+    const blob = await blobOf(record.id);
+    if (!blob) return 'done';
+    const put = await putBytes(target.body, blob, csrf, (loaded, total) => {
+      emit({ phase: 'uploading', current: { id: record.id, filename: record.filename, index, count, loaded, total } });
+    });
+    if (put.status === 0) throw new Unreachable('The file store cannot be reached');
+    if (put.status >= 500) throw new Unreachable(`The file store answered ${put.status}`);
+    if (!put.ok) continue; // refused (an expired or spoilt target): ask for a new one
+    const confirm = await request('POST', `${base}/confirm`, csrf);
+    if (confirm.status === 404) return 'wait';
+    if (confirm.ok && confirm.body && confirm.body.status === 'verified') {
+      await settle({ status: 'verified', problem: null, verified_at: new Date().toISOString() }, true);
+      return 'done';
+    }
+    if (confirm.ok && confirm.body && confirm.body.status === 'rejected') {
+      await settle({ status: 'rejected', problem: { code: confirm.body.code, message: confirm.body.message || confirm.body.code } });
+      return 'done';
+    }
+    if (confirm.code === 'evidence.already_verified') { await settle({ status: 'verified', problem: null }, true); return 'done'; }
+    if (confirm.code === 'evidence.withdrawn') { await settle({ status: 'withdrawn' }, true); return 'done'; }
+    if (!RETRY_CONFIRM.has(confirm.code)) throw new Unreachable(`The server answered ${confirm.status}${confirm.code ? ` (${confirm.code})` : ''}`);
+  }
+  throw new Unreachable('The file did not arrive whole');
+}
+
+/** PUT the bytes with exactly the target's headers; resolves {ok, status} (status 0: no connection). */
+function putBytes(target, blob, csrf, onProgress) {
+  return new Promise((resolve) => {
+    const xhr = new XMLHttpRequest();
+    const url = new URL(target.url, window.location.href);
+    xhr.open(target.method || 'PUT', url.href);
+    const names = Object.keys(target.headers || {}).map((n) => n.toLowerCase());
+    for (const [name, value] of Object.entries(target.headers || {})) {
+      if (!UNSAFE_HEADERS.has(name.toLowerCase())) xhr.setRequestHeader(name, value);
+    }
+    // The app's own upload route (local store) is a same-origin write: it takes the CSRF header like any other.
+    if (url.origin === window.location.origin && !names.includes('x-csrftoken')) xhr.setRequestHeader('X-CSRFToken', csrf);
+    let stall = null;
+    const arm = () => { clearTimeout(stall); stall = setTimeout(() => xhr.abort(), STALL_MS); };
+    const finish = (result) => { clearTimeout(stall); resolve(result); };
+    xhr.upload.onprogress = (event) => { arm(); onProgress(event.loaded, event.lengthComputable ? event.total : blob.size); };
+    xhr.onload = () => finish({ ok: xhr.status >= 200 && xhr.status < 300, status: xhr.status });
+    xhr.onerror = () => finish({ ok: false, status: 0 });
+    xhr.onabort = () => finish({ ok: false, status: 0 });
+    arm();
+    xhr.send(blob);
+  });
+}
+
+// ---- triggers -------------------------------------------------------------------------------------
+
+let started = false;
+
+/** Start uploading: now, on `online`, on "Sync now", when the page is back in front and after each good sync. */
+export function startUploads() {
+  if (started) return;
+  started = true;
+  window.addEventListener('online', () => requestUploads({ reset: true }));
+  window.addEventListener('offline', () => { if (uploads.waiting) emit({ phase: 'offline', current: null, message: '' }); });
+  document.addEventListener('click', (event) => {
+    if (event.target instanceof Element && event.target.closest('#sync-now')) requestUploads({ reset: true });
+  });
+  document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'visible') requestUploads(); });
+  let lastSynced = null;
+  onStatus((s) => {
+    // A new "last synced" time means a push and pull went through: the audits' changes may all be in now.
+    if (s.lastSynced && s.lastSynced !== lastSynced) {
+      lastSynced = s.lastSynced;
+      requestUploads();
+    }
+  });
+  requestUploads({ reset: true });
+}
+
