@@ -4,12 +4,14 @@ from .base import Base
 from .directory import DirectoryDecision, SafeguardingConcern
 from .people import Organisation, User
 from .providers import Provider, ProviderCouncil, ProviderKeyStage, ProviderProvisionType, Site
+from .review import QoeGrade, ReviewComment, ShareLink
 from .records import AuditLogEntry, ChangeLogEntry, Device, HeldMutation, ProcessedMutation, SyncConflict
 from .templates import AuditTemplate, TemplateVersion
 
 __all__ = [
     "Action", "Answer", "Audit", "AuditLogEntry", "AuditTemplate", "Base", "ChangeLogEntry", "Conversation",
     "Device", "DirectoryDecision", "HeldMutation", "SyncConflict", "Evidence", "Organisation", "PolicyCheck", "ProcessedMutation", "Provider",
-    "ProviderCouncil", "ProviderKeyStage", "ProviderProvisionType", "SafeguardingConcern", "Site",
+    "ProviderCouncil", "ProviderKeyStage", "ProviderProvisionType", "QoeGrade", "ReviewComment", "SafeguardingConcern",
+    "ShareLink", "Site",
     "TemplateVersion", "User", "Visit", "VisitAssignment", "VisitAuditType",
 ]

@@ -80,6 +80,13 @@ class Audit(Base):
     submitted_at: Mapped[datetime | None] = mapped_column(TZDateTime)
     finalised_at: Mapped[datetime | None] = mapped_column(TZDateTime)
     finalised_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    returned_at: Mapped[datetime | None] = mapped_column(TZDateTime)
+    review_round: Mapped[int] = mapped_column(Integer, default=0)  # times returned to the auditor
+    # Server-computed scores ({section key: green|amber|red|grey}); the device's figures are display only.
+    section_rags: Mapped[dict | None] = mapped_column(JSONType)
+    # Everything the reports need, frozen at finalisation: a later correction makes a new audit
+    # revision with its own snapshot, so a report once issued never changes.
+    snapshot: Mapped[dict | None] = mapped_column(JSONType)
 
     visit: Mapped[Visit] = relationship(back_populates="audits")
     template_version = relationship("TemplateVersion")
@@ -230,6 +237,10 @@ class Action(Base):
     verification_note: Mapped[str | None] = mapped_column(Text)
     verified_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     verified_at: Mapped[datetime | None] = mapped_column(TZDateTime)
+    verification_evidence_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("evidence.id"))
+    confirmed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # the reviewer, at review
+    confirmed_at: Mapped[datetime | None] = mapped_column(TZDateTime)
+    provider_reported_at: Mapped[datetime | None] = mapped_column(TZDateTime)  # never closes an action
     version: Mapped[int] = mapped_column(Integer, default=1)
     field_meta: Mapped[dict] = mapped_column(JSONType, default=dict)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))

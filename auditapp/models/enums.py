@@ -21,6 +21,9 @@ AUDIT_STATUSES = ("draft", "submitted", "returned", "finalised")
 AUDIT_OUTCOMES = ("compliant", "compliant_with_actions", "non_compliant")
 RATINGS = ("met", "partially_met", "not_met", "not_applicable")
 QOE_GRADES = ("strong", "secure", "developing", "weak")
+MODERATION_DECISIONS = ("agreed", "changed")
+SHARE_LINK_PURPOSES = ("action_plan",)
+SECTION_RAGS = ("green", "amber", "red", "grey")
 
 REGISTRATION_STATUSES = ("not_required", "possibly_required", "registered", "not_checked")
 REGISTRATION_LABELS = {

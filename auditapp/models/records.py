@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Uuid
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, JSONType, TZDateTime, one_of, utcnow
@@ -94,6 +94,8 @@ class SyncConflict(Base):
     created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(TZDateTime)
     resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    chosen_value: Mapped[dict | None] = mapped_column(JSONType)  # {"value": …}: what the reviewer kept
+    resolution_note: Mapped[str | None] = mapped_column(Text)
 
 
 class HeldMutation(Base):
