@@ -169,10 +169,10 @@ def _r4_conditional(facts, latest, expiry, today, config) -> list[Reason]:
     reasons = []
     # Open actions keep a provider Conditional whichever audit raised them (an older audit's actions
     # still open count too); R3 has already caught any that are overdue.
-    for t in TYPE_LABELS:
+    for t, label in TYPE_LABELS.items():
         count = sum(1 for a in _open(facts) if a.audit_type == t)
         if count:
-            reasons.append(Reason(f"{t}_actions_open", f"{count} open action(s) from {TYPE_LABELS[t]} audits, "
+            reasons.append(Reason(f"{t}_actions_open", f"{count} open action(s) from {label} audits, "
                                   "in time", _category(t)))
     if "quality_education" not in latest:
         reasons.append(Reason("qe_not_yet", "No quality of education audit yet (within the first "
