@@ -3,8 +3,14 @@ from datetime import date, timedelta
 
 import pytest
 
-from auditapp.services.eligibility import (ActionFact, AuditFact, EligibilityConfig, ProviderFacts, add_months,
-                                           eligibility)
+from auditapp.services.eligibility import (
+    ActionFact,
+    AuditFact,
+    EligibilityConfig,
+    ProviderFacts,
+    add_months,
+    eligibility,
+)
 
 TODAY = date(2026, 11, 28)
 LISTED = date(2025, 1, 6)
@@ -116,7 +122,7 @@ def test_only_the_winning_rules_reasons_are_given():
 
 def test_safeguarding_reasons_come_first():
     result = eligibility(provider(registration="possibly_required", untriaged_concerns=1), TODAY)
-    assert [r.code for r in result.reasons][0] == "concern_untriaged" and result.reasons[0].safeguarding
+    assert result.reasons[0].code == "concern_untriaged" and result.reasons[0].safeguarding
 
 
 def test_developing_makes_conditional_when_configured():
