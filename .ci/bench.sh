@@ -17,9 +17,10 @@ command -v wrk >/dev/null || { log "installing wrk"; apt_install wrk; }
 # 2. Python environment: the same venv and install stamp as .ci/test.sh (gunicorn is a main dependency).
 ensure_venv
 
-# 3. PostgreSQL. Assignment form, never `eval "$(...)"`: under set -e a failed $(...) inside eval is ignored.
+# 3. PostgreSQL and the S3 endpoint. Assignment form, never `eval "$(...)"`: under set -e a failed $(...) inside eval is ignored.
 start_postgres
 export DATABASE_URL
+start_s3   # the evidence upload benchmark runs against moto's S3 server
 
 # 4. Benchmarks. Not exec: the EXIT trap must still stop PostgreSQL afterwards.
 rc=0

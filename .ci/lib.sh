@@ -48,3 +48,13 @@ start_postgres() {
   eval "$PGENV"
   log "postgres up on port $PGPORT in $(elapsed "$t") s"
 }
+
+# moto's S3 server on a free port; exports TEST_S3_ENDPOINT_URL and dummy AWS credentials.
+start_s3() {
+  local t S3ENV
+  t=$(date +%s.%N)
+  S3ENV=$(bash .ci/s3_up.sh)
+  eval "$S3ENV"
+  export TEST_S3_ENDPOINT_URL AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_DEFAULT_REGION
+  log "moto S3 up at $TEST_S3_ENDPOINT_URL in $(elapsed "$t") s"
+}

@@ -19,11 +19,8 @@ ensure_venv
 
 # 3. Services. Assignment form, never `eval "$(...)"`: under set -e a failed $(...) inside eval is ignored.
 start_postgres
-t=$(date +%s.%N)
-S3ENV=$(bash .ci/s3_up.sh)
-eval "$S3ENV"
-log "moto S3 up at $TEST_S3_ENDPOINT_URL in $(elapsed "$t") s"
-export TEST_DATABASE_URL=$DATABASE_URL TEST_S3_ENDPOINT_URL
+start_s3
+export TEST_DATABASE_URL=$DATABASE_URL
 
 # 4. Tests.
 rc=0

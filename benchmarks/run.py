@@ -404,6 +404,39 @@ def ingest_phase(database_url: str) -> dict:
     return figures
 
 
+def evidence_phase(database_url: str) -> dict | None:
+    """100 x 5 MB through the app's evidence flow against raw boto3 puts, same run (benchmarks/evidence.py)."""
+    endpoint = os.environ.get("TEST_S3_ENDPOINT_URL")
+    if not endpoint:
+        log("TEST_S3_ENDPOINT_URL is not set: the evidence phase needs `make bench` (.ci/bench.sh starts moto)")
+        return None
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from benchmarks import evidence
+    admin = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text("DROP DATABASE IF EXISTS evidence_bench WITH (FORCE)"))
+        conn.execute(text("CREATE DATABASE evidence_bench"))
+    admin.dispose()
+    figures = evidence.run(make_url(database_url).set(database="evidence_bench").render_as_string(hide_password=False),
+                           endpoint)
+    print("\n".join([
+        "",
+        f"## evidence upload to the S3 endpoint ({figures['files']} x {figures['file_mb']:.0f} MB, same run)",
+        "",
+        "| measure | value | target |",
+        "|---|---:|---:|",
+        f"| app flow: register, upload target, PUT, confirm (verify) | {figures['app_flow_s']:.2f} s | |",
+        f"| raw boto3 put_object of the same bytes (mean of 2) | {figures['raw_put_s']:.2f} s | baseline |",
+        f"| app flow / raw | {figures['flow_vs_raw']:.2f}x | <= 1.2x |",
+        f"| gunicorn workers' memory growth | {figures['workers_rss_growth_mb']:.1f} MB | < 50 MB |",
+        f"| confirm of one 200 KB photo, p50 / p95 | {figures['confirm_p50_ms']:.1f} / {figures['confirm_p95_ms']:.1f} ms | p95 < 30 ms |",
+        f"| confirm of one 5 MB file, p50 / p95 | {figures['confirm_5mb_p50_ms']:.1f} / {figures['confirm_5mb_p95_ms']:.1f} ms | |",
+    ]), flush=True)
+    return figures
+
+
 def _git_commit() -> str | None:
     done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True)
     return done.stdout.strip() or None
@@ -430,6 +463,7 @@ def main() -> int:
 
     summary = report([hello[0], *rows, hello[1]], hello, started)
     summary["ingest"] = ingest_phase(database_url)
+    summary["evidence"] = evidence_phase(database_url)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(summary, indent=2) + "\n")
     log(f"results written to {(RESULTS / 'latest.json').relative_to(ROOT)}")
