@@ -26,9 +26,19 @@ TITLES = {
 }
 
 
+def device_request() -> bool:
+    """True for the device's JSON calls: the API, sync, and evidence uploads (POST/PUT under /evidence/).
+
+    They get `{"code","message","details"}` bodies and 401, never an HTML page or a sign-in redirect,
+    even when fetch sends no Accept header. GET /evidence/<id> is a reviewer's link: a page.
+    """
+    return request.path.startswith(("/api/", "/sync/")) or (
+        request.path.startswith("/evidence/") and request.method in ("POST", "PUT"))
+
+
 def wants_json() -> bool:
     """True for API and sync clients, which get `{"code","message","details"}` bodies."""
-    if request.path.startswith(("/api/", "/sync/")):
+    if device_request():
         return True
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
     return best == "application/json" and not request.headers.get("HX-Request")

@@ -12,9 +12,11 @@ from flask import Flask, current_app, request
 from flask_login import current_user
 
 from .db import db
+from .errors import device_request
 from .extensions import login_manager
 from .services.errors import AuthenticationFailed, Forbidden
 from .services.users import load_session_user
+from .storage import browser_origins
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
        "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
@@ -27,7 +29,7 @@ def roles(*allowed: str) -> Callable:
         @wraps(view)
         def wrapper(*args, **kwargs):
             if not current_user.is_authenticated:
-                if request.path.startswith(("/sync/", "/api/")):  # devices get JSON, not a sign-in page
+                if device_request():  # devices get JSON, not a sign-in page
                     raise AuthenticationFailed("auth.required", "Sign in to continue")
                 return current_app.login_manager.unauthorized()
             if current_user.role not in allowed:
@@ -49,8 +51,13 @@ def _load_user(cookie_id: str):
     return load_session_user(db.session, cookie_id)
 
 
+def content_security_policy(connect_origins: tuple[str, ...] = ()) -> str:
+    """The CSP, letting scripts also connect to `connect_origins` (the S3 endpoint for presigned uploads)."""
+    return CSP.replace("connect-src 'self'", " ".join(("connect-src 'self'",) + tuple(connect_origins)))
+
+
 def _security_headers(response):
-    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers.setdefault("Content-Security-Policy", current_app.extensions.get("csp", CSP))
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "same-origin"
@@ -64,4 +71,6 @@ def _security_headers(response):
 
 
 def init_app(app: Flask) -> None:
+    # Derived from configuration once: in S3 mode the browser PUTs evidence straight to the bucket.
+    app.extensions["csp"] = content_security_policy(browser_origins(app.config))
     app.after_request(_security_headers)

@@ -1,13 +1,14 @@
 """HTTP edge of sync: parse, check role, one transaction per push, JSON out."""
 from __future__ import annotations
 
-from flask import Blueprint, request
+from flask import Blueprint, current_app, request
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from marshmallow import ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from auditapp.db import db
+from auditapp.models.enums import EVIDENCE_MEDIA_TYPES
 from auditapp.security import public, roles
 from auditapp.services.errors import DomainError, Invalid
 
@@ -67,7 +68,9 @@ def pull():
 @roles(*CAPTURE_ROLES)
 def config():
     """Limits the device must respect."""
-    return {"max_batch": MAX_BATCH, "max_pull": pull_feed.MAX_PULL, "protocol": 1, "csrf_token": generate_csrf()}
+    return {"max_batch": MAX_BATCH, "max_pull": pull_feed.MAX_PULL, "protocol": 1, "csrf_token": generate_csrf(),
+            "evidence_max_bytes": current_app.config["EVIDENCE_MAX_BYTES"],
+            "evidence_media_types": list(EVIDENCE_MEDIA_TYPES)}
 
 
 @bp.get("/openapi.json")

@@ -25,6 +25,7 @@ from auditapp.services import audits, capture
 from auditapp.services.bulk import insert_rows, is_postgresql
 from auditapp.services.capture import Change, Outcome
 
+from . import evidence_kinds
 from .schemas import KINDS, load_mutation
 
 FIELD_KINDS = {"answer.set": capture.record_answers, "policy_check.set": capture.record_policy_checks,
@@ -149,6 +150,8 @@ def _apply_kind(session, actor, kind, mutations, device_id) -> list[Outcome]:
                                                     for m in mutations])
     if kind == "audit.submit":
         return audits.submit_audits(session, actor, [(m["mutation_id"], m["entity_id"]) for m in mutations])
+    if kind in evidence_kinds.KINDS:
+        return evidence_kinds.apply_kind(session, actor, kind, mutations)
     return audits.raise_concerns(session, actor, [audits.NewConcern(m["mutation_id"], m["entity_id"], **m["payload"])
                                                   for m in mutations])
 

@@ -69,6 +69,8 @@ OPENAPI = {
                                                            "data": {"type": ["object", "null"]}}}}}},
         "Config": {"type": "object", "required": ["max_batch", "max_pull", "protocol", "csrf_token"],
                    "properties": {"max_batch": {"type": "integer"}, "max_pull": {"type": "integer"},
-                                  "protocol": {"type": "integer"}, "csrf_token": {"type": "string"}}},
+                                  "protocol": {"type": "integer"}, "csrf_token": {"type": "string"},
+                                  "evidence_max_bytes": {"type": "integer"},
+                                  "evidence_media_types": {"type": "array", "items": {"type": "string"}}}},
     }},
 }

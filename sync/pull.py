@@ -6,8 +6,9 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from auditapp.models import (Action, Answer, Audit, ChangeLogEntry, Conversation, PolicyCheck, User, Visit,
+from auditapp.models import (Action, Answer, Audit, ChangeLogEntry, Conversation, Evidence, PolicyCheck, User, Visit,
                              VisitAssignment)
+from auditapp.services import evidence
 from auditapp.services.capture_rules import SPECS
 
 MAX_PULL = 1000
@@ -46,6 +47,9 @@ def _current_state(session: Session, entries) -> dict:
                                                    "audit_type": audit.audit_type, "status": audit.status,
                                                    "version": audit.version,
                                                    "template_version_id": audit.template_version_id}
+        elif entity == "evidence":
+            for row in session.scalars(select(Evidence).where(Evidence.id.in_(ids))):
+                state[("evidence", str(row.id))] = evidence.serialise(row)
         elif entity in ENTITY_MODELS:
             model, spec = ENTITY_MODELS[entity], SPECS[entity]
             for row in session.execute(select(model).where(model.id.in_(ids))).scalars():

@@ -7,7 +7,7 @@ from auditapp.models.enums import AUDIT_TYPES, CONVERSATION_KINDS
 
 MAX_BATCH = 2000
 KINDS = ("concern.raise", "audit.start", "answer.set", "policy_check.set", "conversation.set", "action.set",
-         "audit.submit")
+         "evidence.register", "evidence.withdraw", "audit.submit")
 
 
 class _Strict(Schema):
@@ -59,10 +59,25 @@ class ConcernPayload(_Strict):
     summary = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=2000))
 
 
+class EvidenceRegisterPayload(_Strict):
+    audit_id = fields.UUID(required=True)
+    item_key = fields.Str(required=True, validate=validate.Length(min=1, max=20))
+    media_type = fields.Str(required=True, validate=validate.Length(min=1, max=100))
+    size_bytes = fields.Int(required=True, strict=True, validate=validate.Range(min=1))
+    sha256 = fields.Str(required=True, validate=validate.Regexp(r"[0-9a-f]{64}\Z"))
+    filename = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=255))
+
+
+class EvidenceWithdrawPayload(_Strict):
+    audit_id = fields.UUID(required=True)
+    reason = fields.Str(required=True, validate=validate.Length(min=1, max=2000))
+
+
 PAYLOADS = {
     "answer.set": FieldsPayload(), "policy_check.set": FieldsPayload(), "action.set": FieldsPayload(),
     "conversation.set": ConversationPayload(), "audit.start": StartPayload(), "audit.submit": SubmitPayload(),
-    "concern.raise": ConcernPayload(),
+    "concern.raise": ConcernPayload(), "evidence.register": EvidenceRegisterPayload(),
+    "evidence.withdraw": EvidenceWithdrawPayload(),
 }
 _MUTATION = MutationSchema()
 

@@ -14,7 +14,7 @@ from marshmallow import ValidationError
 from auditapp.models.enums import AUDIT_TYPES, CONVERSATION_KINDS
 
 KINDS = ("concern.raise", "audit.start", "answer.set", "policy_check.set", "conversation.set", "action.set",
-         "audit.submit")
+         "evidence.register", "evidence.withdraw", "audit.submit")
 ENVELOPE = ("mutation_id", "kind", "entity_id", "base_version", "payload")
 FIELDS_KINDS = {"answer.set", "policy_check.set", "action.set"}
 _ENVELOPE_KEYS = frozenset(ENVELOPE)
@@ -120,6 +120,26 @@ def _is_aware_datetime(value):
     return None if moment.tzinfo is not None else "Not a valid aware datetime."
 
 
+def _text_of(low, high):
+    def check(value):
+        if not isinstance(value, str):
+            return "Not a valid string."
+        return None if low <= len(value) <= high else f"Length must be between {low} and {high}."
+    return check
+
+
+def _is_count(value):
+    if type(value) is not int:
+        return "Not a valid integer."
+    return None if value >= 1 else "Must be greater than or equal to 1."
+
+
+def _is_sha256_hex(value):
+    if not isinstance(value, str):
+        return "Not a valid string."
+    return None if len(value) == 64 and all(c in "0123456789abcdef" for c in value) else "String does not match expected pattern."
+
+
 PAYLOAD_RULES = {
     **{kind: {"audit_id": (True, _is_uuid), "item_key": (True, _is_key), "fields": (True, _is_dict)}
        for kind in FIELDS_KINDS},
@@ -133,6 +153,10 @@ PAYLOAD_RULES = {
                       "reference_number": (False, _is_text(100, allow_none=True)),
                       "about_provider_or_staff": (True, _is_bool),
                       "summary": (False, _is_text(2000, allow_none=True))},
+    "evidence.register": {"audit_id": (True, _is_uuid), "item_key": (True, _is_key),
+                          "media_type": (True, _text_of(1, 100)), "size_bytes": (True, _is_count),
+                          "sha256": (True, _is_sha256_hex), "filename": (False, _is_text(255, allow_none=True))},
+    "evidence.withdraw": {"audit_id": (True, _is_uuid), "reason": (True, _text_of(1, 2000))},
 }
 
 
@@ -144,4 +168,6 @@ def _typed_payload(kind: str, payload: dict) -> dict:
         typed["occurred_at"] = datetime.fromisoformat(typed["occurred_at"])
         typed.setdefault("reference_number", None)
         typed.setdefault("summary", None)
+    elif kind == "evidence.register":
+        typed.setdefault("filename", None)
     return typed

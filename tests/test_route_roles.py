@@ -39,6 +39,13 @@ MATRIX = {
     ("GET", "sync.pull"):              (401, 403, 403, 200, 200, 403),
     ("GET", "sync.config"):            (401, 403, 403, 200, 200, 403),
     ("GET", "sync.openapi"):           (200, 200, 200, 200, 200, 200),
+    # On one verified file of the auditor's safeguarding audit (local store). A QoE teacher may
+    # capture, but not safeguarding; the PUT carries no signed upload token, so it is refused.
+    ("POST", "evidence.upload_target"): (401, 403, 403, 403, 409, 403),
+    ("PUT", "evidence.content"):        (401, 403, 403, 403, 403, 403),
+    ("POST", "evidence.confirm"):       (401, 403, 403, 403, 200, 403),
+    ("GET", "evidence.view"):           (302, 200, 200, 200, 200, 403),
+    ("GET", "evidence.audit_page"):     (302, 200, 200, 200, 200, 403),
 }
 
 
@@ -70,6 +77,11 @@ def _url(app, db_session, rule):
         args["version_id"] = latest_version(db_session, "safeguarding").id
     if "filename" in rule.arguments:
         args["filename"] = "css/app.css"
+    if "evidence_id" in rule.arguments or "audit_id" in rule.arguments:
+        from auditapp.storage import get_blob_store
+        from .evidence_helpers import verified_evidence_for_matrix
+        row = verified_evidence_for_matrix(db_session, get_blob_store(app))
+        args.update({k: v for k, v in (("evidence_id", row.id), ("audit_id", row.audit_id)) if k in rule.arguments})
     with app.test_request_context():
         from flask import url_for
         return url_for(rule.endpoint, **args)
@@ -83,9 +95,10 @@ def test_role_route_matrix(app, client, auth, db_session, who_index, who):
     for method, rule in _routes(app):
         expected = MATRIX[(method, rule.endpoint)][who_index]
         url = _url(app, db_session, rule)
-        # A valid CSRF token on every POST, so the answer reflects the role check, not CSRF.
-        data = {"csrf_token": auth.csrf("/sign-in" if who == ANON else "/")} if method == "POST" else None
-        response = client.open(url, method=method, data=data)
+        # A valid CSRF token on every POST and PUT, so the answer reflects the role check, not CSRF.
+        token = auth.csrf("/sign-in" if who == ANON else "/") if method in ("POST", "PUT") else None
+        data = {"csrf_token": token} if method == "POST" else None
+        response = client.open(url, method=method, data=data, headers={"X-CSRFToken": token} if token else None)
         response.close()  # static files stream from disk
         if response.status_code != expected:
             failures.append(f"{method} {url}: expected {expected}, got {response.status_code}")

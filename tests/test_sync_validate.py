@@ -20,6 +20,16 @@ GOOD = [
     {"mutation_id": U, "kind": "concern.raise", "entity_id": U,
      "payload": {"visit_id": 1, "occurred_at": "2026-11-28T10:00:00+00:00", "referred_to_role": "DSL",
                  "about_provider_or_staff": False}},
+    {"mutation_id": U, "kind": "evidence.register", "entity_id": U,
+     "payload": {"audit_id": U, "item_key": "SG-1.1", "media_type": "image/jpeg", "size_bytes": 757000,
+                 "sha256": "ab" * 32, "filename": "fire exit.jpg"}},
+    {"mutation_id": U, "kind": "evidence.withdraw", "entity_id": U, "payload": {"audit_id": U, "reason": "Wrong photo"}},
+]
+REGISTER = GOOD[5]["payload"]
+GOOD += [
+    {**GOOD[5], "payload": {k: v for k, v in REGISTER.items() if k != "filename"}},
+    {**GOOD[5], "payload": {**REGISTER, "filename": None}},
+    {**GOOD[5], "payload": {**REGISTER, "filename": "../../etc/passwd\x00\n.jpg", "media_type": "application/x-msdownload"}},
 ]
 BAD = [
     "a string", [], {},
@@ -43,6 +53,25 @@ BAD = [
     {**GOOD[4], "payload": {**GOOD[4]["payload"], "referred_to_role": ""}},
     {**GOOD[4], "payload": {**GOOD[4]["payload"], "about_provider_or_staff": "yes"}},
     {**GOOD[4], "payload": {**GOOD[4]["payload"], "summary": "x" * 2001}},
+    {**GOOD[5], "payload": {**REGISTER, "size_bytes": 0}},
+    {**GOOD[5], "payload": {**REGISTER, "size_bytes": "757000"}},
+    {**GOOD[5], "payload": {**REGISTER, "size_bytes": True}},
+    {**GOOD[5], "payload": {**REGISTER, "size_bytes": 1.5}},
+    {**GOOD[5], "payload": {**REGISTER, "sha256": "AB" * 32}},
+    {**GOOD[5], "payload": {**REGISTER, "sha256": "ab" * 31}},
+    {**GOOD[5], "payload": {**REGISTER, "sha256": "ab" * 32 + "\n"}},
+    {**GOOD[5], "payload": {**REGISTER, "sha256": 7}},
+    {**GOOD[5], "payload": {**REGISTER, "media_type": ""}},
+    {**GOOD[5], "payload": {**REGISTER, "media_type": "x" * 101}},
+    {**GOOD[5], "payload": {**REGISTER, "filename": "x" * 256}},
+    {**GOOD[5], "payload": {**REGISTER, "filename": 3}},
+    {**GOOD[5], "payload": {**REGISTER, "item_key": "x" * 21}},
+    {**GOOD[5], "payload": {**REGISTER, "storage_key": "evidence/mine"}},
+    {**GOOD[5], "payload": {k: v for k, v in REGISTER.items() if k != "sha256"}},
+    {**GOOD[6], "payload": {"audit_id": U}},
+    {**GOOD[6], "payload": {"audit_id": U, "reason": ""}},
+    {**GOOD[6], "payload": {"audit_id": U, "reason": "x" * 2001}},
+    {**GOOD[6], "payload": {"audit_id": "nope", "reason": "Wrong photo"}},
 ]
 
 

@@ -133,10 +133,11 @@ class S3BlobStore:
         validate_key(key)
         validate_content_type(content_type)
         validate_upload(size, sha256_b64, expires_in)
-        url = self.client.generate_presigned_url(
-            "put_object", ExpiresIn=expires_in, HttpMethod="PUT",
-            Params={"Bucket": self.bucket, "Key": key, "ContentType": content_type, "ChecksumSHA256": sha256_b64},
-        )
+        with _reachable():  # presigning makes no request, but needs credentials (NoCredentialsError)
+            url = self.client.generate_presigned_url(
+                "put_object", ExpiresIn=expires_in, HttpMethod="PUT",
+                Params={"Bucket": self.bucket, "Key": key, "ContentType": content_type, "ChecksumSHA256": sha256_b64},
+            )
         return UploadTarget(method="PUT", url=url, headers=upload_headers(content_type, sha256_b64))
 
     def download_url(self, key: str, filename: str, content_type: str, expires_in: int = 300) -> str | None:
@@ -144,11 +145,12 @@ class S3BlobStore:
         validate_key(key)
         validate_content_type(content_type)
         check_expires_in(expires_in)
-        return self.client.generate_presigned_url(
-            "get_object", ExpiresIn=expires_in,
-            Params={"Bucket": self.bucket, "Key": key, "ResponseContentType": content_type,
-                    "ResponseContentDisposition": f'attachment; filename="{safe_filename(filename)}"'},
-        )
+        with _reachable():
+            return self.client.generate_presigned_url(
+                "get_object", ExpiresIn=expires_in,
+                Params={"Bucket": self.bucket, "Key": key, "ResponseContentType": content_type,
+                        "ResponseContentDisposition": f'attachment; filename="{safe_filename(filename)}"'},
+            )
 
     @contextlib.contextmanager
     def _body(self, key: str):

@@ -54,8 +54,8 @@ def _template_globals() -> dict:
 
 
 def init_app(app: Flask) -> None:
-    from . import admin, auth, capture, directory, home, sync_import, visits
+    from . import admin, auth, capture, directory, evidence, home, sync_import, visits
 
-    for module in (auth, home, visits, directory, admin, capture, sync_import):
+    for module in (auth, home, visits, directory, admin, capture, sync_import, evidence):
         app.register_blueprint(module.bp)
     app.context_processor(_template_globals)

@@ -10,6 +10,7 @@ from flask_login import current_user
 
 from .. import packs
 from ..db import db
+from ..models.enums import EVIDENCE_MEDIA_TYPES
 from ..security import public, roles
 from . import render
 
@@ -39,7 +40,8 @@ def pack(visit_id: int):
     from sync.pull import MAX_PULL
     from sync.schemas import MAX_BATCH
     limits = {"max_batch": MAX_BATCH, "max_pull": MAX_PULL,
-              "evidence_max_bytes": current_app.config["EVIDENCE_MAX_BYTES"]}
+              "evidence_max_bytes": current_app.config["EVIDENCE_MAX_BYTES"],
+              "evidence_media_types": list(EVIDENCE_MEDIA_TYPES)}
     response = make_response(packs.visit_pack(db.session, current_user, visit_id, limits))
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -7,6 +7,7 @@ from flask_login import current_user
 from .. import queries
 from ..db import db
 from ..security import roles
+from ..services import evidence
 from . import render
 
 bp = Blueprint("visits", __name__, url_prefix="/visits")
@@ -25,4 +26,5 @@ def index():
 def detail(visit_id: int):
     """Show one visit: provider, site, date, audit types, who is assigned."""
     visit = queries.visit_for(db.session, current_user, visit_id)
-    return render("visits/detail.html", visit=visit, audit_types=queries.audit_types_of(visit))
+    return render("visits/detail.html", visit=visit, audit_types=queries.audit_types_of(visit),
+                  evidence_summary=evidence.visit_evidence(db.session, visit.id))

@@ -1,0 +1,316 @@
+"""Evidence bytes: upload targets, the local upload, confirm (the server's own verification),
+viewing and purge. Metadata (register, withdraw, counts) is services/evidence.py.
+
+Confirm never trusts the device: it asks the store for the object's size and write time (HEAD),
+then streams the object once to hash it and read its first bytes. The stream-hash is the guarantee:
+real S3 enforces a presigned PUT's signed `x-amz-checksum-sha256`, but moto and other
+S3-compatible stores accept other bytes under it, and HEAD (even with ChecksumMode=ENABLED)
+returns no checksum on moto, so a stored checksum would only repeat the client's word. The type is
+the magic number of the bytes, never the declared media type or the PUT's Content-Type.
+"""
+from __future__ import annotations
+
+import base64
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import BinaryIO
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from ..models import Audit, Evidence, User
+from ..models.base import utcnow
+from ..storage import BlobNotFound, BlobStore, BlobStoreUnavailable, BlobTooLarge, UploadTarget
+from . import audit_log
+from .access import audit_access
+from .changes import log_changes
+from .errors import Conflict, DomainError, Forbidden, NotFound
+from .evidence import MEDIA_LABELS, may_view
+
+DEFAULT_TTL_SECONDS = 300
+MAGIC = ((b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG\r\n\x1a\n", "image/png"), (b"%PDF-", "application/pdf"))
+RETRY_CODES = ("evidence.not_uploaded", "evidence.checksum_mismatch", "evidence.size_mismatch",
+               "evidence.target_expired")
+UNAVAILABLE = "evidence.store_unavailable"
+
+
+class TooLarge(DomainError):
+    status = 413
+
+
+class StoreUnavailable(DomainError):
+    status = 503
+
+
+def sniff_media_type(prefix: bytes) -> str | None:
+    """The media type the bytes themselves announce (JPEG, PNG, PDF), or None."""
+    return next((media_type for magic, media_type in MAGIC if prefix.startswith(magic)), None)
+
+
+@dataclass(frozen=True)
+class IssuedTarget:
+    evidence: Evidence
+    target: UploadTarget  # url None: the app's own upload route (local store)
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """What confirm decided: `verified` or `rejected` (final), or `expected` with a code to retry on."""
+
+    status: str
+    code: str | None = None
+    message: str | None = None
+
+
+def writable_evidence(session: Session, actor: User, evidence_id: uuid.UUID, *, lock: bool = False) -> Evidence:
+    """The evidence row, if `actor` may upload to it (the capture rules of its audit).
+
+    :raises evidence.not_found: not registered (yet: push first).
+    :raises evidence.forbidden: the audit is not the user's to change.
+    :raises audit.finalised: the audit is finalised.
+    :raises evidence.purged: the file was deleted under the retention policy.
+    """
+    row = session.get(Evidence, evidence_id, with_for_update=lock)
+    if row is None:
+        raise NotFound("evidence.not_found", "This evidence is not registered on the server yet; sync first")
+    state = audit_access(session, actor, {row.audit_id})[row.audit_id].state
+    if state == "forbidden":
+        raise Forbidden("evidence.forbidden", "You may not upload evidence for this audit")
+    if state == "finalised":
+        raise Conflict("audit.finalised", "This audit is finalised and cannot change")
+    if row.purged_at is not None:
+        raise Conflict("evidence.purged", "This file was deleted under the retention policy")
+    return row
+
+
+def issue_upload_target(session: Session, actor: User, store: BlobStore, evidence_id: uuid.UUID,
+                        ttl_seconds: int = DEFAULT_TTL_SECONDS) -> IssuedTarget:
+    """Where the device uploads the file now; valid for `ttl_seconds`.
+
+    :raises evidence.already_verified, evidence.withdrawn, evidence.rejected: nothing to upload.
+    :raises evidence.store_unavailable: the store could not make a target.
+    """
+    row = writable_evidence(session, actor, evidence_id, lock=True)
+    _refuse_if_settled(row)
+    expires_at = utcnow() + timedelta(seconds=ttl_seconds)
+    sha256_b64 = base64.b64encode(bytes.fromhex(row.sha256)).decode("ascii")
+    try:
+        target = store.upload_target(row.storage_key, row.media_type, row.size_bytes, sha256_b64, expires_in=ttl_seconds)
+    except BlobStoreUnavailable:
+        raise StoreUnavailable(UNAVAILABLE, "The file store cannot be reached; try again later") from None
+    row.upload_expires_at = expires_at
+    return IssuedTarget(row, target, expires_at)
+
+
+def receive_upload(session: Session, actor: User, store, evidence_id: uuid.UUID, stream: BinaryIO,
+                   content_length: int | None, valid_until: datetime) -> int:
+    """Store an upload sent to the app itself (local store), streamed to disk, capped at the registered size.
+
+    `valid_until` is the expiry signed into the upload URL. Confirm still does all the checking.
+    :raises evidence.target_expired: the upload URL has expired.
+    :raises evidence.too_large: more bytes than were registered (nothing is stored).
+    """
+    row = writable_evidence(session, actor, evidence_id)
+    _refuse_if_settled(row)
+    if utcnow() > valid_until:
+        raise Conflict("evidence.target_expired", "This upload link has expired; ask for a new one")
+    too_large = TooLarge("evidence.too_large", f"The file is larger than the {row.size_bytes} bytes registered",
+                         {"size_bytes": row.size_bytes})
+    if content_length is not None and content_length > row.size_bytes:
+        raise too_large
+    try:
+        written = store.put_stream(row.storage_key, stream, row.media_type, max_bytes=row.size_bytes)
+    except BlobTooLarge:
+        raise too_large from None
+    row.uploaded_at = utcnow()
+    return written
+
+
+def confirm_upload(session: Session, actor: User, store: BlobStore, evidence_id: uuid.UUID) -> Confirmation:
+    """Check the uploaded object and settle the evidence: verified, rejected, or still expected.
+
+    Still expected (retry with a new target) when nothing was uploaded, it was uploaded after its
+    target expired, or its size or SHA-256 differ; the bad object is deleted. Rejected, for good,
+    when the bytes are not the registered type. Expected with `evidence.store_unavailable` when
+    the store cannot be reached; the status does not change.
+    :raises evidence.withdrawn: the file was withdrawn.
+    """
+    row = writable_evidence(session, actor, evidence_id, lock=True)
+    if row.status == "verified":
+        return Confirmation("verified")
+    if row.status == "rejected":
+        return Confirmation("rejected", row.rejection_code, row.rejection_reason)
+    if row.status == "withdrawn":
+        raise Conflict("evidence.withdrawn", "This file was withdrawn")
+    now = utcnow()
+    try:
+        problem, written_at = _inspect(store, row)
+        if problem is not None:
+            _discard(store, row.storage_key)
+    except BlobStoreUnavailable:
+        row.last_error, row.last_error_at = UNAVAILABLE, now
+        return Confirmation("expected", UNAVAILABLE, "The file store cannot be reached; the file waits on the device")
+    if problem is None:
+        _settle(session, actor, row, "verified", now, uploaded_at=written_at)
+        return Confirmation("verified")
+    code, message = problem
+    if code == "evidence.wrong_type":
+        row.rejection_code, row.rejection_reason = code, message
+        _settle(session, actor, row, "rejected", now)
+        return Confirmation("rejected", code, message)
+    row.last_error, row.last_error_at = code, now
+    audit_log.record(session, actor, "evidence.upload_refused", "evidence", row.id, after={"code": code})
+    return Confirmation("expected", code, message)
+
+
+def _refuse_if_settled(row: Evidence) -> None:
+    if row.status == "verified":
+        raise Conflict("evidence.already_verified", "This file has already been received and checked")
+    if row.status == "withdrawn":
+        raise Conflict("evidence.withdrawn", "This file was withdrawn")
+    if row.status == "rejected":
+        raise Conflict("evidence.rejected", row.rejection_reason or "This file was rejected")
+
+
+def _inspect(store: BlobStore, row: Evidence) -> tuple[tuple[str, str] | None, datetime | None]:
+    """(problem code and message, or None; when the store wrote the object)."""
+    info = store.head(row.storage_key)
+    if info is None:
+        return ("evidence.not_uploaded", "No file has been uploaded; ask for a target and upload it"), None
+    if row.upload_expires_at is None or (info.modified_at is not None and info.modified_at > row.upload_expires_at):
+        return ("evidence.target_expired", "The file arrived after its upload link expired; upload it again"), None
+    if info.size != row.size_bytes:
+        return ("evidence.size_mismatch", f"{info.size} bytes arrived, not the {row.size_bytes} registered"), None
+    try:
+        scan = store.scan(row.storage_key)
+    except BlobNotFound:
+        return ("evidence.not_uploaded", "No file has been uploaded; ask for a target and upload it"), None
+    if scan.size != row.size_bytes:
+        return ("evidence.size_mismatch", f"{scan.size} bytes arrived, not the {row.size_bytes} registered"), None
+    if scan.sha256_hex != row.sha256:
+        return ("evidence.checksum_mismatch", "The file changed on the way (its SHA-256 differs); upload it again"), None
+    actual = sniff_media_type(scan.prefix)
+    if actual != row.media_type:
+        found = MEDIA_LABELS.get(actual, "another kind of file")
+        return ("evidence.wrong_type",
+                f"The file is not a {MEDIA_LABELS.get(row.media_type, row.media_type)}: its contents are {found}"), None
+    return None, info.modified_at
+
+
+def _discard(store: BlobStore, key: str) -> None:
+    """Delete a refused object; if the store fails now, the next upload replaces it anyway."""
+    try:
+        store.delete(key)
+    except BlobStoreUnavailable:
+        pass
+
+
+def _settle(session: Session, actor: User, row: Evidence, status: str, now: datetime,
+            uploaded_at: datetime | None = None) -> None:
+    before = row.status
+    row.status, row.version, row.last_error, row.last_error_at = status, row.version + 1, None, None
+    if status == "verified":
+        row.verified_at, row.uploaded_at = now, uploaded_at or row.uploaded_at or now
+    session.flush()
+    log_changes(session, [{"entity": "evidence", "entity_id": str(row.id), "version": row.version,
+                           "audit_id": row.audit_id}])
+    audit_log.record(session, actor, "evidence.verify" if status == "verified" else "evidence.reject", "evidence",
+                     row.id, before={"status": before},
+                     after={"status": status, "sha256": row.sha256, "size_bytes": row.size_bytes,
+                            **({"code": row.rejection_code} if status == "rejected" else {})})
+
+
+# ---- viewing ---------------------------------------------------------------------------------
+
+def open_for_viewing(session: Session, actor: User, evidence_id: uuid.UUID) -> Evidence:
+    """A verified file the user may see; the view is logged.
+
+    :raises evidence.not_found, evidence.forbidden, evidence.purged, evidence.not_received:
+    """
+    row = session.get(Evidence, evidence_id)
+    if row is None:
+        raise NotFound("evidence.not_found", "There is no such evidence")
+    if not may_view(session, actor, row.audit_id):
+        raise Forbidden("evidence.forbidden", "You may not see this evidence")
+    if row.purged_at is not None:
+        raise Conflict("evidence.purged", "This file was deleted under the retention policy")
+    if row.status != "verified":
+        raise Conflict("evidence.not_received", "This file has not been received and checked")
+    audit_log.record(session, actor, "evidence.viewed", "evidence", row.id,
+                     after={"audit_id": str(row.audit_id), "item_key": row.item_key})
+    return row
+
+
+# ---- retention -------------------------------------------------------------------------------
+
+def retention_cutoff(period: str, now: datetime) -> datetime:
+    """`now` minus a period like "6y" (calendar years), "8w" or "2192d".
+
+    :raises ValueError: for anything else, or a period of 0.
+    """
+    match = re.fullmatch(r"(\d{1,5})([ywd])", period.strip().lower()) if isinstance(period, str) else None
+    if match is None or int(match[1]) == 0:
+        raise ValueError(f"not a retention period like 6y, 8w or 2192d: {period!r}")
+    n, unit = int(match[1]), match[2]
+    if unit == "y":
+        try:
+            return now.replace(year=now.year - n)
+        except ValueError:  # 29 February in a year that has none
+            return now.replace(year=now.year - n, day=28)
+    return now - timedelta(days=n * 7 if unit == "w" else n)
+
+
+@dataclass(frozen=True)
+class PurgeItem:
+    evidence_id: uuid.UUID
+    audit_id: uuid.UUID
+    item_key: str
+    status: str
+    storage_key: str
+    finalised_at: datetime
+
+
+@dataclass
+class PurgeReport:
+    items: list[PurgeItem]
+    purged: int = 0
+    error: str | None = None
+
+
+def purge_candidates(session: Session, finalised_before: datetime) -> list[PurgeItem]:
+    """Evidence of audits finalised before the cutoff that is not purged yet, oldest audit first."""
+    rows = session.execute(select(Evidence.id, Evidence.audit_id, Evidence.item_key, Evidence.status,
+                                  Evidence.storage_key, Audit.finalised_at)
+                           .join(Audit, Audit.id == Evidence.audit_id)
+                           .where(Audit.finalised_at < finalised_before, Evidence.purged_at.is_(None))
+                           .order_by(Audit.finalised_at, Evidence.id))
+    return [PurgeItem(*row) for row in rows]
+
+
+def purge_evidence(session: Session, actor: User | None, store: BlobStore, finalised_before: datetime,
+                   *, dry_run: bool = False) -> PurgeReport:
+    """Delete from the store the evidence of audits finalised before the cutoff, and mark the rows.
+
+    Each purge is logged. The row stays (the audit record keeps that a file existed and its hash)
+    but loses its display filename, which may name a person. Stops at the first store failure; what
+    was purged before it stays purged.
+    """
+    report = PurgeReport(purge_candidates(session, finalised_before))
+    if dry_run:
+        return report
+    for item in report.items:
+        try:
+            store.delete(item.storage_key)
+        except BlobStoreUnavailable as exc:
+            report.error = str(exc)
+            break
+        session.execute(update(Evidence).where(Evidence.id == item.evidence_id)
+                        .values(purged_at=utcnow(), filename="purged"))
+        audit_log.record(session, actor, "evidence.purge", "evidence", item.evidence_id,
+                         before={"status": item.status},
+                         after={"storage_key": item.storage_key, "finalised_at": item.finalised_at.isoformat()})
+        report.purged += 1
+    return report

@@ -1,0 +1,89 @@
+"""Shared set-up for evidence tests: real file bytes, a started audit, and evidence made through
+the same services the push and the routes call (never inserted behind their back)."""
+from __future__ import annotations
+
+import hashlib
+import uuid
+
+from sqlalchemy import select
+
+from auditapp.models import Audit, AuditLogEntry, Evidence
+from auditapp.services import audits, evidence, evidence_files
+from auditapp.services.templates import latest_version
+from sync.client import mutation, uuid7
+
+from . import world
+
+# The first bytes are what real files start with; the rest is filler so sizes are realistic.
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 64 + b"\xff\xd9"
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(255, -1, -1)) * 48
+PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n" + b"0" * 9000 + b"\n%%EOF\n"
+EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff" + b"\x00" * 8000  # a Windows program
+FILES = {"image/jpeg": JPEG, "image/png": PNG, "application/pdf": PDF}
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def register_mutation(audit_id, data: bytes, media_type: str = "image/jpeg", item_key: str = "SG-1.1",
+                      filename: str | None = "photo.jpg", evidence_id=None, size=None, digest=None) -> dict:
+    """An `evidence.register` mutation as the device sends it."""
+    payload = {"audit_id": str(audit_id), "item_key": item_key, "media_type": media_type,
+               "size_bytes": len(data) if size is None else size, "sha256": digest or sha256(data)}
+    if filename is not None:
+        payload["filename"] = filename
+    return mutation("evidence.register", evidence_id or uuid7(), payload)
+
+
+def withdraw_mutation(audit_id, evidence_id, reason: str) -> dict:
+    return mutation("evidence.withdraw", evidence_id, {"audit_id": str(audit_id), "reason": reason})
+
+
+def started_audit(session, audit_type: str = "safeguarding") -> uuid.UUID:
+    """The auditor's safeguarding audit on their first visit, started through the service."""
+    visit = world.visit_assigned_to(session, "auditor")
+    audit_id = audits.audit_id_for(visit.id, audit_type)
+    outcome = audits.start_audits(session, world.user(session, "auditor"), [audits.StartAudit(
+        None, audit_id, visit.id, audit_type, latest_version(session, audit_type).id)])[0]
+    assert outcome.status == "applied", outcome
+    return audit_id
+
+
+def registered(session, audit_id, data: bytes = JPEG, media_type: str = "image/jpeg", item_key: str = "SG-1.1",
+               filename: str = "photo.jpg") -> Evidence:
+    """Evidence registered by the assigned auditor."""
+    evidence_id = uuid7()
+    outcome = evidence.register_evidence(session, world.user(session, "auditor"), [evidence.Registration(
+        None, evidence_id, audit_id, item_key, media_type, len(data), sha256(data), filename)])[0]
+    assert outcome.status == "applied", outcome
+    return session.get(Evidence, evidence_id)
+
+
+def verified(session, store, audit_id, data: bytes = JPEG, media_type: str = "image/jpeg",
+             item_key: str = "SG-1.1", filename: str = "photo.jpg") -> Evidence:
+    """Evidence registered, uploaded to `store` and confirmed: what a tablet leaves behind."""
+    row = registered(session, audit_id, data, media_type, item_key, filename)
+    auditor = world.user(session, "auditor")
+    evidence_files.issue_upload_target(session, auditor, store, row.id)
+    store.put(row.storage_key, data, media_type)
+    assert evidence_files.confirm_upload(session, auditor, store, row.id).status == "verified"
+    session.flush()
+    return row
+
+
+def verified_evidence_for_matrix(session, store) -> Evidence:
+    """One verified file in the known world, made once per test (the test's transaction is rolled back)."""
+    if "matrix_evidence" not in session.info:
+        audit_id = audits.audit_id_for(world.visit_assigned_to(session, "auditor").id, "safeguarding")
+        if session.get(Audit, audit_id) is None:
+            started_audit(session)
+        session.info["matrix_evidence"] = verified(session, store, audit_id)
+    return session.info["matrix_evidence"]
+
+
+def log_actions(session, evidence_id) -> list[str]:
+    """The audit-log actions recorded for one evidence row, oldest first."""
+    return list(session.scalars(select(AuditLogEntry.action).where(AuditLogEntry.entity == "evidence",
+                                                                   AuditLogEntry.entity_id == str(evidence_id))
+                                .order_by(AuditLogEntry.id)))
