@@ -1,7 +1,8 @@
 """Typed SQLAlchemy models. Import from here; migrations/ is the only source of the schema."""
 from .audits import Action, Answer, Audit, Conversation, Evidence, PolicyCheck, Visit, VisitAssignment, VisitAuditType
 from .base import Base
-from .directory import DirectoryDecision, SafeguardingConcern
+from .directory import (DirectoryDecision, Notification, OutboundEmail, ProviderStatusChange, ProviderTrigger,
+                        SafeguardingConcern, Watch)
 from .people import Organisation, User
 from .providers import Provider, ProviderCouncil, ProviderKeyStage, ProviderProvisionType, Site
 from .review import QoeGrade, ReviewComment, ShareLink
@@ -10,7 +11,7 @@ from .templates import AuditTemplate, TemplateVersion
 
 __all__ = [
     "Action", "Answer", "Audit", "AuditLogEntry", "AuditTemplate", "Base", "ChangeLogEntry", "Conversation",
-    "Device", "DirectoryDecision", "HeldMutation", "SyncConflict", "Evidence", "Organisation", "PolicyCheck", "ProcessedMutation", "Provider",
+    "Device", "DirectoryDecision", "Notification", "OutboundEmail", "ProviderStatusChange", "ProviderTrigger", "Watch", "HeldMutation", "SyncConflict", "Evidence", "Organisation", "PolicyCheck", "ProcessedMutation", "Provider",
     "ProviderCouncil", "ProviderKeyStage", "ProviderProvisionType", "QoeGrade", "ReviewComment", "SafeguardingConcern",
     "ShareLink", "Site",
     "TemplateVersion", "User", "Visit", "VisitAssignment", "VisitAuditType",

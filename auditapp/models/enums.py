@@ -64,6 +64,17 @@ EVIDENCE_MEDIA_TYPES = ("image/jpeg", "image/png", "application/pdf")
 ACTION_STATUSES = ("proposed", "open", "provider_done", "verified_closed", "overdue", "no_longer_relevant")
 ACTION_PRIORITIES = ("immediate", "high", "normal")
 CONCERN_STATUSES = ("open", "triaged", "closed")
+STATUS_CHANGE_CAUSES = ("finalise", "action", "concern", "decision", "rollup", "provider_edit", "trigger")
+TRIGGER_KINDS = ("new_premises", "new_proprietor", "new_dsl", "new_activity", "concern", "serious_incident")
+TRIGGER_LABELS = {
+    "new_premises": "New site or venue",
+    "new_proprietor": "Change of proprietor or ownership",
+    "new_dsl": "Change of designated safeguarding lead",
+    "new_activity": "New hazardous activity",
+    "concern": "Safeguarding concern or allegation about staff",
+    "serious_incident": "Serious incident",
+}
+NOTIFICATION_KINDS = ("status_changed", "placement_affected")
 DECISIONS = ("approve", "suspend", "reinstate", "remove", "clear_review", "confirm_reinstatement")
 CHANGE_OPS = ("upsert", "delete")
 MUTATION_STATUSES = ("applied", "duplicate", "rejected", "conflict", "held")

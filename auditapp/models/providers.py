@@ -1,12 +1,12 @@
 """Providers in the joint directory and the sites where learners attend."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import Base, TZDateTime, one_of, utcnow
+from .base import Base, JSONType, TZDateTime, one_of, utcnow
 from .enums import DELIVERY_MODES, DIRECTORY_STATUSES, DISTRICTS, KEY_STAGES, PROVISION_TYPES, REGISTRATION_STATUSES, TIME_BASES
 
 
@@ -15,6 +15,7 @@ class Provider(Base):
     __table_args__ = (
         one_of("registration_status", REGISTRATION_STATUSES),
         one_of("directory_status", DIRECTORY_STATUSES),
+        one_of("computed_status", DIRECTORY_STATUSES),
         one_of("time_basis", TIME_BASES),
         one_of("delivery_mode", DELIVERY_MODES),
         one_of("district", DISTRICTS),
@@ -42,10 +43,26 @@ class Provider(Base):
     delivery_mode: Mapped[str] = mapped_column(String(20))
     cost_per_day_pence: Mapped[int | None] = mapped_column(Integer)
     capacity: Mapped[int | None] = mapped_column(Integer)
-    # The published status; later issues compute eligibility and maintainers decide.
+    # The published status: what schools see. Only the roll-up (within the rules of
+    # services/directory.py) and maintainers' decisions change it.
     directory_status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
     first_listed_on: Mapped[datetime | None] = mapped_column(TZDateTime)
     created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
+    # The computed eligibility (services/eligibility.py) and why, as of computed_at.
+    computed_status: Mapped[str] = mapped_column(String(20), default="pending")
+    computed_rule: Mapped[str | None] = mapped_column(String(4))
+    computed_reasons: Mapped[list] = mapped_column(JSONType, default=list)
+    computed_at: Mapped[datetime | None] = mapped_column(TZDateTime)
+    valid_until: Mapped[date | None] = mapped_column(Date)
+    reaudit_due: Mapped[date | None] = mapped_column(Date, index=True)
+    status_changed_at: Mapped[datetime | None] = mapped_column(TZDateTime)
+    # True while the computed status asks for a maintainer's decision; urgency orders the queue
+    # (safeguarding first).
+    needs_decision: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    queue_urgency: Mapped[int] = mapped_column(Integer, default=0)
+    closed_at: Mapped[datetime | None] = mapped_column(TZDateTime)
+    # Bumped on every change schools can see: the API's ETag, and stale-form detection.
+    version: Mapped[int] = mapped_column(Integer, default=1)
 
     sites: Mapped[list["Site"]] = relationship(back_populates="provider", order_by="Site.id")
     provision_types: Mapped[list["ProviderProvisionType"]] = relationship(cascade="all, delete-orphan")
