@@ -46,6 +46,13 @@ MATRIX = {
     ("POST", "evidence.confirm"):       (401, 403, 403, 403, 200, 403),
     ("GET", "evidence.view"):           (302, 200, 200, 200, 200, 403),
     ("GET", "evidence.audit_page"):     (302, 200, 200, 200, 200, 403),
+    # On the world's submitted QE audit graded by the other teacher: the QoE teacher's empty form is 422.
+    ("GET", "grading.queues"):            (302, 200, 403, 200, 403, 403),
+    ("GET", "grading.grade_form"):        (302, 200, 403, 200, 403, 403),
+    ("POST", "grading.grade_submit"):     (302, 403, 403, 422, 403, 403),
+    ("GET", "grading.moderation_form"):   (302, 200, 403, 200, 403, 403),
+    ("POST", "grading.moderation_submit"): (302, 403, 403, 422, 403, 403),
+    ("GET", "grading.finalised"):         (302, 200, 200, 403, 403, 403),
 }
 
 
@@ -82,6 +89,9 @@ def _url(app, db_session, rule):
         from .evidence_helpers import verified_evidence_for_matrix
         row = verified_evidence_for_matrix(db_session, get_blob_store(app))
         args.update({k: v for k, v in (("evidence_id", row.id), ("audit_id", row.audit_id)) if k in rule.arguments})
+    if "qe_audit_id" in rule.arguments:
+        from .grading_helpers import graded_world_audit
+        args["qe_audit_id"] = graded_world_audit(db_session).id
     with app.test_request_context():
         from flask import url_for
         return url_for(rule.endpoint, **args)

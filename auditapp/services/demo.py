@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from ..models import Provider, User, Visit
 from . import templates, users
+from .grading_demo import seed_grading_examples
 from .providers import NewProvider, NewSite, create_provider, ensure_organisation, schedule_visit
 
 CITY, COUNTY = "Leicester City Council", "Leicestershire County Council"
@@ -71,6 +72,7 @@ def seed_demo(session: Session, passwords: dict[str, str], *, reset_passwords: b
     templates.publish_all(session, None)
     providers = [_ensure_provider(session, organisations, index, row) for index, row in enumerate(_PROVIDERS)]
     _ensure_visits(session, providers, today)
+    seed_grading_examples(session, today)  # submitted QE audits for the grading queues
     return seeded
 
 

@@ -165,7 +165,7 @@ def moderate_grades(session: Session, actor: User, decisions: Sequence[Moderatio
         planned.update({d.area: d.grade if d.decision == "changed" else sheet.rows[d.area].grade for d in group})
         if any(d.area == OVERALL for d in group):
             moderated = {a for a, row in sheet.rows.items() if row.moderation} | {d.area for d in group}
-            _check_overall(sheet, planned, "decision-overall", needs="moderated", done=moderated)
+            _check_overall(sheet, planned, "moderation-overall", needs="moderated", done=moderated)
         written.extend(_write_moderations(session, actor, sheet, group))
     return written
 
@@ -218,16 +218,16 @@ def _check_moderation_input(sheet: Sheet, actor: User, group: list[Moderation]) 
     for d in group:
         row, name = sheet.rows.get(d.area), _title(sheet, d.area)
         if row is None:
-            errors[f"decision-{d.area}"] = [f"{name} has not been graded yet, so there is nothing to moderate"]
+            errors[f"moderation-{d.area}"] = [f"{name} has not been graded yet, so there is nothing to moderate"]
         elif actor.id in (row.graded_by_id, sheet.audit.created_by_id):
             raise Forbidden("grading.own_grade", f"You cannot moderate {name}: a second teacher must moderate "
                             "a grade you gave or an audit you carried out", {"area": d.area})
         elif d.decision not in ("agreed", "changed"):
-            errors[f"decision-{d.area}"] = [f"Choose whether you agree with the {name} grade"]
+            errors[f"moderation-{d.area}"] = [f"Choose whether you agree with the {name} grade"]
         elif d.decision == "changed" and d.grade not in values:
-            errors[f"moderated_grade-{d.area}"] = [f"Choose the grade {name} should have"]
+            errors[f"moderation-{d.area}"] = [f"Choose the grade {name} should have"]
         elif d.decision == "changed" and d.grade == row.grade:
-            errors[f"moderated_grade-{d.area}"] = [f"Choose a different grade for {name}, or agree with it"]
+            errors[f"moderation-{d.area}"] = [f"Choose a different grade for {name}, or agree with it"]
         if d.decision == "changed" and not d.reason.strip():
             errors[f"reason-{d.area}"] = [f"Give the reason for changing the {name} grade"]
         elif len(d.reason) > RATIONALE_MAX:

@@ -20,9 +20,10 @@ STATUS_TAG_CLASSES = {
 # Navigation per role: every link must lead to a page that role may open.
 NAVIGATION = {
     "auditor": [("home.index", "Home"), ("visits.index", "My visits")],
-    "qoe_teacher": [("home.index", "Home"), ("visits.index", "My visits"), ("directory.index", "Directory")],
+    "qoe_teacher": [("home.index", "Home"), ("visits.index", "My visits"), ("grading.queues", "Grading"),
+                    ("directory.index", "Directory")],
     "maintainer": [("home.index", "Home"), ("directory.queue", "Queue"), ("directory.index", "Directory"),
-                   ("visits.index", "Visits")],
+                   ("visits.index", "Visits"), ("grading.finalised", "Finalised this week")],
     "school": [("home.index", "Home"), ("directory.index", "Directory")],
     "admin": [("home.index", "Home"), ("admin.users", "Users"), ("admin.templates", "Templates"),
               ("sync_import.form", "Import device data"),
@@ -58,4 +59,6 @@ def init_app(app: Flask) -> None:
 
     for module in (auth, home, visits, directory, admin, capture, sync_import, evidence):
         app.register_blueprint(module.bp)
+    from . import grading  # QoE grading, moderation and the queues after a visit
+    app.register_blueprint(grading.bp)
     app.context_processor(_template_globals)

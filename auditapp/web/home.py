@@ -1,11 +1,13 @@
 """The role-aware home page and a health check for load balancers."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from flask import Blueprint
 from flask_login import current_user
 from sqlalchemy import text
 
-from .. import queries
+from .. import grading_queries, queries
 from ..db import db
 from ..models.enums import ROLES
 from ..security import public, roles
@@ -31,6 +33,8 @@ def index():
     elif user.role == "admin":
         context["counts"] = queries.status_counts(session)
         context["templates"] = queries.template_version_summaries(session)
+    if user.role in ("qoe_teacher", "maintainer"):
+        context["queue_counts"] = grading_queries.home_counts(session, user, datetime.now(timezone.utc))
     return render(f"home/{user.role}.html", **context)
 
 
