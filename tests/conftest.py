@@ -10,6 +10,7 @@ import os
 import re
 import threading
 import uuid
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -93,6 +94,48 @@ def db_session(app):
 @pytest.fixture
 def client(app, db_session):
     return app.test_client()
+
+
+@contextmanager
+def rolled_back_session(app):
+    """Like `db_session`, for another app on the same database (an S3-mode app, say)."""
+    binding = app_db.binding(app)
+    connection = binding.engine.connect()
+    outer = connection.begin()
+    binding.sessionmaker.configure(bind=connection, join_transaction_mode="create_savepoint")
+    session = binding.sessionmaker()
+    try:
+        yield session
+    finally:
+        session.close()
+        binding.sessionmaker.configure(bind=binding.engine, join_transaction_mode="conservative_savepoint")
+        outer.rollback()
+        connection.close()
+
+
+# ---- S3 endpoint (moto server started by `make test`) -------------------------------------
+
+@pytest.fixture(scope="session")
+def s3_endpoint_url() -> str:
+    return _required_env("TEST_S3_ENDPOINT_URL")
+
+
+def evidence_bucket(endpoint_url: str, cors_origins=()) -> str:
+    """A fresh, randomly named bucket; with CORS for `cors_origins` set the way
+    `audit-tools evidence setup-bucket` sets it, since moto (like S3) then enforces it for browsers."""
+    from auditapp.storage.s3 import S3BlobStore, make_s3_client
+    client = make_s3_client({"S3_REGION": "eu-west-2", "S3_ENDPOINT_URL": endpoint_url})
+    bucket = f"auditapp-evidence-{uuid.uuid4().hex[:12]}"
+    client.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-2"})
+    if cors_origins:
+        S3BlobStore(client, bucket).allow_browser_uploads(list(cors_origins))
+    client.close()
+    return bucket
+
+
+def s3_config(endpoint_url: str, bucket: str) -> dict:
+    """Overrides that put an app's evidence in `bucket` on the test S3 endpoint."""
+    return {"EVIDENCE_STORE": "s3", "S3_BUCKET": bucket, "S3_ENDPOINT_URL": endpoint_url, "S3_REGION": "eu-west-2"}
 
 
 class Auth:
