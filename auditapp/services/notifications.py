@@ -1,0 +1,135 @@
+"""Tell school users about providers they watch: in-app notifications and queued e-mails.
+
+Notifications and e-mails are written in the transaction of the change they report, so a rolled
+back change tells nobody. E-mails wait in `outbound_emails` until `deliver` hands them to the
+configured sender: SMTP when AUDITAPP_SMTP_HOST is set, otherwise a folder of .eml files (the
+`make run` default), so nothing is lost when the mail server is down — delivery is retried.
+Schools only ever read the plain reason categories, never safeguarding detail.
+"""
+from __future__ import annotations
+
+import smtplib
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Protocol
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..models import Notification, OutboundEmail, Provider, User, Watch
+from ..models.enums import DIRECTORY_STATUS_LABELS
+
+# What a school may read about why a status changed (audit-templates.md §1.5: never safeguarding detail).
+CATEGORY_LABELS = {
+    "safeguarding": "a safeguarding matter the council is looking into",
+    "safety": "health and safety findings or overdue actions",
+    "education": "the quality of education audit",
+    "registration": "whether the provider needs to register as a school",
+    "dates": "an audit that is out of date",
+    "listing": "the provider's listing",
+}
+MAX_ATTEMPTS = 10
+
+
+def plain_reasons(reasons: list[dict]) -> list[str]:
+    """The reason categories a school may see, in order, without repeats."""
+    seen: list[str] = []
+    for reason in reasons:
+        label = CATEGORY_LABELS.get(reason.get("category", ""), CATEGORY_LABELS["listing"])
+        if label not in seen:
+            seen.append(label)
+    return seen
+
+
+def status_changed(session: Session, provider: Provider, before: str, after: str, reasons: list[dict]) -> int:
+    """Notify every active watcher of `provider`; return how many were told."""
+    watchers = session.scalars(select(User).join(Watch, Watch.user_id == User.id)
+                               .where(Watch.provider_id == provider.id, User.is_active.is_(True))).all()
+    name = provider.display_name
+    title = f"{name} is now {DIRECTORY_STATUS_LABELS[after]}"
+    why = plain_reasons(reasons)
+    body = (f"The directory status of {name} changed from {DIRECTORY_STATUS_LABELS[before]} to "
+            f"{DIRECTORY_STATUS_LABELS[after]}." + (f" This relates to {'; '.join(why)}." if why else "")
+            + " Check the provider's page before placing a child, and contact the AP team with any questions.")
+    for user in watchers:
+        session.add(Notification(user_id=user.id, provider_id=provider.id, kind="status_changed", title=title, body=body))
+        session.add(OutboundEmail(to_address=user.email, subject=title, body=body))
+    return len(watchers)
+
+
+def unread_count(session: Session, user: User) -> int:
+    from sqlalchemy import func
+    return session.scalar(select(func.count()).select_from(Notification)
+                          .where(Notification.user_id == user.id, Notification.read_at.is_(None)))
+
+
+class EmailSender(Protocol):
+    def send(self, to_address: str, subject: str, body: str) -> None:
+        """Send one message. :raises OSError: when it could not be handed over."""
+
+
+@dataclass
+class SmtpSender:
+    host: str
+    port: int
+    sender: str
+    username: str | None = None
+    password: str | None = None
+    use_tls: bool = True
+
+    def send(self, to_address: str, subject: str, body: str) -> None:
+        with smtplib.SMTP(self.host, self.port, timeout=20) as smtp:
+            if self.use_tls:
+                smtp.starttls()
+            if self.username:
+                smtp.login(self.username, self.password or "")
+            smtp.send_message(_message(self.sender, to_address, subject, body))
+
+
+@dataclass
+class FolderSender:
+    """Writes each message as an .eml file: the `make run` outbox, readable with any mail client."""
+
+    folder: Path
+    sender: str
+
+    def send(self, to_address: str, subject: str, body: str) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+        (self.folder / f"{stamp}.eml").write_bytes(bytes(_message(self.sender, to_address, subject, body)))
+
+
+def sender_from_config(config: dict) -> EmailSender:
+    if config.get("SMTP_HOST"):
+        return SmtpSender(config["SMTP_HOST"], int(config.get("SMTP_PORT") or 587), config["MAIL_FROM"],
+                          config.get("SMTP_USERNAME"), config.get("SMTP_PASSWORD"),
+                          bool(config.get("SMTP_STARTTLS", True)))
+    return FolderSender(Path(config["INSTANCE_DIR"]) / "outbox", config["MAIL_FROM"])
+
+
+def deliver(session: Session, sender: EmailSender, limit: int = 200) -> tuple[int, int]:
+    """Hand waiting e-mails to `sender`; return (sent, failed). Failures stay queued for a retry."""
+    waiting = session.scalars(select(OutboundEmail).where(OutboundEmail.sent_at.is_(None),
+                                                          OutboundEmail.attempts < MAX_ATTEMPTS)
+                              .order_by(OutboundEmail.id).limit(limit).with_for_update(skip_locked=True)).all()
+    sent = failed = 0
+    for email in waiting:
+        email.attempts += 1
+        try:
+            sender.send(email.to_address, email.subject, email.body)
+        except (OSError, smtplib.SMTPException) as exc:
+            email.last_error = f"{exc.__class__.__name__}: {exc}"[:500]
+            failed += 1
+            continue
+        email.sent_at, email.last_error = datetime.now(timezone.utc), None
+        sent += 1
+    return sent, failed
+
+
+def _message(sender: str, to_address: str, subject: str, body: str) -> EmailMessage:
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = sender, to_address, subject
+    message.set_content(body)
+    return message
