@@ -25,8 +25,8 @@ from .templates import latest_version
 TEACHER = "teacher@city.example.org"
 # provider legal name, days before today, grade the teacher gives (None: left for grading)
 EXAMPLES = (
-    ("Soar Valley Tutoring Ltd", 12, None),
-    ("Wigston Online School Services Ltd", 20, "secure"),
+    ("Abbey Park Boxing Academy CIC", 12, None),  # Leicester City
+    ("Market Bosworth Nurture Hub Ltd", 20, "secure"),  # Leicestershire County
 )
 NOTES = {"partially_met": "Plans exist, but outcomes are not measurable yet."}
 
