@@ -71,7 +71,7 @@ def storage_key(audit_id: uuid.UUID, evidence_id: uuid.UUID) -> str:
 def display_filename(raw: object) -> str:
     """A filename fit to show: its last path part, no control characters, at most 100 characters."""
     name = re.split(r"[/\\]", raw)[-1] if isinstance(raw, str) else ""
-    name = "".join(c for c in name if unicodedata.category(c)[0] != "C")
+    name = "".join(" " if c.isspace() else c for c in name if c.isspace() or unicodedata.category(c)[0] != "C")
     name = " ".join(name.split()).lstrip(". ")
     if len(name) > DISPLAY_NAME_MAX:
         stem, dot, ext = name.rpartition(".")
