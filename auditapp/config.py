@@ -24,11 +24,12 @@ DEFAULTS: dict[str, object] = {
     "EVIDENCE_MAX_BYTES": 20 * 1024 * 1024,
     "EVIDENCE_UPLOAD_TTL_SECONDS": 300,  # how long an upload target (presigned PUT) stays valid
     "EVIDENCE_RETENTION_DAYS": 2192,  # 6 years (with leap days) after the audit is finalised
+    "SHARE_LINK_DAYS": 30,  # how long a provider's action-plan link works
 }
 
 _BOOL = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
 _INT_KEYS = {"LOGIN_MAX_FAILURES", "LOGIN_LOCKOUT_MINUTES", "EVIDENCE_MAX_BYTES", "EVIDENCE_UPLOAD_TTL_SECONDS",
-             "EVIDENCE_RETENTION_DAYS"}
+             "EVIDENCE_RETENTION_DAYS", "SHARE_LINK_DAYS"}
 _BOOL_KEYS = {"SESSION_COOKIE_SECURE"}
 
 
@@ -90,6 +91,8 @@ def _check(config: dict, require_secret: bool) -> None:
         )
     if not 1 <= int(config["EVIDENCE_UPLOAD_TTL_SECONDS"]) <= 7 * 24 * 60 * 60:
         raise ConfigError("AUDITAPP_EVIDENCE_UPLOAD_TTL_SECONDS must be 1 to 604800 (S3's limit for a presigned URL)")
+    if not 1 <= int(config["SHARE_LINK_DAYS"]) <= 366:
+        raise ConfigError("AUDITAPP_SHARE_LINK_DAYS must be 1 to 366 (a provider's link should not outlive a year)")
     if config["EVIDENCE_STORE"] not in ("local", "s3"):
         raise ConfigError(f"AUDITAPP_EVIDENCE_STORE must be 'local' or 's3', not {config['EVIDENCE_STORE']!r}")
     if config["EVIDENCE_STORE"] == "s3":

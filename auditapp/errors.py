@@ -19,6 +19,7 @@ TITLES = {
     404: "Page not found",
     405: "That action is not allowed here",
     409: "Someone else changed this first",
+    410: "This link no longer works",
     413: "The file is too large",
     422: "There is a problem with what you entered",
     429: "Too many attempts",

@@ -33,6 +33,12 @@ class Conflict(DomainError):
     status = 409
 
 
+class Gone(DomainError):
+    """Something that existed and no longer works (an expired or revoked share link)."""
+
+    status = 410
+
+
 class Invalid(DomainError):
     """Input that fails validation; `details` maps field names to lists of messages."""
 
