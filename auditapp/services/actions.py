@@ -24,7 +24,6 @@ from . import audit_log
 from .access import CAPTURE_TYPES
 from .changes import log_changes
 from .errors import Conflict, Forbidden, Invalid, NotFound
-from .snapshot import chain_ids
 
 STATUS_LABELS = {
     "proposed": "Proposed",
@@ -66,9 +65,13 @@ def may_review(session: Session, actor: User, audit: Audit) -> bool:
         role_ok = actor.role == "auditor" and bool(actor.is_lead_reviewer)
     if not role_ok or actor.id == audit.created_by_id:
         return False
-    if audit.corrects_audit_id is None:
-        return True
-    return actor.id not in set(session.scalars(select(Audit.created_by_id).where(Audit.id.in_(chain_ids(session, audit)))))
+    corrected = audit.corrects_audit_id
+    while corrected is not None:  # walk back through the revisions this one corrects
+        author, corrected = session.execute(select(Audit.created_by_id, Audit.corrects_audit_id)
+                                            .where(Audit.id == corrected)).one()
+        if author == actor.id:
+            return False
+    return True
 
 
 def may_follow_up(session: Session, actor: User, audit: Audit) -> bool:
