@@ -53,6 +53,19 @@ MATRIX = {
     ("GET", "grading.moderation_form"):   (302, 200, 403, 200, 403, 403),
     ("POST", "grading.moderation_submit"): (302, 403, 403, 422, 403, 403),
     ("GET", "grading.finalised"):         (302, 200, 200, 403, 403, 403),
+    # Review routes on the world's submitted QE audit by the city teacher: the county QoE teacher may
+    # review it, and an empty form (no audit version) is 422. Auditors in WHO are not lead reviewers.
+    # It is not a correction (404 for the correction page, 403 for a correction's forms).
+    ("GET", "review.queue"):              (302, 200, 403, 200, 403, 403),
+    ("GET", "review.audit"):              (302, 200, 403, 200, 403, 403),
+    ("POST", "review.return_audit"):      (302, 403, 403, 422, 403, 403),
+    ("POST", "review.finalise"):          (302, 403, 403, 422, 403, 403),
+    ("POST", "review.resolve_conflict"):  (302, 403, 403, 422, 403, 403),
+    ("POST", "review.start_correction"):  (302, 403, 403, 422, 403, 403),
+    ("GET", "review.correction"):         (302, 404, 403, 404, 403, 403),
+    ("POST", "review.correct_item"):      (302, 403, 403, 403, 403, 403),
+    ("POST", "review.submit_correction"): (302, 403, 403, 403, 403, 403),
+    ("GET", "review.diff"):               (302, 200, 403, 200, 403, 403),
 }
 
 
@@ -89,6 +102,11 @@ def _url(app, db_session, rule):
         from .evidence_helpers import verified_evidence_for_matrix
         row = verified_evidence_for_matrix(db_session, get_blob_store(app))
         args.update({k: v for k, v in (("evidence_id", row.id), ("audit_id", row.audit_id)) if k in rule.arguments})
+    if rule.endpoint.startswith("review.") and "audit_id" in rule.arguments:
+        from .grading_helpers import ungraded_world_audit
+        args["audit_id"] = ungraded_world_audit(db_session).id
+    if "conflict_id" in rule.arguments:
+        args["conflict_id"] = 0  # none: the role check and the form answer first
     if "qe_audit_id" in rule.arguments:
         from .grading_helpers import graded_world_audit
         args["qe_audit_id"] = graded_world_audit(db_session).id

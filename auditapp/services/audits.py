@@ -5,14 +5,16 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from ..models import Answer, Audit, SafeguardingConcern, TemplateVersion, User, Visit, VisitAssignment, VisitAuditType
+from ..models import (Answer, Audit, ReviewComment, SafeguardingConcern, TemplateVersion, User, Visit, VisitAssignment,
+                      VisitAuditType)
 from . import audit_log
-from .access import CAPTURE_TYPES, audit_access, items_of
+from .access import CAPTURE_TYPES, AuditAccess, audit_access, items_of
 from .capture import Outcome
 from .changes import log_changes
+from .scoring import score
 
 # Audit ids are derived so two offline tablets on one visit start the same audit (sync/PROTOCOL.md).
 AUDIT_NAMESPACE = uuid.UUID("6d1f6c1e-5b4a-4b8e-9a57-3f0f0c1a2b7d")
@@ -62,9 +64,13 @@ def start_audits(session: Session, actor: User, starts: list[StartAudit]) -> lis
     return outcomes
 
 
-def submit_audits(session: Session, actor: User, refs_and_ids: list[tuple[object, uuid.UUID]]) -> list[Outcome]:
-    """Submit complete audits for review; an already submitted audit answers as applied."""
-    access = audit_access(session, actor, {audit_id for _, audit_id in refs_and_ids})
+def submit_audits(session: Session, actor: User, refs_and_ids: list[tuple[object, uuid.UUID]],
+                  access: dict[uuid.UUID, AuditAccess] | None = None) -> list[Outcome]:
+    """Submit (or, after a return, resubmit) complete audits for review; an already submitted audit answers as applied.
+
+    `access` is for services/corrections.py, which decides itself who may submit a correction.
+    """
+    access = access if access is not None else audit_access(session, actor, {audit_id for _, audit_id in refs_and_ids})
     outcomes = []
     for ref, audit_id in refs_and_ids:
         acc = access[audit_id]
@@ -88,13 +94,21 @@ def _submit_one(session: Session, actor: User, ref, acc) -> Outcome:
         return Outcome(ref, "rejected", acc.audit_id, code="audit.incomplete",
                        message=f"{len(missing)} items are not rated yet", details={"missing": missing})
     audit = session.get(Audit, acc.audit_id)
+    before = audit.status
     audit.status, audit.version = "submitted", audit.version + 1
     audit.submitted_at = datetime.now(timezone.utc)
+    # The server's score from the stored ratings is the truth; the device's figure is display only.
+    scored = score(acc.template, dict(session.execute(select(Answer.item_key, Answer.rating)
+                                                      .where(Answer.audit_id == audit.id)).all()))
+    audit.section_rags, audit.outcome = scored.section_rags, scored.outcome
+    session.execute(update(ReviewComment).where(ReviewComment.audit_id == audit.id, ReviewComment.addressed_at.is_(None))
+                    .values(addressed_at=audit.submitted_at))
     session.flush()
     log_changes(session, [{"entity": "audit", "entity_id": str(audit.id), "version": audit.version,
                            "audit_id": audit.id}])
-    audit_log.record(session, actor, "audit.submit", "audit", audit.id, before={"status": "draft"},
-                     after={"status": "submitted"})
+    audit_log.record(session, actor, "audit.resubmit" if before == "returned" else "audit.submit", "audit", audit.id,
+                     before={"status": before}, after={"status": "submitted", "version": audit.version,
+                                                       "outcome": audit.outcome})
     return Outcome(ref, "applied", audit.id, audit.version)
 
 

@@ -70,10 +70,15 @@ def propose_actions(session: Session, actor: User, changes: list[Change]) -> lis
     return apply_changes(session, actor, "action", changes)
 
 
-def apply_changes(session: Session, actor: User, entity: str, changes: list[Change]) -> list[Outcome]:
-    """Apply one kind of change set-based and return an outcome per change, in order."""
+def apply_changes(session: Session, actor: User, entity: str, changes: list[Change],
+                  access: dict[uuid.UUID, AuditAccess] | None = None) -> list[Outcome]:
+    """Apply one kind of change set-based and return an outcome per change, in order.
+
+    `access` lets the review services (a reviewer resolving a sync conflict, a correction) write
+    through this same path after deciding themselves who may write; capture edges never pass it.
+    """
     spec, model = SPECS[entity], MODELS[entity]
-    access = audit_access(session, actor, {c.audit_id for c in changes})
+    access = access if access is not None else audit_access(session, actor, {c.audit_id for c in changes})
     outcomes: dict[int, Outcome] = {}
     ready: list[tuple[int, Change, AuditAccess]] = []
     for index, change in enumerate(changes):

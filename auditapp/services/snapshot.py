@@ -19,11 +19,25 @@ from .scoring import OUTCOME_LABELS, RATING_LABELS, is_rated, score
 OVERALL_AREA = "overall"
 
 
+def chain_ids(session: Session, audit: Audit) -> list[uuid.UUID]:
+    """This audit's id and those of the revisions it corrects, newest first."""
+    ids, current = [audit.id], audit.corrects_audit_id
+    while current is not None and current not in ids:
+        ids.append(current)
+        current = session.scalar(select(Audit.corrects_audit_id).where(Audit.id == current))
+    return ids
+
+
 def build_snapshot(session: Session, audit: Audit) -> dict:
-    """Collect one audit's current state into the agreed snapshot shape (see issue 5 brief)."""
+    """Collect one audit's current state into the agreed snapshot shape (see issue 5 brief).
+
+    Evidence and actions stay with the revision they were captured on, so a correction's snapshot
+    lists those of every revision it corrects as well as its own.
+    """
     content = audit.template_version.content
+    chain = chain_ids(session, audit)
     answers = {a.item_key: a for a in session.scalars(select(Answer).where(Answer.audit_id == audit.id))}
-    evidence = list(session.scalars(select(Evidence).where(Evidence.audit_id == audit.id)
+    evidence = list(session.scalars(select(Evidence).where(Evidence.audit_id.in_(chain))
                                     .order_by(Evidence.item_key, Evidence.created_at, Evidence.id)))
     scored = score(content, {key: a.rating for key, a in answers.items()})
     visit, provider = audit.visit, audit.visit.provider
@@ -51,7 +65,7 @@ def build_snapshot(session: Session, audit: Audit) -> dict:
             select(Conversation).where(Conversation.audit_id == audit.id)
             .order_by(Conversation.kind, Conversation.reference))],
         "actions": [_action(row) for row in session.scalars(
-            select(Action).where(Action.audit_id == audit.id).order_by(Action.item_key, Action.created_at, Action.id))],
+            select(Action).where(Action.audit_id.in_(chain)).order_by(Action.item_key, Action.created_at, Action.id))],
         "evidence": [_evidence(row) for row in evidence],
         "qoe_grades": _qoe_grades(session, audit, content),
     }
@@ -138,10 +152,11 @@ def _qoe_grades(session: Session, audit: Audit, content: dict) -> list[dict]:
         row = rows.get(key)
         if row is None:
             continue
-        # The moderated grade is the one that counts; an unmoderated grade counts for nothing yet.
-        counts = row.moderated_grade or (row.grade if row.moderation == "agreed" else None)
+        # The moderated grade is the one that counts (as grading.Sheet.counting); until moderation the
+        # grade is provisional, and finalising needs every grade moderated.
         out.append({"area": key, "title": title, "grade": row.grade, "moderated_grade": row.moderated_grade,
-                    "moderation": row.moderation, "moderation_reason": row.moderation_reason, "counts": counts,
+                    "moderation": row.moderation, "moderation_reason": row.moderation_reason,
+                    "counts": row.moderated_grade or row.grade, "provisional": row.moderation is None,
                     "rationale": row.rationale})
     return out
 

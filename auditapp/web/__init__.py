@@ -61,4 +61,6 @@ def init_app(app: Flask) -> None:
         app.register_blueprint(module.bp)
     from . import grading  # QoE grading, moderation and the queues after a visit
     app.register_blueprint(grading.bp)
+    from . import review  # reviewers' queue, review, finalisation, corrections
+    app.register_blueprint(review.bp)
     app.context_processor(_template_globals)
