@@ -3,6 +3,8 @@ the same services the push and the routes call (never inserted behind their back
 from __future__ import annotations
 
 import hashlib
+import urllib.error
+import urllib.request
 import uuid
 
 from sqlalchemy import select
@@ -24,6 +26,60 @@ FILES = {"image/jpeg": JPEG, "image/png": PNG, "application/pdf": PDF}
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+class Device:
+    """A signed-in tablet: sync pushes plus the evidence upload calls, exactly as PROTOCOL.md has them."""
+
+    def __init__(self, client, sync_device):
+        self.client, self.sync = client, sync_device
+        self.audit_id = sync_device.audit_id
+
+    @property
+    def csrf(self) -> dict:
+        if self.sync.client.csrf_token is None:
+            self.sync.client.config()
+        return {"X-CSRFToken": self.sync.client.csrf_token}
+
+    def push(self, *mutations):
+        return self.sync.push(*mutations)
+
+    def register(self, data=JPEG, **kw) -> str:
+        registration = register_mutation(self.audit_id, data, **kw)
+        result = self.push(registration)[0]
+        assert result["status"] == "applied", result
+        return registration["entity_id"]
+
+    def target(self, evidence_id):
+        return self.client.post(f"/evidence/{evidence_id}/upload-target", json={}, headers=self.csrf)
+
+    def put(self, target: dict, data: bytes, **kw):
+        return self.client.put(target["url"], data=data, headers={**target["headers"], **self.csrf}, **kw)
+
+    def confirm(self, evidence_id):
+        return self.client.post(f"/evidence/{evidence_id}/confirm", json={}, headers=self.csrf)
+
+    def upload(self, evidence_id, data: bytes):
+        """Target, PUT (to the app or straight to S3), confirm: the confirm response."""
+        target = self.target(evidence_id)
+        assert target.status_code == 200, target.get_json()
+        target = target.get_json()
+        if target["url"].startswith("/"):
+            assert self.put(target, data).status_code == 200
+        else:
+            assert put_to_store(target, data) == 200
+        return self.confirm(evidence_id)
+
+
+def put_to_store(target: dict, data: bytes) -> int:
+    """PUT to a presigned URL the way a browser does (exactly the target's headers); the status."""
+    request = urllib.request.Request(target["url"], data=data, method=target["method"], headers=target["headers"])
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        with exc:
+            return exc.code
 
 
 def register_mutation(audit_id, data: bytes, media_type: str = "image/jpeg", item_key: str = "SG-1.1",

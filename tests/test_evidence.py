@@ -18,50 +18,11 @@ from auditapp.storage import get_blob_store
 from sync.client import uuid7
 
 from . import world
-from .evidence_helpers import (EXE, FILES, JPEG, PDF, PNG, log_actions, register_mutation, sha256,
+from .evidence_helpers import (EXE, FILES, JPEG, PDF, PNG, Device, log_actions, register_mutation, sha256,
                                withdraw_mutation)
 from .sync_helpers import device_for
 
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-
-
-class Device:
-    """A signed-in tablet: sync pushes plus the evidence upload calls, exactly as PROTOCOL.md has them."""
-
-    def __init__(self, client, sync_device):
-        self.client, self.sync = client, sync_device
-        self.audit_id = sync_device.audit_id
-
-    @property
-    def csrf(self) -> dict:
-        if self.sync.client.csrf_token is None:
-            self.sync.client.config()
-        return {"X-CSRFToken": self.sync.client.csrf_token}
-
-    def push(self, *mutations):
-        return self.sync.push(*mutations)
-
-    def register(self, data=JPEG, **kw) -> str:
-        registration = register_mutation(self.audit_id, data, **kw)
-        result = self.push(registration)[0]
-        assert result["status"] == "applied", result
-        return registration["entity_id"]
-
-    def target(self, evidence_id):
-        return self.client.post(f"/evidence/{evidence_id}/upload-target", json={}, headers=self.csrf)
-
-    def put(self, target: dict, data: bytes, **kw):
-        return self.client.put(target["url"], data=data, headers={**target["headers"], **self.csrf}, **kw)
-
-    def confirm(self, evidence_id):
-        return self.client.post(f"/evidence/{evidence_id}/confirm", json={}, headers=self.csrf)
-
-    def upload(self, evidence_id, data: bytes):
-        """Target, PUT, confirm: the confirm response."""
-        target = self.target(evidence_id)
-        assert target.status_code == 200, target.get_json()
-        assert self.put(target.get_json(), data).status_code == 200
-        return self.confirm(evidence_id)
 
 
 @pytest.fixture
