@@ -6,8 +6,10 @@ import os
 import secrets
 import sys
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
+from urllib.parse import urlsplit
 
 import click
 from sqlalchemy import select
@@ -18,8 +20,9 @@ from auditapp.config import ConfigError, load_config, read_or_create_dev_secret
 from auditapp.db import bind, session_scope
 from auditapp.models import Organisation
 from auditapp.models.enums import ROLES
-from auditapp.services import demo, templates, users
+from auditapp.services import demo, evidence_files, templates, users
 from auditapp.services.errors import DomainError
+from auditapp.storage import BlobStoreUnavailable, build_blob_store
 
 
 class Context:
@@ -50,7 +53,7 @@ pass_context = click.make_pass_decorator(Context, ensure=True)
 
 @click.group()
 def cli() -> None:
-    """Operate auditapp: database, templates, users and the demo world."""
+    """Operate auditapp: database, templates, users, evidence and the demo world."""
 
 
 @cli.group()
@@ -123,6 +126,69 @@ def users_list(ctx: Context) -> None:
     with ctx.transaction() as session:
         for u in users.list_users(session):
             click.echo(f"{u.email:<40} {u.role:<12} {u.organisation.name:<35} {'active' if u.is_active else 'inactive'}")
+
+
+@cli.group("evidence")
+def evidence_group() -> None:
+    """Evidence files: retention and the S3 bucket."""
+
+
+@evidence_group.command("purge")
+@click.option("--older-than", "older_than", metavar="PERIOD",
+              help="Delete evidence of audits finalised longer ago than this: 6y, 8w or 2192d "
+                   "(default: AUDITAPP_EVIDENCE_RETENTION_DAYS days).")
+@click.option("--dry-run", is_flag=True, help="List what would be deleted and delete nothing.")
+@pass_context
+def evidence_purge(ctx: Context, older_than: str | None, dry_run: bool) -> None:
+    """Delete evidence past its retention period from the store and mark it purged (each one logged)."""
+    period = older_than or f"{ctx.config['EVIDENCE_RETENTION_DAYS']}d"
+    try:
+        cutoff = evidence_files.retention_cutoff(period, datetime.now(timezone.utc))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--older-than") from None
+    store = build_blob_store(ctx.config)
+    try:
+        with ctx.transaction() as session:
+            report = evidence_files.purge_evidence(session, None, store, cutoff, dry_run=dry_run)
+    finally:
+        _close_store(store)
+    verb = "Would purge" if dry_run else f"Purged {report.purged} of"
+    click.echo(f"{verb} {len(report.items)} evidence files of audits finalised before {cutoff:%Y-%m-%d %H:%M} UTC.")
+    for item in report.items:
+        click.echo(f"  {item.evidence_id}  audit {item.audit_id}  {item.item_key:<8} {item.status:<9} "
+                   f"finalised {item.finalised_at:%Y-%m-%d}")
+    if report.error:
+        click.echo(f"Error: stopped early, the store failed: {report.error}", err=True)
+        sys.exit(1)
+
+
+@evidence_group.command("setup-bucket")
+@click.option("--origin", "origins", multiple=True, required=True, metavar="URL",
+              help="The app's origin, like https://audits.example.org (repeat for several).")
+@pass_context
+def evidence_setup_bucket(ctx: Context, origins: tuple[str, ...]) -> None:
+    """Let browsers on the app's origin PUT and GET evidence in the S3 bucket (sets the bucket's CORS)."""
+    if ctx.config["EVIDENCE_STORE"] != "s3":
+        raise click.UsageError("AUDITAPP_EVIDENCE_STORE is not s3: the local store needs no bucket")
+    for origin in origins:
+        parts = urlsplit(origin)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/") or parts.query:
+            raise click.BadParameter(f"{origin!r} is not an origin like https://audits.example.org",
+                                     param_hint="--origin")
+    store = build_blob_store(ctx.config)
+    try:
+        store.allow_browser_uploads([origin.rstrip("/") for origin in origins])
+    except BlobStoreUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        _close_store(store)
+    click.echo(f"Bucket {ctx.config['S3_BUCKET']} now accepts PUT and GET from: {', '.join(origins)}")
+
+
+def _close_store(store) -> None:
+    client = getattr(store, "client", None)
+    if client is not None:
+        client.close()
 
 
 @cli.command("seed-demo")
