@@ -25,12 +25,19 @@ DEFAULTS: dict[str, object] = {
     "EVIDENCE_UPLOAD_TTL_SECONDS": 300,  # how long an upload target (presigned PUT) stays valid
     "EVIDENCE_RETENTION_DAYS": 2192,  # 6 years (with leap days) after the audit is finalised
     "SHARE_LINK_DAYS": 30,  # how long a provider's action-plan link works
+    # Watchers' e-mails (services/notifications.py): SMTP when SMTP_HOST is set, else .eml files in instance/outbox.
+    "SMTP_HOST": None,
+    "SMTP_PORT": 587,
+    "SMTP_USERNAME": None,
+    "SMTP_PASSWORD": None,
+    "SMTP_STARTTLS": True,
+    "MAIL_FROM": "AP directory <no-reply@localhost>",
 }
 
 _BOOL = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
 _INT_KEYS = {"LOGIN_MAX_FAILURES", "LOGIN_LOCKOUT_MINUTES", "EVIDENCE_MAX_BYTES", "EVIDENCE_UPLOAD_TTL_SECONDS",
-             "EVIDENCE_RETENTION_DAYS", "SHARE_LINK_DAYS"}
-_BOOL_KEYS = {"SESSION_COOKIE_SECURE"}
+             "EVIDENCE_RETENTION_DAYS", "SHARE_LINK_DAYS", "SMTP_PORT"}
+_BOOL_KEYS = {"SESSION_COOKIE_SECURE", "SMTP_STARTTLS"}
 
 
 class ConfigError(RuntimeError):
@@ -93,6 +100,10 @@ def _check(config: dict, require_secret: bool) -> None:
         raise ConfigError("AUDITAPP_EVIDENCE_UPLOAD_TTL_SECONDS must be 1 to 604800 (S3's limit for a presigned URL)")
     if not 1 <= int(config["SHARE_LINK_DAYS"]) <= 366:
         raise ConfigError("AUDITAPP_SHARE_LINK_DAYS must be 1 to 366 (a provider's link should not outlive a year)")
+    if not 1 <= int(config["SMTP_PORT"]) <= 65535:
+        raise ConfigError("AUDITAPP_SMTP_PORT must be a port number, 1 to 65535")
+    if "@" not in str(config["MAIL_FROM"]):
+        raise ConfigError("AUDITAPP_MAIL_FROM must be an e-mail address, like \"AP directory <no-reply@example.org>\"")
     if config["EVIDENCE_STORE"] not in ("local", "s3"):
         raise ConfigError(f"AUDITAPP_EVIDENCE_STORE must be 'local' or 's3', not {config['EVIDENCE_STORE']!r}")
     if config["EVIDENCE_STORE"] == "s3":
