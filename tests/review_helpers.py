@@ -7,7 +7,7 @@ import uuid
 
 from sqlalchemy import select
 
-from auditapp.models import Audit, User, Visit, VisitAssignment, VisitAuditType
+from auditapp.models import Answer, Audit, SyncConflict, User, Visit, VisitAssignment, VisitAuditType
 from auditapp.services import users
 from auditapp.services.audits import StartAudit, audit_id_for, start_audits, submit_audits
 from auditapp.services.capture import Change, record_answers
@@ -79,6 +79,22 @@ def submitted_audit(session, audit_type: str = "safeguarding", author: str = wor
         assert outcome.status == "applied", outcome
     session.flush()
     return session.get(Audit, audit_id)
+
+
+def conflicted_audit(session, item_key: str = "SG-6.1") -> tuple[Audit, SyncConflict]:
+    """The auditor's safeguarding audit, submitted after two tablets rated `item_key` differently from one base."""
+    audit = submitted_audit(session, submit=False)
+    auditor = by_email(session, world.EMAIL["auditor"])
+    row_id, base = session.execute(select(Answer.id, Answer.version).where(Answer.audit_id == audit.id,
+                                                                          Answer.item_key == item_key)).one()
+    first = record_answers(session, auditor, [Change(uuid.uuid4(), row_id, audit.id, item_key, base,
+                                                     {"rating": "partially_met"}, uuid.uuid4())])
+    second = record_answers(session, auditor, [Change(uuid.uuid4(), row_id, audit.id, item_key, base,
+                                                      {"rating": "not_met"}, uuid.uuid4())])
+    assert (first[0].status, second[0].status) == ("applied", "conflict")
+    assert submit_audits(session, auditor, [(1, audit.id)])[0].status == "applied"
+    session.flush()
+    return audit, session.scalar(select(SyncConflict).where(SyncConflict.audit_id == audit.id))
 
 
 def _fields(rating: str) -> dict:

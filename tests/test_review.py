@@ -13,7 +13,8 @@ from auditapp.services.evidence import Registration, register_evidence
 from sync.client import FlaskTransport, SyncClient, answer, mutation
 
 from . import world
-from .review_helpers import CITY_TEACHER, LEAD, by_email, second_lead, sign_in, submitted_audit, version_in
+from .review_helpers import (CITY_TEACHER, LEAD, by_email, conflicted_audit, second_lead, sign_in, submitted_audit,
+                             version_in)
 
 
 def _page(client, audit_id):
@@ -222,25 +223,8 @@ def test_the_version_is_required_on_every_review_form(client, auth, db_session, 
 
 # ---- sync conflicts ----------------------------------------------------------------------------
 
-def _conflicted(db_session):
-    """Two tablets rate SG-6.1 differently from the same base, then the audit is submitted."""
-    audit = submitted_audit(db_session, submit=False)
-    auditor = world.user(db_session, "auditor")
-    row_id, base = db_session.execute(select(Answer.id, Answer.version).where(Answer.audit_id == audit.id,
-                                                                             Answer.item_key == "SG-6.1")).one()
-    first = record_answers(db_session, auditor, [Change(uuid.uuid4(), row_id, audit.id, "SG-6.1", base,
-                                                        {"rating": "partially_met"}, uuid.uuid4())])
-    second = record_answers(db_session, auditor, [Change(uuid.uuid4(), row_id, audit.id, "SG-6.1", base,
-                                                         {"rating": "not_met"}, uuid.uuid4())])
-    assert (first[0].status, second[0].status) == ("applied", "conflict")
-    from auditapp.services.audits import submit_audits
-    assert submit_audits(db_session, auditor, [(1, audit.id)])[0].status == "applied"
-    db_session.flush()
-    return audit, db_session.scalar(select(SyncConflict).where(SyncConflict.audit_id == audit.id))
-
-
 def test_a_reviewer_resolves_a_conflict_through_the_capture_services(client, auth, db_session):
-    audit, conflict = _conflicted(db_session)
+    audit, conflict = conflicted_audit(db_session)
     sign_in(auth, LEAD)
     html = _page(client, audit.id)
     assert "SG-6.1 rating" in html and "Partially met" in html and "Not met" in html and "Ash Auditor" in html
@@ -267,7 +251,7 @@ def test_a_reviewer_resolves_a_conflict_through_the_capture_services(client, aut
 
 
 def test_a_conflict_needs_a_choice_and_can_be_resolved_only_once(client, auth, db_session):
-    audit, conflict = _conflicted(db_session)
+    audit, conflict = conflicted_audit(db_session)
     sign_in(auth, LEAD)
     html = _page(client, audit.id)
     response = _post(client, auth, f"/review/audits/{audit.id}/conflicts/{conflict.id}", version=version_in(html))

@@ -21,12 +21,12 @@ STATUS_TAG_CLASSES = {
 NAVIGATION = {
     "auditor": [("home.index", "Home"), ("visits.index", "My visits")],
     "qoe_teacher": [("home.index", "Home"), ("visits.index", "My visits"), ("grading.queues", "Grading"),
-                    ("directory.index", "Directory")],
+                    ("review.queue", "Review"), ("directory.index", "Directory")],
     "maintainer": [("home.index", "Home"), ("directory.queue", "Queue"), ("directory.index", "Directory"),
                    ("visits.index", "Visits"), ("grading.finalised", "Finalised this week")],
     "school": [("home.index", "Home"), ("directory.index", "Directory")],
     "admin": [("home.index", "Home"), ("admin.users", "Users"), ("admin.templates", "Templates"),
-              ("sync_import.form", "Import device data"),
+              ("sync_import.form", "Import device data"), ("review.queue", "Review"),
               ("directory.index", "Directory"), ("visits.index", "Visits")],
 }
 

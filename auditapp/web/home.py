@@ -11,6 +11,7 @@ from .. import grading_queries, queries
 from ..db import db
 from ..models.enums import ROLES
 from ..security import public, roles
+from ..services import review
 from . import render
 
 bp = Blueprint("home", __name__)
@@ -33,6 +34,8 @@ def index():
     elif user.role == "admin":
         context["counts"] = queries.status_counts(session)
         context["templates"] = queries.template_version_summaries(session)
+    if user.role in ("admin", "qoe_teacher") or (user.role == "auditor" and user.is_lead_reviewer):
+        context["review_waiting"] = len(review.queue(session, user))
     if user.role in ("qoe_teacher", "maintainer"):
         context["queue_counts"] = grading_queries.home_counts(session, user, datetime.now(timezone.utc))
     return render(f"home/{user.role}.html", **context)
