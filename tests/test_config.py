@@ -12,6 +12,7 @@ def test_defaults_use_sqlite_and_local_evidence_under_instance(tmp_path):
     assert config["EVIDENCE_STORE"] == "local"
     assert config["EVIDENCE_DIR"] == str(tmp_path / "evidence")
     assert config["SESSION_COOKIE_SECURE"] is True
+    assert (config["EVIDENCE_UPLOAD_TTL_SECONDS"], config["EVIDENCE_RETENTION_DAYS"]) == (300, 2192)
 
 
 def test_environment_variables_override_defaults():
@@ -33,6 +34,12 @@ def test_environment_variables_override_defaults():
     ({"AUDITAPP_SECRET_KEY": SECRET, "AUDITAPP_EVIDENCE_STORE": "s3"}, "AUDITAPP_S3_BUCKET must name a bucket"),
     ({"AUDITAPP_SECRET_KEY": SECRET, "AUDITAPP_EVIDENCE_STORE": "s3", "AUDITAPP_S3_BUCKET": "evidence",
       "AUDITAPP_S3_ENDPOINT_URL": "s3.example"}, "AUDITAPP_S3_ENDPOINT_URL must be"),
+    ({"AUDITAPP_SECRET_KEY": SECRET, "AUDITAPP_EVIDENCE_UPLOAD_TTL_SECONDS": "604801"},
+     "AUDITAPP_EVIDENCE_UPLOAD_TTL_SECONDS must be 1 to 604800"),
+    ({"AUDITAPP_SECRET_KEY": SECRET, "AUDITAPP_EVIDENCE_RETENTION_DAYS": "0"},
+     "AUDITAPP_EVIDENCE_RETENTION_DAYS must be greater than zero"),
+    ({"AUDITAPP_SECRET_KEY": SECRET, "AUDITAPP_EVIDENCE_RETENTION_DAYS": "6y"},
+     "AUDITAPP_EVIDENCE_RETENTION_DAYS must be a whole number"),
 ])
 def test_bad_settings_stop_start_up_naming_the_variable(environ, names):
     with pytest.raises(ConfigError, match=names):
