@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from ..models import (Action, Answer, Audit, Provider, ProviderStatusChange, ProviderTrigger, QoeGrade,
                       SafeguardingConcern, User, Visit)
-from . import audit_log, notifications
+from . import audit_log, notifications, planner
 from .eligibility import (CLOSED_ACTION_STATUSES, ActionFact, AuditFact, Eligibility, EligibilityConfig,
                           ProviderFacts, eligibility)
 
@@ -48,9 +48,11 @@ def recompute(session: Session, provider_ids: list[int] | None, today: date, cau
     if provider_ids is not None:
         query = query.where(Provider.id.in_(provider_ids))
     providers = list(session.scalars(query))
+    now = datetime.now(timezone.utc)
+    # A finalise can complete the visit booked for a notified change: resolve it before reading facts.
+    planner.resolve_covered_triggers(session, provider_ids, now, actor)
     # A full roll-up reads every row rather than filtering by thousands of ids.
     facts = gather_facts(session, providers, everyone=provider_ids is None)
-    now = datetime.now(timezone.utc)
     changes: list[StatusChange] = []
     for provider in providers:
         result = eligibility(facts[provider.id], today, config)
