@@ -23,6 +23,17 @@ MATRIX = {
     ("GET", "directory.index"):        (302, 200, 200, 200, 403, 200),
     ("GET", "directory.provider"):     (302, 200, 200, 200, 403, 200),
     ("GET", "directory.queue"):        (302, 200, 200, 403, 403, 403),
+    ("GET", "directory.export"):       (302, 200, 200, 200, 403, 200),
+    # Watching is for school users; the plain form POST is sent back to the provider's page.
+    ("POST", "directory.watch"):       (302, 403, 403, 403, 403, 303),
+    ("POST", "directory.unwatch"):     (302, 403, 403, 403, 403, 303),
+    # Everyone reads only their own notifications: the probe's notification is the school user's.
+    ("GET", "notifications.index"):    (302, 200, 200, 200, 200, 200),
+    ("POST", "notifications.read"):    (302, 404, 404, 404, 404, 303),
+    ("POST", "notifications.read_all"): (302, 303, 303, 303, 303, 303),
+    ("GET", "api_v1.providers"):       (401, 200, 200, 200, 403, 200),
+    ("GET", "api_v1.provider"):        (401, 200, 200, 200, 403, 200),
+    ("GET", "api_v1.openapi"):         (200, 200, 200, 200, 200, 200),
     ("GET", "admin.users"):            (302, 200, 403, 403, 403, 403),
     ("GET", "admin.user_new"):         (302, 200, 403, 403, 403, 403),
     ("POST", "admin.user_create"):     (302, 422, 403, 403, 403, 403),
@@ -107,6 +118,13 @@ def _url(app, db_session, rule):
         args["audit_id"] = ungraded_world_audit(db_session).id
     if "conflict_id" in rule.arguments:
         args["conflict_id"] = 0  # none: the role check and the form answer first
+    if "notification_id" in rule.arguments:
+        from auditapp.models import Notification
+        note = Notification(user_id=world.user(db_session, "school").id, kind="status_changed",
+                            title="Probe", body="A notification for the role matrix")
+        db_session.add(note)
+        db_session.flush()
+        args["notification_id"] = note.id
     if "qe_audit_id" in rule.arguments:
         from .grading_helpers import graded_world_audit
         args["qe_audit_id"] = graded_world_audit(db_session).id

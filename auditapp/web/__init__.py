@@ -24,7 +24,7 @@ NAVIGATION = {
                     ("review.queue", "Review"), ("directory.index", "Directory")],
     "maintainer": [("home.index", "Home"), ("directory.queue", "Queue"), ("directory.index", "Directory"),
                    ("visits.index", "Visits"), ("grading.finalised", "Finalised this week")],
-    "school": [("home.index", "Home"), ("directory.index", "Directory")],
+    "school": [("home.index", "Home"), ("directory.index", "Directory"), ("notifications.index", "Notifications")],
     "admin": [("home.index", "Home"), ("admin.users", "Users"), ("admin.templates", "Templates"),
               ("sync_import.form", "Import device data"), ("review.queue", "Review"),
               ("directory.index", "Directory"), ("visits.index", "Visits")],
@@ -63,4 +63,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(grading.bp)
     from . import review  # reviewers' queue, review, finalisation, corrections
     app.register_blueprint(review.bp)
+    from . import api_v1, notifications  # the directory's read-only JSON API; in-app notifications
+    app.register_blueprint(api_v1.bp)
+    app.register_blueprint(notifications.bp)
     app.context_processor(_template_globals)

@@ -1,45 +1,101 @@
-"""The directory: schools search listed providers; maintainers see everything and their queue."""
+"""The directory: schools search, read a provider's status and watch it; LA roles see more.
+
+One URL serves the search page or, for HTMX, only its results. Every search, page and export is
+scoped by directory_queries (a school never sees Pending, Removed or closed providers). The CSV
+is the directory as a school sees it, whoever downloads it.
+"""
 from __future__ import annotations
 
-from flask import Blueprint, request
-from flask_login import current_user
-from marshmallow import ValidationError
+import csv
+import io
+from datetime import date
 
-from .. import queries
+from flask import Blueprint, Response, redirect, request, url_for
+from flask_login import current_user
+
+from .. import directory_queries, queries
 from ..db import db
-from ..models.enums import DISTRICTS, KEY_STAGES, PROVISION_TYPES
+from ..directory_queries import SCHOOL_STATUSES, school_view
+from ..extensions import htmx
+from ..models.enums import (DELIVERY_MODES, DIRECTORY_STATUS_LABELS, DIRECTORY_STATUSES, DISTRICTS, KEY_STAGES, PROVISION_TYPES,
+                            TIME_BASES)
 from ..security import roles
+from ..services import watches
+from ..services.errors import Invalid
 from . import render
-from .forms import DirectoryFiltersSchema
+from .directory_forms import DELIVERIES, SPECIALISMS, TIME_BASES as TIME_BASIS_LABELS, parse_filters, query_args
 
 bp = Blueprint("directory", __name__, url_prefix="/directory")
 DIRECTORY_ROLES = ("school", "maintainer", "qoe_teacher", "admin")
-LA_ROLES = ("maintainer", "qoe_teacher", "admin")
-FILTER_OPTIONS = {"districts": DISTRICTS, "provision_types": PROVISION_TYPES, "key_stages": KEY_STAGES}
+FILTER_OPTIONS = {"districts": DISTRICTS, "provision_types": PROVISION_TYPES, "key_stages": KEY_STAGES,
+                  "specialisms": SPECIALISMS, "time_bases": TIME_BASIS_LABELS, "deliveries": DELIVERIES}
+assert set(TIME_BASIS_LABELS) < set(TIME_BASES) and set(DELIVERIES) < set(DELIVERY_MODES)
+# Cells a spreadsheet would run as a formula (CSV injection) get a leading apostrophe.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+CSV_COLUMNS = ("Provider", "Legal name", "Status", "Status since", "Valid until", "District", "Types of provision",
+               "Key stages", "Ages", "SEND specialism", "SEMH specialism", "Full or part time", "Delivery",
+               "Cost per day (£)", "Contact name", "Contact email")
 
 
 @bp.get("/")
 @roles(*DIRECTORY_ROLES)
 def index():
     """Search the directory; an HTMX request gets only the results."""
+    school = school_view(current_user)
+    options = {**FILTER_OPTIONS, "statuses": SCHOOL_STATUSES if school else DIRECTORY_STATUSES}
     try:
-        filters = queries.DirectoryFilters(**DirectoryFiltersSchema().load(request.args))
-    except ValidationError as exc:
-        return render("directory/index.html", "directory/_results.html", status=422, providers=[],
-                      filters=request.args, errors=exc.messages, **FILTER_OPTIONS)
-    providers = queries.directory(db.session, current_user, filters)
-    return render("directory/index.html", "directory/_results.html", providers=providers, filters=filters.__dict__,
-                  errors={}, **FILTER_OPTIONS)
+        filters = parse_filters(request.args, school)
+    except Invalid as exc:
+        form = {k: (request.args.getlist(k) if k == "specialism" else request.args.get(k, "")) for k in request.args}
+        errors = {("specialism-send" if k == "specialism" else k): v for k, v in exc.details.items()}
+        return render("directory/index.html", "directory/_results.html", status=422, result=None, form=form,
+                      errors=errors, export_args={}, **options)
+    result = directory_queries.search(db.session, current_user, filters)
+    return render("directory/index.html", "directory/_results.html", result=result, form=query_args(filters),
+                  errors={}, export_args=query_args(filters), page_args=lambda n: query_args(filters, n), **options)
+
+
+@bp.get("/export.csv")
+@roles(*DIRECTORY_ROLES)
+def export():
+    """The matching providers as a school sees them, as CSV. :raises directory.bad_filter:"""
+    filters = parse_filters(request.args, school=True)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    writer.writerows([_safe(cell) for cell in _csv_row(p)] for p in directory_queries.all_matching(db.session, filters))
+    return Response(out.getvalue(), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="ap-directory-{date.today():%Y-%m-%d}.csv"'})
 
 
 @bp.get("/providers/<int:provider_id>")
 @roles(*DIRECTORY_ROLES)
 def provider(provider_id: int):
-    """One provider: schools see the public entry; LA roles also see contacts, sites and visits."""
-    found = queries.provider_for(db.session, current_user, provider_id)
-    visits = queries.provider_visits(db.session, found.id) if current_user.role in LA_ROLES else []
-    return render("directory/provider.html", provider=found, visits=visits,
-                  la_view=current_user.role in LA_ROLES)
+    """One provider: its published status in plain words; LA roles also see contacts, sites and visits."""
+    found = directory_queries.visible_provider(db.session, current_user, provider_id)
+    la_view = not school_view(current_user)
+    return render("directory/provider.html", view=directory_queries.provider_for_school(db.session, found),
+                  provider=found, la_view=la_view, outcome_labels=directory_queries.OUTCOME_LABELS,
+                  visits=queries.provider_visits(db.session, found.id) if la_view else [],
+                  watching=current_user.role == "school" and watches.is_watching(db.session, current_user, found.id))
+
+
+@bp.post("/providers/<int:provider_id>/watch")
+@roles("school")
+def watch(provider_id: int):
+    """Start watching a provider (HTMX swaps the button; without JS, back to the page)."""
+    watches.watch(db.session, current_user, provider_id)
+    db.session.commit()
+    return _watch_answer(provider_id, watching=True)
+
+
+@bp.post("/providers/<int:provider_id>/unwatch")
+@roles("school")
+def unwatch(provider_id: int):
+    """Stop watching a provider."""
+    watches.unwatch(db.session, current_user, provider_id)
+    db.session.commit()
+    return _watch_answer(provider_id, watching=False)
 
 
 @bp.get("/queue")
@@ -47,3 +103,26 @@ def provider(provider_id: int):
 def queue():
     """Providers waiting for a maintainer's decision, most urgent first."""
     return render("directory/queue.html", queue=queries.directory_queue(db.session))
+
+
+def _watch_answer(provider_id: int, watching: bool):
+    if htmx:
+        return render("directory/_watch.html", provider_id=provider_id, watching=watching, changed=True)
+    return redirect(url_for(".provider", provider_id=provider_id), 303)
+
+
+def _csv_row(p) -> list:
+    return [p.display_name, p.legal_name, DIRECTORY_STATUS_LABELS[p.directory_status],
+            f"{p.status_changed_at:%Y-%m-%d}" if p.status_changed_at else "",
+            f"{p.valid_until:%Y-%m-%d}" if p.valid_until else "", p.district,
+            ", ".join(sorted(t.provision_type for t in p.provision_types)),
+            ", ".join(sorted(k.key_stage for k in p.key_stages)), f"{p.age_min} to {p.age_max}",
+            "yes" if p.send_specialism else "no", "yes" if p.semh_specialism else "no",
+            p.time_basis.replace("_", " "), p.delivery_mode.replace("_", " "),
+            f"{p.cost_per_day_pence / 100:.2f}" if p.cost_per_day_pence is not None else "",
+            p.contact_name, p.contact_email]
+
+
+def _safe(cell) -> str:
+    text = str(cell)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
