@@ -6,12 +6,13 @@ from .directory import (DirectoryDecision, Notification, OutboundEmail, Provider
 from .people import Organisation, User
 from .providers import Provider, ProviderCouncil, ProviderKeyStage, ProviderProvisionType, Site
 from .review import QoeGrade, ReviewComment, ShareLink
+from .placements import Placement, PlacementReview
 from .records import AuditLogEntry, ChangeLogEntry, Device, HeldMutation, ProcessedMutation, SyncConflict
 from .templates import AuditTemplate, TemplateVersion
 
 __all__ = [
     "Action", "Answer", "Audit", "AuditLogEntry", "AuditTemplate", "Base", "ChangeLogEntry", "Conversation",
-    "Device", "DirectoryDecision", "Notification", "OutboundEmail", "ProviderStatusChange", "ProviderTrigger", "Watch", "HeldMutation", "SyncConflict", "Evidence", "Organisation", "PolicyCheck", "ProcessedMutation", "Provider",
+    "Device", "DirectoryDecision", "Notification", "OutboundEmail", "ProviderStatusChange", "ProviderTrigger", "Watch", "HeldMutation", "SyncConflict", "Evidence", "Organisation", "Placement", "PlacementReview", "PolicyCheck", "ProcessedMutation", "Provider",
     "ProviderCouncil", "ProviderKeyStage", "ProviderProvisionType", "QoeGrade", "ReviewComment", "SafeguardingConcern",
     "ShareLink", "Site",
     "TemplateVersion", "User", "Visit", "VisitAssignment", "VisitAuditType",

@@ -1,13 +1,14 @@
 """Enumerated values stored as text with CHECK constraints (portable to SQLite and PostgreSQL)."""
 from __future__ import annotations
 
-ROLES = ("auditor", "qoe_teacher", "maintainer", "school", "admin")
+ROLES = ("auditor", "qoe_teacher", "maintainer", "school", "admin", "la_officer")
 ROLE_LABELS = {
     "auditor": "Auditor",
     "qoe_teacher": "Quality of education teacher",
     "maintainer": "Directory maintainer",
     "school": "School staff",
     "admin": "Administrator",
+    "la_officer": "Local authority officer (read only)",
 }
 ORGANISATION_KINDS = ("council", "contractor", "school")
 
@@ -74,7 +75,18 @@ TRIGGER_LABELS = {
     "concern": "Safeguarding concern or allegation about staff",
     "serious_incident": "Serious incident",
 }
-NOTIFICATION_KINDS = ("status_changed", "placement_affected")
+NOTIFICATION_KINDS = ("status_changed", "placement_affected", "placement_submitted")
 DECISIONS = ("approve", "suspend", "reinstate", "remove", "clear_review", "confirm_reinstatement")
 CHANGE_OPS = ("upsert", "delete")
 MUTATION_STATUSES = ("applied", "duplicate", "rejected", "conflict", "held")
+
+PLACEMENT_STATUSES = ("draft", "submitted", "ended")
+PLACEMENT_OUTCOMES = ("returned_full_time", "moved_setting", "post_16", "re_referred", "other")
+PLACEMENT_OUTCOME_LABELS = {
+    "returned_full_time": "Returned to mainstream full time",
+    "moved_setting": "Moved to another setting",
+    "post_16": "Moved on to post-16 education or training",
+    "re_referred": "Re-referred",
+    "other": "Other",
+}
+ATTENDANCE_CODES = ("B", "K")

@@ -27,6 +27,7 @@ ROLE_ORGANISATION_KINDS = {
     "maintainer": {"council"},
     "school": {"school"},
     "admin": {"council", "contractor"},
+    "la_officer": {"council"},
 }
 # Checked against even when the email is unknown, so a wrong email and a wrong password take
 # the same time and an attacker cannot enumerate accounts by timing.
