@@ -13,6 +13,7 @@ stop_services_on_exit  # .ci/lib.sh: stops whatever was started, however the scr
 # 1. System packages (RECIPES §3, §10).
 command -v wrk >/dev/null || { log "installing wrk"; apt_install wrk; }
 [ -x /usr/lib/postgresql/15/bin/initdb ] || { log "installing postgresql-15"; apt_install postgresql-15; }
+ensure_pdf_libs  # .ci/lib.sh: Pango and a font for the report PDFs (WeasyPrint)
 
 # 2. Python environment: the same venv and install stamp as .ci/test.sh (gunicorn is a main dependency).
 ensure_venv

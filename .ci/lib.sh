@@ -10,6 +10,15 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" >&2
 }
 
+# WeasyPrint (report PDFs) loads Pango through cffi at run time, and needs one font to set text in.
+ensure_pdf_libs() {
+  # grep without -q reads all its input: no SIGPIPE for pipefail to count as a failure.
+  if ! ldconfig -p | grep 'libpangoft2-1.0.so.0' >/dev/null || ! fc-list 2>/dev/null | grep -i 'dejavu' >/dev/null; then
+    log "installing Pango and fonts for report PDFs"
+    apt_install libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fontconfig fonts-dejavu-core
+  fi
+}
+
 # The venv with the test extra. `pip install -e` takes ~4 s even when nothing changes, so it is
 # skipped while .venv/.installed-test is newer than pyproject.toml (FORCE_INSTALL=1 to force).
 ensure_venv() {

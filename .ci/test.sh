@@ -13,6 +13,7 @@ stop_services_on_exit  # .ci/lib.sh: stops whatever was started, however the scr
 # 1. System packages (RECIPES §2, §3). Never `playwright install`: it downloads a browser we cannot fetch.
 command -v chromium >/dev/null || { log "installing chromium"; apt_install chromium; }
 [ -x /usr/lib/postgresql/15/bin/initdb ] || { log "installing postgresql-15"; apt_install postgresql-15; }
+ensure_pdf_libs  # .ci/lib.sh: Pango and a font for the report PDFs (WeasyPrint)
 
 # 2. Python environment (.ci/lib.sh: reinstalls only when pyproject.toml changed).
 ensure_venv

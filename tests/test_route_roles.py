@@ -77,6 +77,24 @@ MATRIX = {
     ("POST", "review.correct_item"):      (302, 403, 403, 403, 403, 403),
     ("POST", "review.submit_correction"): (302, 403, 403, 403, 403, 403),
     ("GET", "review.diff"):               (302, 200, 403, 200, 403, 403),
+    # Action plans, share links and reports on a finalised safeguarding audit by the world's auditor
+    # (tests/report_helpers.matrix_audit). Only its lead reviewer (not in WHO) may confirm actions;
+    # the auditor and maintainers follow them up (an empty verify form is 422; provider-done succeeds).
+    ("GET", "actions.confirm_form"):      (302, 403, 403, 403, 403, 403),
+    ("POST", "actions.confirm"):          (302, 403, 403, 403, 403, 403),
+    ("GET", "actions.plan"):              (302, 200, 200, 200, 200, 403),
+    ("POST", "actions.provider_done"):    (302, 403, 303, 403, 303, 403),
+    ("POST", "actions.verify"):           (302, 403, 422, 403, 422, 403),
+    ("POST", "share_links.create"):       (302, 403, 200, 403, 403, 403),
+    ("POST", "share_links.revoke"):       (302, 403, 200, 403, 403, 403),
+    ("GET", "share_links.plan"):          (200, 200, 200, 200, 200, 200),
+    ("GET", "share_links.report_pdf"):    (200, 200, 200, 200, 200, 200),
+    ("GET", "reports.index"):             (302, 200, 200, 200, 200, 403),
+    ("GET", "reports.full_report"):       (302, 200, 200, 200, 200, 403),
+    ("GET", "reports.provider_report"):   (302, 200, 200, 200, 200, 403),
+    ("GET", "reports.full_report_pdf"):   (302, 200, 200, 200, 200, 403),
+    ("GET", "reports.provider_report_pdf"): (302, 200, 200, 200, 200, 403),
+    ("GET", "reports.export_csv"):        (302, 200, 200, 403, 403, 403),
 }
 
 
@@ -125,6 +143,17 @@ def _url(app, db_session, rule):
         db_session.add(note)
         db_session.flush()
         args["notification_id"] = note.id
+    if rule.endpoint.split(".")[0] in ("actions", "share_links", "reports"):
+        from . import report_helpers
+        if "audit_id" in rule.arguments:
+            args["audit_id"] = report_helpers.matrix_audit(db_session, app).id
+        if "action_id" in rule.arguments:
+            args["action_id"] = report_helpers.actions_of(db_session, report_helpers.matrix_audit(db_session, app))[
+                "SG-1.2"].id
+        if "link_id" in rule.arguments:
+            args["link_id"] = report_helpers.matrix_link_id(db_session, app)
+        if "token" in rule.arguments:
+            args["token"] = report_helpers.matrix_token(db_session, app)
     if "qe_audit_id" in rule.arguments:
         from .grading_helpers import graded_world_audit
         args["qe_audit_id"] = graded_world_audit(db_session).id

@@ -21,7 +21,7 @@ from ..models import Action, Audit, Evidence, User, Visit, VisitAssignment
 from ..models.base import utcnow
 from ..models.enums import ACTION_PRIORITIES
 from . import audit_log
-from .access import CAPTURE_TYPES
+from .access import CAPTURE_TYPES, items_of
 from .changes import log_changes
 from .errors import Conflict, Forbidden, Invalid, NotFound
 
@@ -95,6 +95,30 @@ def actions_of(session: Session, audit_id: uuid.UUID) -> list[Action]:
     """An audit's actions in checklist order of their item keys (then by creation)."""
     rows = session.scalars(select(Action).where(Action.audit_id == audit_id).order_by(Action.created_at, Action.id))
     return sorted(rows, key=lambda a: key_order(a.item_key))
+
+
+@dataclass(frozen=True)
+class PlanEntry:
+    """One action as the plan pages show it: the item's question and the status as of today."""
+
+    action: Action
+    question: str
+    status: str  # effective_status(action, today)
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS[self.status]
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in STILL_OPEN
+
+
+def action_plan(session: Session, audit: Audit, today: date) -> list[PlanEntry]:
+    """An audit's confirmed actions (never the merely proposed) with their items' questions, in checklist order."""
+    questions = {key: item.get("question", "") for key, item in items_of(audit.template_version.content).items()}
+    return [PlanEntry(a, questions.get(a.item_key, ""), effective_status(a, today))
+            for a in actions_of(session, audit.id) if a.status != "proposed"]
 
 
 def unconfirmed_actions(session: Session, audit_id: uuid.UUID) -> list[Action]:

@@ -19,15 +19,15 @@ STATUS_TAG_CLASSES = {
 }
 # Navigation per role: every link must lead to a page that role may open.
 NAVIGATION = {
-    "auditor": [("home.index", "Home"), ("visits.index", "My visits")],
+    "auditor": [("home.index", "Home"), ("visits.index", "My visits"), ("reports.index", "Reports")],
     "qoe_teacher": [("home.index", "Home"), ("visits.index", "My visits"), ("grading.queues", "Grading"),
-                    ("review.queue", "Review"), ("directory.index", "Directory")],
+                    ("review.queue", "Review"), ("directory.index", "Directory"), ("reports.index", "Reports")],
     "maintainer": [("home.index", "Home"), ("directory.queue", "Queue"), ("directory.index", "Directory"),
-                   ("visits.index", "Visits"), ("grading.finalised", "Finalised this week")],
+                   ("visits.index", "Visits"), ("grading.finalised", "Finalised this week"), ("reports.index", "Reports")],
     "school": [("home.index", "Home"), ("directory.index", "Directory"), ("notifications.index", "Notifications")],
     "admin": [("home.index", "Home"), ("admin.users", "Users"), ("admin.templates", "Templates"),
               ("sync_import.form", "Import device data"), ("review.queue", "Review"),
-              ("directory.index", "Directory"), ("visits.index", "Visits")],
+              ("directory.index", "Directory"), ("visits.index", "Visits"), ("reports.index", "Reports")],
 }
 
 
@@ -66,4 +66,7 @@ def init_app(app: Flask) -> None:
     from . import api_v1, notifications  # the directory's read-only JSON API; in-app notifications
     app.register_blueprint(api_v1.bp)
     app.register_blueprint(notifications.bp)
+    from . import actions, reports, share_links  # action plans and share links, reports and the CSV export
+    for module in (actions, share_links, reports):
+        app.register_blueprint(module.bp)
     app.context_processor(_template_globals)
