@@ -128,6 +128,24 @@ def verified(session, store, audit_id, data: bytes = JPEG, media_type: str = "im
     return row
 
 
+def rejected(session, store, audit_id, item_key: str = "SG-2.1", filename: str = "certificate.jpg") -> Evidence:
+    """A Windows program registered and uploaded as a JPEG photo: rejected at confirm."""
+    row = registered(session, audit_id, EXE, item_key=item_key, filename=filename)
+    auditor = world.user(session, "auditor")
+    evidence_files.issue_upload_target(session, auditor, store, row.id)
+    store.put(row.storage_key, EXE, "image/jpeg")
+    assert evidence_files.confirm_upload(session, auditor, store, row.id).status == "rejected"
+    return row
+
+
+def withdrawn(session, row: Evidence, reason: str) -> Evidence:
+    """`row` withdrawn by the assigned auditor with `reason`."""
+    outcome = evidence.withdraw_evidence(session, world.user(session, "auditor"),
+                                         [evidence.Withdrawal(None, row.id, row.audit_id, reason)])[0]
+    assert outcome.status == "applied", outcome
+    return row
+
+
 def verified_evidence_for_matrix(session, store) -> Evidence:
     """One verified file in the known world, made once per test (the test's transaction is rolled back)."""
     if "matrix_evidence" not in session.info:

@@ -12,7 +12,7 @@ from auditapp.services import evidence, evidence_files
 from auditapp.storage import get_blob_store
 
 from . import world
-from .evidence_helpers import EXE, JPEG, PDF, PNG, log_actions, registered, started_audit, verified
+from .evidence_helpers import JPEG, PDF, PNG, log_actions, registered, rejected, started_audit, verified, withdrawn
 
 
 @pytest.fixture
@@ -25,21 +25,6 @@ def audit_id(db_session):
     return started_audit(db_session)
 
 
-def _reject(db_session, store, audit_id, item_key="SG-2.1") -> Evidence:
-    row = registered(db_session, audit_id, EXE, item_key=item_key, filename="certificate.jpg")
-    auditor = world.user(db_session, "auditor")
-    evidence_files.issue_upload_target(db_session, auditor, store, row.id)
-    store.put(row.storage_key, EXE, "image/jpeg")
-    assert evidence_files.confirm_upload(db_session, auditor, store, row.id).status == "rejected"
-    return row
-
-
-def _withdraw(db_session, row: Evidence, reason: str) -> None:
-    outcome = evidence.withdraw_evidence(db_session, world.user(db_session, "auditor"),
-                                         [evidence.Withdrawal(None, row.id, row.audit_id, reason)])[0]
-    assert outcome.status == "applied"
-
-
 @pytest.fixture
 def mixed(db_session, store, audit_id):
     """Six files: three received, one waiting, one rejected, one withdrawn: "3 of 5 files received"."""
@@ -47,9 +32,9 @@ def mixed(db_session, store, audit_id):
             "policy": verified(db_session, store, audit_id, PDF, "application/pdf", "SG-1.1", "CP policy.pdf"),
             "record": verified(db_session, store, audit_id, PNG, "image/png", "SG-1.2", "SCR page 1.png"),
             "waiting": registered(db_session, audit_id, JPEG, item_key="SG-1.2", filename="Log book.jpg"),
-            "rejected": _reject(db_session, store, audit_id),
+            "rejected": rejected(db_session, store, audit_id),
             "withdrawn": registered(db_session, audit_id, PDF, "application/pdf", "SG-2.1", "Old policy.pdf")}
-    _withdraw(db_session, rows["withdrawn"], "Superseded by the May version")
+    withdrawn(db_session, rows["withdrawn"], "Superseded by the May version")
     db_session.flush()
     return rows
 
@@ -117,8 +102,8 @@ def test_counts_per_audit_and_item_say_how_many_files_arrived(db_session, audit_
 def test_outstanding_evidence_lists_what_blocks_finalisation(db_session, audit_id, mixed):
     outstanding = evidence.outstanding_evidence(db_session, audit_id)
     assert {row.id for row in outstanding} == {mixed["waiting"].id, mixed["rejected"].id}
-    _withdraw(db_session, mixed["rejected"], "Sent the wrong file")
-    _withdraw(db_session, mixed["waiting"], "Tablet lost")
+    withdrawn(db_session, mixed["rejected"], "Sent the wrong file")
+    withdrawn(db_session, mixed["waiting"], "Tablet lost")
     assert evidence.outstanding_evidence(db_session, audit_id) == []
 
 
