@@ -5,6 +5,8 @@ setting stops the app with a message naming the variable, rather than failing on
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 from pathlib import Path
 from urllib.parse import urlparse
@@ -32,11 +34,15 @@ DEFAULTS: dict[str, object] = {
     "SMTP_PASSWORD": None,
     "SMTP_STARTTLS": True,
     "MAIL_FROM": "AP directory <no-reply@localhost>",
+    # Key for the keyed hash stored instead of a pupil's UPN (services/placements.py). Set it
+    # separately from SECRET_KEY in production: rotating SECRET_KEY must not change the hashes.
+    "UPN_HASH_KEY": None,
+    "PLACEMENT_RETENTION_DAYS": 2557,  # 7 years after a placement ends, then the pupil's data is cleared
 }
 
 _BOOL = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
 _INT_KEYS = {"LOGIN_MAX_FAILURES", "LOGIN_LOCKOUT_MINUTES", "EVIDENCE_MAX_BYTES", "EVIDENCE_UPLOAD_TTL_SECONDS",
-             "EVIDENCE_RETENTION_DAYS", "SHARE_LINK_DAYS", "SMTP_PORT"}
+             "EVIDENCE_RETENTION_DAYS", "SHARE_LINK_DAYS", "SMTP_PORT", "PLACEMENT_RETENTION_DAYS"}
 _BOOL_KEYS = {"SESSION_COOKIE_SECURE", "SMTP_STARTTLS"}
 
 
@@ -63,6 +69,9 @@ def load_config(overrides: dict | None = None, environ: dict | None = None, *, r
     if not config["EVIDENCE_DIR"]:
         config["EVIDENCE_DIR"] = str(instance / "evidence")
     _check(config, require_secret)
+    if not config["UPN_HASH_KEY"] and config.get("SECRET_KEY"):
+        config["UPN_HASH_KEY"] = hmac.new(str(config["SECRET_KEY"]).encode(), b"auditapp upn hash",
+                                          hashlib.sha256).hexdigest()
     return config
 
 

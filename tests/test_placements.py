@@ -1,0 +1,143 @@
+"""Placement notifications: validation, directory checks, duplicates, access, reviews, outcomes, purge."""
+from datetime import date
+
+import pytest
+from sqlalchemy import func, select
+
+from auditapp.models import AuditLogEntry, Notification, Placement, User
+from auditapp.services import placements
+from auditapp.services.errors import Conflict, Forbidden, Invalid, NotFound
+from auditapp.services.placements import PlacementInput
+
+from . import world
+from .directory_helpers import new_provider
+
+KEY = b"test upn hash key"
+TODAY = world.TODAY
+
+
+def form(provider, **changes) -> dict:
+    values = {"pupil_initials": "jb", "year_group": "9", "date_of_birth": "2012-03-04", "upn": "A123456789012",
+              "contact_name": "Jo Head", "contact_role": "Deputy head", "contact_email": "jo@school.example.org",
+              "provider_id": str(provider.id), "hours_per_week": "15", "start_date": "2027-01-04",
+              "end_date": "2027-03-26", "attendance_code": "b", "learning_outcomes": "Re-engage with maths",
+              "success_measures": "Attendance above 90%", "exit_strategy": "Phased return after Easter",
+              "child_voice": "Wants to work with animals", "family_voice": "Parents support the plan"}
+    values.update(changes)
+    return values
+
+
+@pytest.fixture
+def school(db_session):
+    return world.user(db_session, "school")
+
+
+@pytest.fixture
+def other_school(db_session):
+    return db_session.scalar(select(User).where(User.email == "staff@charnwoodvalley.example.org"))
+
+
+@pytest.fixture
+def eligible(db_session):
+    return new_provider(db_session, status="eligible")
+
+
+def submit(db_session, school, provider, **changes):
+    return placements.save(db_session, school, None, PlacementInput(form(provider, **changes)), KEY, submit=True,
+                           today=TODAY)
+
+
+def test_a_complete_notification_is_stored_minimised_and_the_la_is_told(db_session, school, eligible):
+    saved = submit(db_session, school, eligible)
+    placement = saved.placement
+    assert placement.status == "submitted" and placement.pupil_initials == "JB" and placement.attendance_code == "B"
+    assert placement.upn_sha256 == placements.upn_hash("A123456789012", KEY)
+    assert "A123456789012" not in repr(vars(placement))  # the UPN itself is never stored
+    assert saved.warnings == []
+    told = db_session.scalars(select(Notification.user_id).where(Notification.kind == "placement_submitted")).all()
+    assert world.user(db_session, "maintainer").id in told
+
+
+def test_bad_answers_name_their_fields_and_store_nothing(db_session, school, eligible):
+    before = db_session.scalar(select(func.count()).select_from(Placement))
+    with pytest.raises(Invalid) as refused:
+        submit(db_session, school, eligible, end_date="2026-12-01", hours_per_week="45", upn="123", year_group="x",
+               contact_email="not an email", pupil_initials="John Smith")
+    assert {"end_date", "hours_per_week", "upn", "year_group", "contact_email", "pupil_initials"} <= set(refused.value.details)
+    assert db_session.scalar(select(func.count()).select_from(Placement)) == before
+
+
+def test_a_suspended_provider_is_refused_with_the_reason(db_session, school):
+    suspended = new_provider(db_session, status="suspended")
+    with pytest.raises(Invalid) as refused:
+        submit(db_session, school, suspended)
+    assert "Suspended" in refused.value.details["provider_id"][0]
+
+
+def test_a_conditional_provider_needs_its_conditions_acknowledged(db_session, school):
+    conditional = new_provider(db_session, status="conditional")
+    conditional.computed_reasons = [{"code": "health_safety_actions_open", "text": "2 open action(s)",
+                                     "category": "safety", "safeguarding": False}]
+    with pytest.raises(Invalid) as refused:
+        submit(db_session, school, conditional)
+    assert "acknowledge_conditions" in refused.value.details
+    assert placements.conditions(conditional) == ["2 open action(s)"]
+    saved = placements.save(db_session, school, None, PlacementInput(form(conditional), acknowledge_conditions=True),
+                            KEY, submit=True, today=TODAY)
+    assert saved.placement.conditions_acknowledged_at is not None
+
+
+def test_the_same_pupil_provider_and_dates_cannot_be_notified_twice(db_session, school, eligible):
+    submit(db_session, school, eligible)
+    with pytest.raises(Conflict) as duplicate:
+        submit(db_session, school, eligible, upn="a 1234 5678 9012")  # same UPN, typed differently
+    assert duplicate.value.code == "placement.duplicate"
+    assert db_session.scalar(select(func.count()).select_from(Placement).where(Placement.provider_id == eligible.id)) == 1
+
+
+def test_a_later_placement_of_the_same_pupil_links_the_earlier_one(db_session, school, eligible):
+    first = submit(db_session, school, eligible).placement
+    again = submit(db_session, school, eligible, start_date="2027-04-19", end_date="2027-07-16").placement
+    assert again.re_referral_of_id == first.id
+
+
+def test_drafts_save_incomplete_and_warnings_are_given(db_session, school, eligible):
+    draft = placements.save(db_session, school, None, PlacementInput({"pupil_initials": "AB", "hours_per_week": "20",
+                                                                      "part_time": "on"}), KEY, submit=False, today=TODAY)
+    assert draft.placement.status == "draft"
+    assert any("18 hours" in w for w in draft.warnings) and any("Part-time" in w for w in draft.warnings)
+    assert any("learning outcomes" in w for w in draft.warnings)
+    with pytest.raises(Conflict):
+        placements.save(db_session, school, draft.placement.id, PlacementInput({"pupil_initials": "CD"}), KEY,
+                        submit=False, today=TODAY, expected_version=draft.placement.version - 1)
+
+
+def test_another_school_cannot_read_or_edit_and_reads_are_logged(db_session, school, other_school, eligible):
+    placement = submit(db_session, school, eligible).placement
+    with pytest.raises(NotFound):
+        placements.read(db_session, other_school, placement.id)
+    with pytest.raises(NotFound):
+        placements.save(db_session, other_school, placement.id, PlacementInput({}), KEY, submit=False, today=TODAY)
+    with pytest.raises(Forbidden):
+        db_session.scalars(placements.visible(db_session, world.user(db_session, "auditor"))).all()
+    assert placements.read(db_session, world.user(db_session, "maintainer"), placement.id) is placement
+    assert db_session.scalar(select(func.count()).select_from(AuditLogEntry).where(
+        AuditLogEntry.action == "placement.viewed", AuditLogEntry.entity_id == str(placement.id))) == 1
+    mine = db_session.scalars(placements.visible(db_session, other_school)).all()
+    assert placement not in mine
+
+
+def test_reviews_outcomes_and_purge(db_session, school, eligible):
+    placement = submit(db_session, school, eligible).placement
+    with pytest.raises(Invalid):
+        placements.add_review(db_session, school, placement.id, date(2027, 2, 10), " ", None)
+    placements.add_review(db_session, school, placement.id, date(2027, 2, 10), "Settled well", date(2027, 3, 20))
+    with pytest.raises(Invalid):
+        placements.end(db_session, school, placement.id, "returned_full_time", date(2026, 1, 1), None)
+    placements.end(db_session, school, placement.id, "returned_full_time", date(2027, 3, 26), "Back full time")
+    assert placements.purge(db_session, None, date(2027, 3, 26), dry_run=False) == []
+    listed = placements.purge(db_session, None, date(2030, 1, 1), dry_run=True)
+    assert placement.id in listed and placement.pupil_initials == "JB"  # a dry run changes nothing
+    placements.purge(db_session, None, date(2030, 1, 1), dry_run=False)
+    assert placement.pupil_initials is None and placement.upn_sha256 is None and placement.child_voice.startswith("[")
+    assert placement.learning_outcomes is not None and placement.provider_id == eligible.id
