@@ -82,6 +82,7 @@ def test_return_resubmit_and_finalise(client, auth, db_session, submitted):
     assert audit.outcome == "compliant_with_actions" and audit.snapshot["audit"]["status"] == "finalised"
     item = next(i for s in audit.snapshot["sections"] for i in s["items"] if i["key"] == "SG-1.2")
     assert item["rating"] == "partially_met" and audit.snapshot["section_rags"] == audit.section_rags
+    assert audit.visit.provider.computed_at >= audit.finalised_at  # the roll-up ran in the same transaction
     entry = _log(db_session, audit_id, "audit.finalise")[0]
     assert entry.after["outcome"] == "compliant_with_actions" and entry.before == {"status": "submitted"}
     assert "The audit is finalised" in client.get(f"/review/audits/{audit_id}?done=finalised").get_data(as_text=True)
@@ -348,3 +349,36 @@ def test_the_queue_is_for_reviewers(client, auth, db_session):
     assert client.get("/review/").status_code == 403
     sign_in(auth, world.EMAIL["qoe_teacher"])
     assert client.get("/review/").status_code == 200
+
+
+# ---- lead reviewers, and where reviewers find their work ---------------------------------------
+
+def test_an_admin_makes_an_auditor_a_lead_reviewer_who_then_sees_the_queue(client, auth, db_session, submitted):
+    auditor = world.user(db_session, "auditor")
+    sign_in(auth, world.EMAIL["admin"])
+    assert "Make lead reviewer<span class=\"govuk-visually-hidden\">: Ash Auditor" in client.get("/admin/users").get_data(as_text=True)
+    response = _post(client, auth, f"/review/lead-reviewers/{auditor.id}", lead="yes")
+    assert response.status_code == 303
+    db_session.expire_all()
+    assert db_session.get(type(auditor), auditor.id).is_lead_reviewer
+    entry = db_session.scalars(select(AuditLogEntry).where(AuditLogEntry.action == "user.lead_reviewer")).one()
+    assert (entry.before, entry.after) == ({"is_lead_reviewer": False}, {"is_lead_reviewer": True})
+    teacher = world.user(db_session, "qoe_teacher")
+    assert _post(client, auth, f"/review/lead-reviewers/{teacher.id}", lead="yes").status_code == 422
+    # Ash now reviews others' audits, but their own submitted audit is not in their queue
+    sign_in(auth, world.EMAIL["auditor"])
+    assert client.get("/review/").status_code == 200
+    assert "Audits waiting for your review (0)" in client.get("/").get_data(as_text=True)
+
+
+def test_reviewers_find_waiting_audits_from_home_and_authors_from_the_visit(client, auth, db_session, submitted):
+    sign_in(auth, LEAD)
+    home = client.get("/").get_data(as_text=True)
+    assert "Audits waiting for your review (1)" in home
+    sign_in(auth, world.EMAIL["auditor"])
+    visit = client.get(f"/visits/{submitted.visit_id}").get_data(as_text=True)
+    assert f"/review/audits/{submitted.id}" in visit
+    assert client.get(f"/review/audits/{submitted.id}").status_code == 200  # the author reads the review
+    sign_in(auth, world.EMAIL["maintainer"])  # maintainers see finalised audits only
+    assert f"/review/audits/{submitted.id}" not in client.get(f"/visits/{submitted.visit_id}").get_data(as_text=True)
+    assert client.get(f"/review/audits/{submitted.id}").status_code == 403

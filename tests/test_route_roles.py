@@ -77,6 +77,7 @@ MATRIX = {
     ("POST", "review.correct_item"):      (302, 403, 403, 403, 403, 403),
     ("POST", "review.submit_correction"): (302, 403, 403, 403, 403, 403),
     ("GET", "review.diff"):               (302, 200, 403, 200, 403, 403),
+    ("POST", "review.set_lead_reviewer"):  (302, 303, 403, 403, 403, 403),  # on the world's auditor
     # Action plans, share links and reports on a finalised safeguarding audit by the world's auditor
     # (tests/report_helpers.matrix_audit). Only its lead reviewer (not in WHO) may confirm actions;
     # the auditor and maintainers follow them up (an empty verify form is 422; provider-done succeeds).
@@ -134,6 +135,8 @@ def _url(app, db_session, rule):
     if rule.endpoint.startswith("review.") and "audit_id" in rule.arguments:
         from .grading_helpers import ungraded_world_audit
         args["audit_id"] = ungraded_world_audit(db_session).id
+    if "user_id" in rule.arguments:
+        args["user_id"] = world.user(db_session, "auditor").id
     if "conflict_id" in rule.arguments:
         args["conflict_id"] = 0  # none: the role check and the form answer first
     if "notification_id" in rule.arguments:

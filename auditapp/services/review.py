@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..models import Answer, Audit, AuditLogEntry, ReviewComment, SyncConflict, User, Visit, VisitAssignment
-from . import audit_log
+from . import audit_log, rollup
 from .access import items_of
 from .actions import unconfirmed_actions
 from .changes import log_changes
@@ -48,6 +48,28 @@ def reviewer_role_problem(actor: User, audit_type: str) -> str | None:
     if actor.role == "auditor" and actor.is_lead_reviewer:
         return None
     return "Only an auditor whom an administrator has made a lead reviewer reviews this audit"
+
+
+def set_lead_reviewer(session: Session, actor: User, user_id: int, lead: bool) -> User:
+    """Make an auditor a lead reviewer of safeguarding and H&S audits, or stop them being one (admins).
+
+    :raises review.forbidden: the actor is not an admin. :raises user.not_found:
+    :raises review.invalid: the user is not an auditor (QoE teachers review QoE audits by role).
+    """
+    if actor.role != "admin":
+        raise Forbidden("review.forbidden", "Only administrators choose lead reviewers")
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("user.not_found", "There is no such user")
+    if user.role != "auditor":
+        raise Invalid("review.invalid", "Only auditors are lead reviewers",
+                      {"lead": ["Only auditors are lead reviewers; QoE teachers review each other's audits"]})
+    if user.is_lead_reviewer != lead:
+        audit_log.record(session, actor, "user.lead_reviewer", "user", user.id,
+                         before={"is_lead_reviewer": user.is_lead_reviewer}, after={"is_lead_reviewer": lead})
+        user.is_lead_reviewer = lead
+        session.flush()
+    return user
 
 
 def authors(session: Session, audit: Audit) -> set[int]:
@@ -194,6 +216,8 @@ def finalise_audit(session: Session, actor: User, audit_id: uuid.UUID, base_vers
     audit_log.record(session, actor, "audit.finalise", "audit", audit.id, before={"status": "submitted"},
                      after={"status": "finalised", "version": audit.version, "outcome": audit.outcome,
                             "section_rags": audit.section_rags})
+    # The provider's directory status follows every finalise, in the same transaction (ARCHITECTURE.md §5).
+    rollup.recompute(session, [audit.visit.provider_id], date.today(), "finalise", actor, audit.id)
     return audit
 
 

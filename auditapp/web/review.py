@@ -158,6 +158,15 @@ def diff(audit_id: uuid.UUID):
     return render("review/diff.html", **diff_context(db.session, found))
 
 
+@bp.post("/lead-reviewers/<int:user_id>")
+@roles("admin")
+def set_lead_reviewer(user_id: int):
+    """Make an auditor a lead reviewer, or stop them being one."""
+    review.set_lead_reviewer(db.session, current_user, user_id, request.form.get("lead") == "yes")
+    db.session.commit()
+    return redirect(url_for("admin.users", lead_changed=user_id), code=303)
+
+
 def _failed(exc, audit_id: uuid.UUID, form: str, page: str = "audit"):
     """Bad input: the page again with its errors (422); someone acted first: what changed (409)."""
     db.session.rollback()
