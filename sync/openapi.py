@@ -5,6 +5,48 @@ _UUID = {"type": "string", "format": "uuid"}
 _ERROR = {"type": "object", "required": ["code", "message"],
           "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "details": {"type": "object"}}}
 
+_EVIDENCE_ID = {"name": "evidence_id", "in": "path", "required": True, "schema": _UUID}
+
+
+def _json(description: str, schema: dict = _ERROR) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+# The device's evidence upload calls (PROTOCOL.md "Evidence"): JSON in and out, session cookie and X-CSRFToken.
+EVIDENCE_PATHS = {
+    "/evidence/{evidence_id}/upload-target": {"post": {
+        "operationId": "evidenceUploadTarget", "parameters": [_EVIDENCE_ID],
+        "responses": {
+            "200": _json("Where to PUT the bytes now", {"$ref": "#/components/schemas/UploadTarget"}),
+            "400": _json("CSRF token missing or invalid"), "401": _json("Not signed in"),
+            "403": _json("Role or audit not the user's (evidence.forbidden)"),
+            "404": _json("Not registered yet: push first (evidence.not_found)"),
+            "409": _json("evidence.already_verified, evidence.withdrawn, evidence.rejected, audit.finalised"),
+            "503": _json("evidence.store_unavailable")}}},
+    "/evidence/{evidence_id}/content": {"put": {
+        "operationId": "evidenceContent", "description": "Local store only: the URL an upload target names.",
+        "parameters": [_EVIDENCE_ID, {"name": "token", "in": "query", "required": True, "schema": {"type": "string"}}],
+        "requestBody": {"required": True, "content": {t: {"schema": {"type": "string", "format": "binary"}}
+                                                      for t in ("image/jpeg", "image/png", "application/pdf")}},
+        "responses": {
+            "200": _json("Stored; confirm next", {"type": "object", "required": ["received_bytes"],
+                                                 "properties": {"received_bytes": {"type": "integer"}}}),
+            "400": _json("CSRF token missing or invalid"), "401": _json("Not signed in"),
+            "403": _json("evidence.bad_token, evidence.forbidden"),
+            "404": _json("evidence.not_found; evidence.local_only in S3 mode"),
+            "409": _json("evidence.target_expired, evidence.already_verified, evidence.withdrawn, evidence.rejected"),
+            "413": _json("evidence.too_large: more bytes than registered")}}},
+    "/evidence/{evidence_id}/confirm": {"post": {
+        "operationId": "evidenceConfirm", "parameters": [_EVIDENCE_ID],
+        "responses": {
+            "200": _json("Settled: verified, or rejected for good", {"$ref": "#/components/schemas/Confirmation"}),
+            "400": _json("CSRF token missing or invalid"), "401": _json("Not signed in"),
+            "403": _json("evidence.forbidden"), "404": _json("evidence.not_found"),
+            "409": _json("Upload again: evidence.not_uploaded, evidence.checksum_mismatch, evidence.size_mismatch, "
+                         "evidence.target_expired; or evidence.withdrawn"),
+            "503": _json("evidence.store_unavailable: retry with the sync backoff")}}},
+}
+
 OPENAPI = {
     "openapi": "3.1.0",
     "info": {"title": "auditapp sync API", "version": "1",
@@ -37,6 +79,7 @@ OPENAPI = {
             "operationId": "config",
             "responses": {"200": {"description": "Limits and a CSRF token for pushes",
                                   "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Config"}}}}}}},
+        **EVIDENCE_PATHS,
     },
     "components": {"schemas": {
         "Push": {"type": "object", "required": ["device_id", "mutations"], "additionalProperties": False,
@@ -67,6 +110,13 @@ OPENAPI = {
                                                            "version": {"type": "integer"},
                                                            "op": {"type": "string", "enum": ["upsert", "delete"]},
                                                            "data": {"type": ["object", "null"]}}}}}},
+        "UploadTarget": {"type": "object", "required": ["method", "url", "headers", "expires_at"],
+                         "properties": {"method": {"type": "string", "enum": ["PUT"]}, "url": {"type": "string"},
+                                        "headers": {"type": "object", "additionalProperties": {"type": "string"}},
+                                        "expires_at": {"type": "string", "format": "date-time"}}},
+        "Confirmation": {"type": "object", "required": ["status"],
+                         "properties": {"status": {"type": "string", "enum": ["verified", "rejected"]},
+                                        "code": {"type": "string"}, "message": {"type": "string"}}},
         "Config": {"type": "object", "required": ["max_batch", "max_pull", "protocol", "csrf_token"],
                    "properties": {"max_batch": {"type": "integer"}, "max_pull": {"type": "integer"},
                                   "protocol": {"type": "integer"}, "csrf_token": {"type": "string"},
