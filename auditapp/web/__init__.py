@@ -70,3 +70,6 @@ def init_app(app: Flask) -> None:
     for module in (actions, share_links, reports):
         app.register_blueprint(module.bp)
     app.context_processor(_template_globals)
+    # Macros imported without context (`{% from "_macros.html" import status_tag %}`) see only the
+    # environment's globals, not context processors: the status tag needs its labels there.
+    app.jinja_env.globals.update(status_labels=DIRECTORY_STATUS_LABELS, status_tag_classes=STATUS_TAG_CLASSES)

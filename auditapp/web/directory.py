@@ -10,7 +10,7 @@ import csv
 import io
 from datetime import date
 
-from flask import Blueprint, Response, redirect, request, url_for
+from flask import Blueprint, Response, current_app, redirect, request, url_for
 from flask_login import current_user
 
 from .. import directory_queries, queries
@@ -77,6 +77,7 @@ def provider(provider_id: int):
     return render("directory/provider.html", view=directory_queries.provider_for_school(db.session, found),
                   provider=found, la_view=la_view, outcome_labels=directory_queries.OUTCOME_LABELS,
                   visits=queries.provider_visits(db.session, found.id) if la_view else [],
+                  record_url=_maintainers_record(found.id),
                   watching=current_user.role == "school" and watches.is_watching(db.session, current_user, found.id))
 
 
@@ -103,6 +104,13 @@ def unwatch(provider_id: int):
 def queue():
     """Providers waiting for a maintainer's decision, most urgent first."""
     return render("directory/queue.html", queue=queries.directory_queue(db.session))
+
+
+def _maintainers_record(provider_id: int) -> str | None:
+    """The maintainers' record of the provider, for the roles that may open it."""
+    if current_user.role in ("maintainer", "admin") and "maintainers.provider" in current_app.view_functions:
+        return url_for("maintainers.provider", provider_id=provider_id)
+    return None
 
 
 def _watch_answer(provider_id: int, watching: bool):
