@@ -110,7 +110,7 @@ def history(session: Session, provider_id: int) -> list[TimelineEntry]:
                                                   .where(DirectoryDecision.provider_id == provider_id))}
     changes = list(session.scalars(select(ProviderStatusChange).where(ProviderStatusChange.provider_id == provider_id)))
     ids = {c.actor_id for c in changes} | {d.decided_by_id for d in decisions.values()}
-    names = dict(session.execute(select(User.id, User.full_name).where(User.id.in_(ids - {None})))) if ids else {}
+    names = dict(session.execute(select(User.id, User.full_name).where(User.id.in_(ids - {None}))).all())
     entries, shown = [], set()
     for change in changes:
         decision = decisions.get(change.decision_id)
