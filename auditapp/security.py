@@ -60,7 +60,7 @@ def _security_headers(response):
     response.headers.setdefault("Content-Security-Policy", current_app.extensions.get("csp", CSP))
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers.setdefault("Referrer-Policy", "same-origin")  # share-link pages send none at all
     response.headers["Permissions-Policy"] = "camera=(self), geolocation=(), microphone=()"
     if current_app.config["SESSION_COOKIE_SECURE"]:
         response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"

@@ -32,13 +32,14 @@ def lead(session):
     return review_helpers.by_email(session, review_helpers.LEAD)
 
 
-def submitted_with_actions(session, app, visit: Visit | None = None) -> Audit:
+def submitted_with_actions(session, app, visit: Visit | None = None, notes: dict | None = None) -> Audit:
     """The auditor's safeguarding audit (on their first such visit, or `visit`), submitted, with two
     proposed actions and everything else above."""
     auditor = world.user(session, "auditor")
     audit = _rated_audit(session, auditor, visit or review_helpers.visit_for(session, world.EMAIL["auditor"], SG))
-    notes = [capture.Change(key, uuid.uuid4(), audit.id, key, 1, {"note": note}) for key, note in NOTES.items()]
-    assert {o.status for o in capture.record_answers(session, auditor, notes)} == {"applied"}
+    changes = [capture.Change(key, uuid.uuid4(), audit.id, key, 1, {"note": note})
+               for key, note in (NOTES | (notes or {})).items()]
+    assert {o.status for o in capture.record_answers(session, auditor, changes)} == {"applied"}
     visit_date = audit.visit.visit_date
     proposed = [capture.Change(key, uuid.uuid4(), audit.id, key, 0, {
         "description": f"Put right {key}", "owner_role": "Designated safeguarding lead",
@@ -67,9 +68,9 @@ def confirm_all(session, audit: Audit, due: date | None = None) -> list[Action]:
         for a in rows])
 
 
-def finalised_with_actions(session, app, visit: Visit | None = None) -> Audit:
+def finalised_with_actions(session, app, visit: Visit | None = None, notes: dict | None = None) -> Audit:
     """`submitted_with_actions`, actions confirmed and the audit finalised by the lead reviewer."""
-    audit = submitted_with_actions(session, app, visit)
+    audit = submitted_with_actions(session, app, visit, notes)
     confirm_all(session, audit)
     session.flush()
     return review.finalise_audit(session, lead(session), audit.id, session.get(Audit, audit.id).version)

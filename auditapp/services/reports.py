@@ -95,8 +95,8 @@ def report_view(snapshot: dict, audience: str) -> dict:
         "rag_summary": [{"key": s["key"], "title": s["title"], "rag": s["rag"], "rag_label": s["rag_label"]}
                         for s in sections if s["scored"]],
         "sections": sections,
-        "header": [{"key": h.get("key"), "question": h.get("question"), "value": display_value(h.get("value"))}
-                   for h in snapshot.get("header") or []],
+        "header": [{"key": h.get("key"), "question": h.get("question"),
+                    "value": h.get("display") or display_value(h.get("value"))} for h in snapshot.get("header") or []],
         "policy_checks": [_policy_check(p) for p in snapshot.get("policy_checks") or []],
         "actions": actions,
         "evidence": evidence,
