@@ -155,6 +155,7 @@ def _troubled_provider(db_session):
                                 reference="L1", notes=SECRETS[2], updated_by_id=auditor.id))
     db_session.flush()
     rollup.recompute(db_session, [provider.id], TODAY, "finalise")
+    db_session.flush()
     return provider
 
 
@@ -174,6 +175,7 @@ def test_under_review_for_a_concern_shows_a_plain_category_not_the_concern(clien
     provider = _troubled_provider(db_session)
     concern(db_session, provider)
     rollup.recompute(db_session, [provider.id], TODAY, "concern")
+    db_session.flush()
     assert provider.directory_status == "under_review"
     body = client.get(f"/directory/providers/{provider.id}").get_data(as_text=True)
     assert "contact the AP team before placing" in body

@@ -32,7 +32,7 @@ def watch(session: Session, actor: User, provider_id: int) -> bool:
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     added = session.execute(insert(Watch).values(user_id=actor.id, provider_id=provider_id,
                                                  created_at=datetime.now(timezone.utc))
-                            .on_conflict_do_nothing()).rowcount == 1
+                            .on_conflict_do_nothing().returning(Watch.provider_id)).first() is not None
     if added:
         audit_log.record(session, actor, "watch.add", "provider", provider_id)
     return added

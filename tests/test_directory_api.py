@@ -1,0 +1,122 @@
+"""The directory's JSON API: the schools' view, filters like the search page, ETags from the change
+stamp with 304 on If-None-Match, stable error codes, and its OpenAPI document fuzzed by
+schemathesis (no 5xx, every answer as documented)."""
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import not_a_server_error, response_schema_conformance, status_code_conformance
+
+from auditapp.services import rollup
+from auditapp.services.decisions import Decision, decide
+from auditapp.web.api_v1_openapi import OPENAPI
+
+from . import world
+from .directory_helpers import concern, in_date, new_provider
+
+TODAY = world.TODAY
+
+
+@pytest.fixture
+def school(auth):
+    auth.login("school")
+
+
+def test_list_filters_like_the_search_page(client, school):
+    body = client.get("/api/v1/providers?district=Leicester+City&specialism=semh&provision_type=sport").get_json()
+    assert {p["name"] for p in body["providers"]} == {"Highfields Mentors", "Abbey Park Boxing Academy CIC"}
+    assert body["total"] == 2 and body["page"] == 1 and body["pages"] == 1
+    assert {p["status"] for p in client.get("/api/v1/providers").get_json()["providers"]} <= {
+        "eligible", "conditional", "under_review", "suspended"}
+
+
+def test_pages_of_the_list(client, school):
+    first = client.get("/api/v1/providers?per_page=5").get_json()
+    third = client.get("/api/v1/providers?per_page=5&page=3").get_json()
+    assert first["total"] == 11 and first["pages"] == 3 and len(first["providers"]) == 5
+    assert len(third["providers"]) == 1
+
+
+@pytest.mark.parametrize("query, field", [("district=Atlantis", "district"), ("status=pending", "status"),
+                                          ("q=%00", "q"), ("per_page=0", "per_page"), ("per_page=abc", "per_page"),
+                                          ("age=200", "age"), ("specialism=x", "specialism")])
+def test_a_bad_filter_is_422_with_a_stable_code_naming_the_field(client, school, query, field):
+    response = client.get(f"/api/v1/providers?{query}")
+    assert response.status_code == 422
+    body = response.get_json()
+    assert body["code"] == "directory.bad_filter" and field in body["details"]
+
+
+def test_list_etag_answers_304_until_something_changes(client, db_session, school):
+    listed = new_provider(db_session)
+    in_date(db_session, listed)
+    rollup.recompute(db_session, [listed.id], TODAY, "rollup")
+    db_session.flush()
+    first = client.get("/api/v1/providers?district=Blaby")
+    etag = first.headers["ETag"]
+    assert first.status_code == 200 and etag and first.headers["Cache-Control"] == "private, no-cache"
+    again = client.get("/api/v1/providers?district=Blaby", headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.data == b"" and again.headers["ETag"] == etag
+    other_query = client.get("/api/v1/providers?district=Melton", headers={"If-None-Match": etag})
+    assert other_query.status_code == 200
+    decide(db_session, world.user(db_session, "maintainer"),
+           Decision(listed.id, "suspend", "Checked", listed.version), TODAY)
+    db_session.flush()
+    changed = client.get("/api/v1/providers?district=Blaby", headers={"If-None-Match": etag})
+    assert changed.status_code == 200 and changed.headers["ETag"] != etag
+    assert changed.get_json()["providers"][0]["status"] == "suspended"
+
+
+def test_detail_etag_moves_with_the_roll_up(client, db_session, school):
+    listed = new_provider(db_session)
+    in_date(db_session, listed)
+    rollup.recompute(db_session, [listed.id], TODAY, "rollup")
+    db_session.flush()
+    first = client.get(f"/api/v1/providers/{listed.id}")
+    body, etag = first.get_json(), first.headers["ETag"]
+    assert body["status"] == "eligible" and body["valid_until"] == "2027-06-01" and body["open_actions"] == 0
+    assert [a["outcome"] for a in body["latest_audits"]] == ["compliant"] * 3
+    assert "not an endorsement" in body["disclaimer"]
+    assert client.get(f"/api/v1/providers/{listed.id}", headers={"If-None-Match": etag}).status_code == 304
+    concern(db_session, listed)
+    rollup.recompute(db_session, [listed.id], TODAY, "concern")
+    db_session.flush()
+    changed = client.get(f"/api/v1/providers/{listed.id}", headers={"If-None-Match": etag})
+    assert changed.status_code == 200 and changed.get_json()["status"] == "under_review"
+    text = changed.get_data(as_text=True)
+    assert "never see" not in text and "triage" not in text  # the concern's content and the LA's reason text
+
+
+def test_who_may_call(client, auth, db_session):
+    assert client.get("/api/v1/providers").get_json()["code"] == "auth.required"
+    auth.login("auditor")
+    assert client.get("/api/v1/providers").status_code == 403
+    auth.logout()
+    auth.login("maintainer")
+    pending = world.provider(db_session, "pending")
+    # LA roles get the schools' view too: one audience, one shape.
+    response = client.get(f"/api/v1/providers/{pending.id}")
+    assert response.status_code == 404 and response.get_json()["code"] == "provider.not_found"
+
+
+def test_the_served_document_is_the_one_in_the_code(client):
+    assert client.get("/api/v1/openapi.json").get_json() == OPENAPI
+
+
+def test_directory_api_never_answers_with_a_server_error(app, client, auth, db_session):
+    auth.login("school")
+    cookies = {"auditapp_session": client.get_cookie("auditapp_session").value}
+    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert {op.path for op in operations} == {"/api/v1/providers", "/api/v1/providers/{provider_id}"}
+    calls = []
+    for operation in operations:
+        @given(case=operation.as_strategy())
+        @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        def call(case):
+            response = case.call(cookies=cookies)
+            calls.append(response.status_code)
+            case.validate_response(response, checks=[not_a_server_error, status_code_conformance,
+                                                     response_schema_conformance])
+            assert response.status_code < 500
+        call()
+    assert len(calls) >= 60 and calls.count(200) >= 10 and 422 in calls
