@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import click
 from sqlalchemy import select
@@ -19,8 +20,8 @@ from auditapp import migrate
 from auditapp.config import ConfigError, load_config, read_or_create_dev_secret
 from auditapp.db import bind, session_scope
 from auditapp.models import Organisation
-from auditapp.models.enums import ROLES
-from auditapp.services import demo, evidence_files, templates, users
+from auditapp.models.enums import DIRECTORY_STATUS_LABELS, ROLES
+from auditapp.services import demo, evidence_files, notifications, rollup, templates, users
 from auditapp.services.errors import DomainError
 from auditapp.storage import BlobStoreUnavailable, build_blob_store
 
@@ -49,11 +50,12 @@ class Context:
 
 
 pass_context = click.make_pass_decorator(Context, ensure=True)
+UK_ZONE = ZoneInfo("Europe/London")  # the councils' date decides what has expired
 
 
 @click.group()
 def cli() -> None:
-    """Operate auditapp: database, templates, users, evidence and the demo world."""
+    """Operate auditapp: database, templates, users, evidence, the directory roll-up, e-mails and the demo world."""
 
 
 @cli.group()
@@ -189,6 +191,52 @@ def _close_store(store) -> None:
     client = getattr(store, "client", None)
     if client is not None:
         client.close()
+
+
+@cli.command("rollup")
+@click.option("--today", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]), metavar="YYYY-MM-DD",
+              help="Compute as of this date (default: today in the UK).")
+@pass_context
+def rollup_command(ctx: Context, as_of: datetime | None) -> None:
+    """Recompute every open provider's directory status for date-driven expiry; print what changed.
+
+    Idempotent: a second run on the same day changes nothing. Meant for cron, once a day.
+    """
+    day = as_of.date() if as_of else datetime.now(UK_ZONE).date()
+    with ctx.transaction() as session:
+        changes = rollup.recompute(session, None, day, "rollup")
+    for change in changes:
+        what = "published status" if change.kind == "published" else "the audits say"
+        click.echo(f"{change.provider_name} (#{change.provider_id}): {what} "
+                   f"{DIRECTORY_STATUS_LABELS[change.from_status]} -> {DIRECTORY_STATUS_LABELS[change.to_status]}")
+    changed = len({c.provider_id for c in changes})
+    click.echo(f"Roll-up as of {day:%Y-%m-%d}: {changed} provider{'' if changed == 1 else 's'} changed."
+               if changed else f"Roll-up as of {day:%Y-%m-%d}: no changes.")
+
+
+@cli.group("emails")
+def emails_group() -> None:
+    """E-mails to school users watching providers."""
+
+
+@emails_group.command("send")
+@click.option("--limit", default=200, show_default=True, type=click.IntRange(1, 10_000),
+              help="Send at most this many in one run.")
+@pass_context
+def emails_send(ctx: Context, limit: int) -> None:
+    """Deliver queued e-mails with the configured sender (SMTP, or .eml files in instance/outbox).
+
+    Failures stay queued and are retried by the next run; the exit code is 1 when any failed.
+    """
+    sender = notifications.sender_from_config(ctx.config)
+    with ctx.transaction() as session:
+        sent, failed = notifications.deliver(session, sender, limit)
+    smtp = ctx.config.get("SMTP_HOST")
+    where = f"SMTP {smtp}" if smtp else str(Path(ctx.config["INSTANCE_DIR"]) / "outbox")
+    click.echo(f"Sent {sent} e-mail{'' if sent == 1 else 's'} via {where}; {failed} failed.")
+    if failed:
+        click.echo("Failed e-mails stay queued and are retried on the next run.", err=True)
+        sys.exit(1)
 
 
 @cli.command("seed-demo")

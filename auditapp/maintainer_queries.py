@@ -72,9 +72,10 @@ class Why:
 def why(session: Session, provider: Provider, today: date, config: EligibilityConfig = EligibilityConfig()) -> Why:
     """Gather the facts the roll-up uses for `provider` and explain its computed status."""
     facts = rollup.gather_facts(session, [provider])[provider.id]
-    audits = [AuditLine(a.audit_type, a.outcome, a.visit_date, a.grade, add_months(a.visit_date, config.validity_months))
-              for a in sorted(facts.audits, key=lambda a: ("safeguarding", "health_safety",
-                                                            "quality_education").index(a.audit_type))]
+    order = ("safeguarding", "health_safety", "quality_education")
+    audits = [AuditLine(a.audit_type, a.outcome, a.visit_date, a.grade,
+                        add_months(a.visit_date, config.validity_months))
+              for a in sorted(facts.audits, key=lambda a: order.index(a.audit_type))]
     actions = list(session.scalars(select(Action).where(Action.provider_id == provider.id,
                                                         Action.status.not_in(CLOSED_ACTION_STATUSES + ("proposed",)))
                                    .order_by(Action.due_date, Action.item_key)))

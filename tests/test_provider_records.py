@@ -80,7 +80,8 @@ def test_a_new_provider_with_missing_fields_gets_the_form_back_with_each_field(c
 
 def test_service_rules_come_back_as_field_errors_too(client, auth, db_session, listed):
     auth.login("maintainer")
-    site = {"site_name": "Hall", "site_address_line1": "1 Road", "site_town": "Leicester", "site_postcode": "NOT A CODE"}
+    site = {"site_name": "Hall", "site_address_line1": "1 Road", "site_town": "Leicester",
+            "site_postcode": "NOT A CODE"}
     response = _post(client, auth, "/maintainers/providers/new",
                      {**_record(db_session, legal_name=listed.legal_name.upper(), age_min="17", age_max="12",
                                 contact_email="not-an-address"), **site})

@@ -79,8 +79,8 @@ def _check(plan: VisitPlan, provider: Provider, site: Site | None, assignees: li
         covered = set().union(*(CAPTURE_TYPES.get(u.role, set()) for u in assignees))
         missing = [t for t in plan.audit_types if t in AUDIT_TYPES and t not in covered]
         if missing or any(u.role not in CAPTURE_TYPES for u in assignees):
-            errors["assignee_ids"] = ["Assign an auditor for safeguarding and health and safety audits, and a "
-                                      "quality of education teacher for quality of education audits"]
+            errors["assignee_ids"] = [("Assign an auditor for safeguarding and health and safety audits, and a "
+                                       "quality of education teacher for quality of education audits")]
     if len(triggers) != len(set(plan.trigger_ids)):
         errors["trigger_ids"] = ["A chosen trigger is no longer open: reload the page"]
     if errors:

@@ -21,8 +21,8 @@ _VERSION = {"required": True, "strict": False, "validate": validate.Range(min=1)
 def form_data(form) -> dict:
     """A submitted form as a dict: checkbox groups as lists, a GOV.UK date input (`<name>-day`,
     `-month`, `-year`) as one ISO date string, every other field as its one value."""
-    data = {key: form.getlist(key) if key in LIST_FIELDS else form.get(key) for key in form.keys()}
-    for key in [k[:-4] for k in form.keys() if k.endswith("-day")]:
+    data = {key: form.getlist(key) if key in LIST_FIELDS else form.get(key) for key in form}
+    for key in [k[:-4] for k in form if k.endswith("-day")]:
         parts = [str(form.get(f"{key}-{part}", "")).strip() for part in ("year", "month", "day")]
         data[key] = "-".join([parts[0].zfill(4)] + [p.zfill(2) for p in parts[1:]]) if all(parts) else (
             None if not any(parts) else "incomplete")

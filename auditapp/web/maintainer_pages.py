@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
@@ -26,8 +25,8 @@ CAUSE_LABELS = {"finalise": "an audit was finalised", "action": "an action chang
                 "decision": "a maintainer's decision", "rollup": "the daily roll-up (dates)",
                 "provider_edit": "the provider's record changed", "trigger": "a re-audit trigger was recorded"}
 DECISION_LABELS = {"approve": "Approved the first listing", "clear_review": "Cleared the review",
-                   "suspend": "Suspended", "reinstate": "Reinstated", "confirm_reinstatement": "Confirmed the reinstatement",
-                   "remove": "Removed"}
+                   "suspend": "Suspended", "reinstate": "Reinstated",
+                   "confirm_reinstatement": "Confirmed the reinstatement", "remove": "Removed"}
 
 
 def today() -> date:
