@@ -3,7 +3,7 @@
 // state, removal with a reason, and the evidence line of the status bar with the upload's progress.
 import { get } from './store.js';
 import { refreshCountsSoon, syncSoon } from './outbox.js';
-import { EvidenceError, formatSize, limitsOf, prepareFile } from './evidence-media.js';
+import { EvidenceError, formatSize, limitsOf, prepare } from './evidence-media.js';
 import { queueEvidence, withdrawEvidence } from './evidence-store.js';
 import { onUploads, uploads } from './evidence-uploader.js';
 import { errorMessage, h, safe, setError } from './capture-dom.js';
@@ -128,9 +128,9 @@ async function addFiles(item, mode, input) {
   showError(item, null);
   for (const file of chosen) {
     try {
-      const prepared = await prepareFile(file, mode, limitsOf(C.pack));
+      const prepared = await prepare(file, mode, limitsOf(C.pack));
       timings.evidence.push({ ms: prepared.ms, mode, original_bytes: prepared.original_bytes, bytes: prepared.size_bytes,
-                              width: prepared.width, height: prepared.height });
+                              width: prepared.width, height: prepared.height, steps: prepared.steps });
       const record = await queueEvidence(C.auditId, item.key, prepared, mode);
       C.records.set(record.key, record);
       rerender(item.key);

@@ -178,6 +178,10 @@ async function uploadOne(record, csrf, index, count) {
     if (target.status === 404) return 'wait';
     if (target.code === 'evidence.already_verified') { await settle({ status: 'verified', problem: null }, true); return 'done'; }
     if (target.code === 'evidence.withdrawn') { await settle({ status: 'withdrawn' }, true); return 'done'; }
+    if (target.code === 'evidence.rejected') {
+      await settle({ status: 'rejected', problem: { code: target.code, message: (target.body && target.body.message) || target.code } });
+      return 'done';
+    }
     if (!target.ok) {
       await settle({ problem: { code: target.code || String(target.status), message: (target.body && target.body.message) || `The server answered ${target.status}` } });
       return 'wait';

@@ -1,0 +1,505 @@
+"""Evidence on the tablet, end to end in headless Chromium with the real service worker (RECIPES §7, §8):
+photos and a PDF captured offline (downscaled and hashed in the browser, kept in IndexedDB), still there
+after a reload, uploaded one at a time after the audit's answers, with progress, to the S3 endpoint (moto,
+bucket CORS enforced) or the app's local store; verified by the server; the network dropping or the bytes
+changing in transit lose nothing; a server rejection is shown with its reason; removal with a reason;
+axe-core on the capture screen with evidence shown. moto checks no checksums, so every object is compared
+with the SHA-256 the browser computed, and the rows with what the server verified."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import re
+import struct
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+
+import pytest
+from playwright.sync_api import BrowserContext, Page, Route, expect
+from sqlalchemy import create_engine, text
+from werkzeug.serving import make_server
+
+from auditapp.db import db as app_db
+from auditapp.storage import get_blob_store
+
+from .conftest import make_test_app, world_database
+from .test_capture_browser import (ALL_SYNCED, assert_accessible, go_offline, make_available_offline, open_capture,
+                                   rated_items, safe, sign_in, wait_saved)
+
+REGION = "eu-west-2"
+LOCAL_MAX_BYTES = 1024 * 1024  # the local-store test's limit, small enough to pass over quickly
+OPEN_DB = """const user = document.querySelector('[data-user]').dataset.user;
+  const db = await new Promise((ok, fail) => { const r = indexedDB.open('auditapp-' + user); r.onsuccess = () => ok(r.result); r.onerror = () => fail(r.error); });
+  const all = (store, keys) => new Promise((ok) => { const s = db.transaction(store).objectStore(store); const r = keys ? s.getAllKeys() : s.getAll(); r.onsuccess = () => ok(r.result); });"""
+# What the device holds: evidence records (no Blobs: they do not cross into Python), blob ids, queued kinds.
+DEVICE = f"""async () => {{
+  {OPEN_DB}
+  const records = (await all('records')).filter((r) => r.entity === 'evidence').map((r) => ({{
+    id: r.id, item_key: r.item_key, sha256: r.sha256, size_bytes: r.size_bytes, media_type: r.media_type, status: r.status,
+    has_blob: r.has_blob, thumb: Boolean(r.thumb), width: r.width, height: r.height, filename: r.filename, problem: r.problem }}));
+  const blobs = await all('blobs', true);
+  const outbox = (await all('outbox')).map((e) => e.mutation.kind);
+  db.close();
+  return {{ records, blobs, outbox }};
+}}"""
+# A photo-like picture made by the browser's own encoder (no imaging library in the test environment).
+PICTURE = """async ([w, h, type]) => {
+  const c = new OffscreenCanvas(w, h);
+  const x = c.getContext('2d');
+  const g = x.createLinearGradient(0, 0, w, h); g.addColorStop(0, '#1d70b8'); g.addColorStop(1, '#f47738');
+  x.fillStyle = g; x.fillRect(0, 0, w, h);
+  for (let i = 0; i < 1500; i += 1) {
+    x.fillStyle = `hsl(${(i * 47) % 360} 70% ${30 + (i % 40)}%)`;
+    x.fillRect((i * 7919) % w, (i * 104729) % h, 20 + (i % 90), 20 + (i % 60));
+  }
+  x.fillStyle = '#ffffff'; x.font = `${Math.round(h / 8)}px sans-serif`; x.fillText('FIRE EXIT', w / 10, h / 2);
+  const bytes = new Uint8Array(await (await c.convertToBlob({ type, quality: 0.95 })).arrayBuffer());
+  let s = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(s);
+}"""
+# Watch what the auditor is shown while uploading: the status line and each progress bar value.
+WATCH_UPLOADS = """() => {
+  window.__seen = { status: [], progress: [] };
+  new MutationObserver(() => {
+    const status = document.getElementById('evidence-status');
+    if (status && status.textContent && window.__seen.status.at(-1) !== status.textContent) window.__seen.status.push(status.textContent);
+    const bar = document.getElementById('evidence-progress');
+    if (bar) window.__seen.progress.push(bar.value);
+  }).observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true });
+}"""
+
+
+# ---- test data -----------------------------------------------------------------------------------
+
+def picture(page: Page, width: int, height: int, media_type: str) -> bytes:
+    return base64.b64decode(page.evaluate(PICTURE, [width, height, media_type]))
+
+
+def with_exif_orientation(jpeg: bytes, orientation: int) -> bytes:
+    """The JPEG with an EXIF block saying how the camera was held (6: rotate 90° clockwise to show)."""
+    tiff = b"MM\x00\x2a" + struct.pack(">I", 8) + struct.pack(">H", 1) \
+        + struct.pack(">HHIHH", 0x0112, 3, 1, orientation, 0) + struct.pack(">I", 0)
+    app1 = b"Exif\x00\x00" + tiff
+    return jpeg[:2] + b"\xff\xe1" + struct.pack(">H", len(app1) + 2) + app1 + jpeg[2:]
+
+
+def pdf(size: int) -> bytes:
+    """A valid one-page PDF padded with a binary stream to about `size` bytes (enough to see progress)."""
+    stream = os.urandom(size)
+    parts = [b"%PDF-1.4\n", b"1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n",
+             b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n",
+             b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]>>endobj\n",
+             b"4 0 obj<</Length %d>>stream\n" % len(stream) + stream + b"\nendstream endobj\n"]
+    body = b"".join(parts)
+    return body + b"trailer<</Root 1 0 R>>\n%%EOF\n"
+
+
+# ---- servers -------------------------------------------------------------------------------------
+
+@dataclass
+class Live:
+    url: str
+    database_url: str
+    app: object
+
+    def rows(self) -> dict[str, dict]:
+        """The server's evidence rows by id."""
+        engine = create_engine(self.database_url)
+        try:
+            with engine.connect() as conn:
+                result = conn.execute(text("SELECT id, item_key, sha256, size_bytes, media_type, status, storage_key, "
+                                           "rejection_code, withdrawal_reason FROM evidence"))
+                return {str(row.id): row._asdict() for row in result}
+        finally:
+            engine.dispose()
+
+
+def serve(app):
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    return server, thread, f"http://127.0.0.1:{server.server_port}"
+
+
+@pytest.fixture
+def s3_live():
+    """The app in S3 mode on its own world database and bucket, whose CORS lets the page PUT."""
+    endpoint = os.environ.get("TEST_S3_ENDPOINT_URL")
+    if not endpoint:
+        pytest.fail("TEST_S3_ENDPOINT_URL is not set: run the suite with `make test`.", pytrace=False)
+    database_url = world_database(f"auditapp_evidence_{uuid.uuid4().hex[:8]}")
+    bucket = f"auditapp-evidence-{uuid.uuid4().hex[:12]}"
+    app = make_test_app(database_url, EVIDENCE_STORE="s3", S3_BUCKET=bucket, S3_ENDPOINT_URL=endpoint, S3_REGION=REGION)
+    store = get_blob_store(app)
+    store.client.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    server, thread, url = serve(app)
+    store.allow_browser_uploads([url])
+    yield Live(url, database_url, app)
+    server.shutdown()
+    thread.join()
+    app_db.binding(app).engine.dispose()
+    for page in store.client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        for item in page.get("Contents", []):
+            store.client.delete_object(Bucket=bucket, Key=item["Key"])
+    store.client.delete_bucket(Bucket=bucket)
+
+
+@pytest.fixture
+def local_live(tmp_path):
+    """The app with the local evidence store (the `make run` default) in a folder of its own."""
+    database_url = world_database(f"auditapp_evidence_{uuid.uuid4().hex[:8]}")
+    app = make_test_app(database_url, EVIDENCE_DIR=str(tmp_path / "evidence"), EVIDENCE_MAX_BYTES=LOCAL_MAX_BYTES)
+    server, thread, url = serve(app)
+    yield Live(url, database_url, app)
+    server.shutdown()
+    thread.join()
+    app_db.binding(app).engine.dispose()
+
+
+def s3_objects(live: Live) -> dict[str, str]:
+    """Every object in the bucket: key -> SHA-256 of its bytes."""
+    store = get_blob_store(live.app)
+    out = {}
+    for page in store.client.get_paginator("list_objects_v2").paginate(Bucket=store.bucket):
+        for item in page.get("Contents", []):
+            body = store.client.get_object(Bucket=store.bucket, Key=item["Key"])["Body"]
+            with body:
+                out[item["Key"]] = hashlib.sha256(body.read()).hexdigest()
+    return out
+
+
+# ---- steps ---------------------------------------------------------------------------------------
+
+def attach(page: Page, item: str, mode: str, name: str, mime: str, data: bytes, via_chooser: bool = True) -> None:
+    """Choose a file with "Add photo" / "Add document", as a tablet user does (the file chooser)."""
+    k = safe(item)
+    if via_chooser:
+        with page.expect_file_chooser() as chooser:
+            page.locator(f"#{mode}-{k}-button").click()
+        chooser.value.set_files(files=[{"name": name, "mimeType": mime, "buffer": data}])
+    else:
+        page.set_input_files(f"#{mode}-{k}", files=[{"name": name, "mimeType": mime, "buffer": data}])
+
+
+def wait_until(condition, what: str, timeout: float = 15.0) -> None:
+    """Poll `condition` (a Python callable) until it holds; no bare sleeps in the tests' logic."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting until {what}")
+        time.sleep(0.1)
+
+
+def files_of(page: Page, item: str):
+    return page.locator(f"#evidence-{safe(item)} .app-evidence__file")
+
+
+def capture_three_files_offline(context: BrowserContext, page: Page, live: Live, visit_index: int):
+    """Offline: two photos (a 12 MP JPEG held sideways, a PNG) and a PDF on three items. Returns the
+    items, the bytes chosen and the device's view once all three are saved."""
+    sign_in(page, live.url)
+    visit_id = make_available_offline(page, live.url, visit_index)
+    open_capture(page, live.url, visit_id, "safeguarding")
+    expect(page.locator("#sync-status")).to_contain_text(ALL_SYNCED, timeout=15000)
+    policy_item = page.locator(".app-policy").first.evaluate("el => el.closest('[data-item]').dataset.item")
+    first, second = [key for key in rated_items(page) if key != policy_item][:2]
+    photo = with_exif_orientation(picture(page, 4000, 3000, "image/jpeg"), 6)
+    png = picture(page, 1200, 900, "image/png")
+    document = pdf(2 * 1024 * 1024)
+    go_offline(context, page)
+    page.evaluate("window.__captureTimings.evidence = []")
+    attach(page, first, "photo", "IMG_0001.JPG", "image/jpeg", photo)
+    expect(files_of(page, first)).to_have_count(1)
+    attach(page, second, "photo", "first-aid-kit.png", "image/png", png, via_chooser=False)
+    expect(files_of(page, second)).to_have_count(1)
+    attach(page, policy_item, "document", "Safeguarding policy 2025.pdf", "application/pdf", document)
+    expect(files_of(page, policy_item)).to_have_count(1)
+    wait_saved(page)
+    return visit_id, (first, second, policy_item), (photo, png, document), page.evaluate(DEVICE)
+
+
+def assert_shown_on_this_device(page: Page, items: tuple[str, str, str]) -> None:
+    first, second, policy_item = items
+    for item in (first, second):
+        thumb = files_of(page, item).locator("img.app-evidence__thumb")
+        expect(thumb).to_be_visible()
+        expect(thumb).to_have_attribute("alt", re.compile(rf"^Photo 1 for {re.escape(item)}: .+\.jpg$"))
+        assert thumb.evaluate("img => img.complete && img.naturalWidth > 0"), "the thumbnail decodes offline"
+    expect(files_of(page, policy_item).locator(".app-evidence__doc")).to_have_text("PDF")
+    expect(files_of(page, policy_item)).to_contain_text("Safeguarding policy 2025.pdf")
+    for item in items:
+        expect(files_of(page, item).locator(".app-evidence__state")).to_have_text("Saved on this device, waiting to upload")
+
+
+def assert_device_holds_three(device: dict, photo: bytes, document: bytes) -> dict[str, dict]:
+    records = {r["id"]: r for r in device["records"]}
+    assert len(records) == 3 and sorted(device["blobs"]) == sorted(records)
+    assert device["outbox"].count("evidence.register") == 3
+    by_type = sorted(records.values(), key=lambda r: (r["media_type"], r["item_key"]))
+    assert [r["media_type"] for r in by_type] == ["application/pdf", "image/jpeg", "image/jpeg"]
+    pdf_record = by_type[0]
+    assert pdf_record["sha256"] == hashlib.sha256(document).hexdigest() and pdf_record["size_bytes"] == len(document)
+    big = next(r for r in records.values() if r["filename"] == "IMG_0001.jpg")
+    # 4000 x 3000 held sideways (EXIF 6): shown portrait, 2000 px on the long side, much smaller than the original
+    assert (big["width"], big["height"]) == (1500, 2000), big
+    assert big["size_bytes"] < len(photo) / 2
+    for record in records.values():
+        assert re.fullmatch(r"[0-9a-f]{64}", record["sha256"]) and record["status"] == "expected" and record["has_blob"]
+    return records
+
+
+# ---- tests ---------------------------------------------------------------------------------------
+
+@pytest.mark.browser
+def test_photos_and_a_pdf_taken_offline_reach_s3_with_the_sha256_the_browser_computed(context: BrowserContext,
+                                                                                      page: Page, s3_live):
+    # Given an auditor offline on a visit's safeguarding audit, who takes two photos and attaches a PDF
+    visit_id, items, (photo, png, document), device = capture_three_files_offline(context, page, s3_live, 0)
+    # Then each shows at once (a thumbnail, or a PDF tag), and the device holds the bytes and the registrations
+    assert_shown_on_this_device(page, items)
+    records = assert_device_holds_three(device, photo, document)
+    figures = page.evaluate("window.__captureTimings.evidence")
+    print("\n[evidence figures] prepare (decode, downscale, encode, SHA-256): " + ", ".join(
+        f"{f['mode']} {f['original_bytes'] / 1024:.0f} KB -> {f['bytes'] / 1024:.0f} KB"
+        f"{' ' + str(f['width']) + 'x' + str(f['height']) if f['width'] else ''} in {f['ms']:.0f} ms {f['steps']}"
+        for f in figures))
+
+    # When the page is reloaded with no signal
+    page.reload()
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
+    expect(page.locator("h1.app-capture-title")).to_be_visible()
+    # Then the files are all still there, and the status bar says they wait for signal
+    assert_shown_on_this_device(page, items)
+    assert_accessible(page, "capture offline with evidence")
+    expect(page.locator("#evidence-status")).to_have_text("3 evidence files are waiting: they upload when there is signal")
+    assert page.evaluate(DEVICE)["blobs"] == device["blobs"]
+
+    # When the signal comes back
+    page.evaluate(WATCH_UPLOADS)
+    context.set_offline(False)
+    # Then the answers sync, and the files upload one at a time with progress until each is "Received"
+    for item in items:
+        expect(files_of(page, item).locator(".app-evidence__state")).to_have_text("Received", timeout=60000)
+    expect(page.locator("#sync-status")).to_contain_text(ALL_SYNCED, timeout=15000)
+    seen = page.evaluate("window.__seen")
+    assert [s for s in seen["status"] if s.startswith("Uploading evidence")] == [
+        "Uploading evidence: file 1 of 3", "Uploading evidence: file 2 of 3", "Uploading evidence: file 3 of 3"], seen["status"]
+    assert seen["progress"] and max(seen["progress"]) == 100, seen["progress"]
+    progress = page.evaluate("window.__captureTimings.uploadProgress")
+    for evidence_id, record in records.items():
+        reports = [p for p in progress if p[0] == evidence_id]
+        assert reports and reports[-1][1] == reports[-1][2] == record["size_bytes"], reports
+    expect(page.locator("#evidence-status")).to_have_text("")
+    # And the bucket holds exactly one object per file, under an opaque key, with the browser's SHA-256
+    objects = s3_objects(s3_live)
+    audit_id = page.evaluate("async (v) => (await (await fetch('/capture/packs/' + v)).json()).audits"
+                             ".find((a) => a.audit_type === 'safeguarding').audit_id", visit_id)
+    assert objects == {f"evidence/{audit_id}/{evidence_id}": record["sha256"] for evidence_id, record in records.items()}
+    # And the server verified each row with that hash
+    rows = s3_live.rows()
+    assert {i: (r["status"], r["sha256"], r["item_key"]) for i, r in rows.items()} == {
+        i: ("verified", r["sha256"], r["item_key"]) for i, r in records.items()}
+    # And the device let go of the bytes only now, keeping what it shows
+    after = page.evaluate(DEVICE)
+    assert after["blobs"] == [] and after["outbox"] == []
+    assert {r["id"]: (r["status"], r["has_blob"]) for r in after["records"]} == {i: ("verified", False) for i in records}
+    page.reload()
+    expect(files_of(page, items[0]).locator("img.app-evidence__thumb")).to_be_visible()
+    expect(files_of(page, items[0]).locator(".app-evidence__state")).to_have_text("Received")
+
+
+@pytest.mark.browser
+def test_a_dropped_upload_and_bytes_changed_in_transit_are_retried_until_each_file_is_verified_once(
+        context: BrowserContext, page: Page, s3_live):
+    # Given three files captured offline
+    _, items, _, device = capture_three_files_offline(context, page, s3_live, 1)
+    records = {r["id"]: r for r in device["records"]}
+    # And a network that drops the first upload, and spoils the bytes of the next one in transit
+    puts: list[str] = []
+    endpoint = os.environ["TEST_S3_ENDPOINT_URL"]
+
+    def flaky(route: Route) -> None:
+        if route.request.method != "PUT":
+            route.continue_()
+            return
+        puts.append(route.request.url.split("?")[0].rsplit("/", 1)[1])
+        if len(puts) == 1:
+            route.abort("connectionreset")
+        elif len(puts) == 2:
+            body = bytearray(route.request.post_data_buffer)
+            body[-1] ^= 0xFF  # same size, different bytes: only a checksum tells
+            route.continue_(post_data=bytes(body))
+        else:
+            route.continue_()
+
+    page.route(f"{endpoint}/**", flaky)
+    page.evaluate(WATCH_UPLOADS)
+    # When the signal comes back
+    context.set_offline(False)
+    # Then the auditor is told plainly that evidence waits while answers sync, and every file arrives
+    for item in items:
+        expect(files_of(page, item).locator(".app-evidence__state")).to_have_text("Received", timeout=60000)
+    statuses = page.evaluate("window.__seen.status")
+    assert any("because the file store cannot be reached. Answers keep syncing" in s for s in statuses), statuses
+    expect(page.locator("#sync-status")).to_contain_text(ALL_SYNCED, timeout=15000)
+    # And the first file was sent again after the drop, the second again after the server found the hash wrong
+    assert puts[0] == puts[1] and puts[2] == puts[1], puts
+    assert len(puts) == 5, puts
+    # And exactly one object per file is in the bucket, holding exactly the bytes the browser hashed
+    objects = s3_objects(s3_live)
+    assert sorted(objects.values()) == sorted(r["sha256"] for r in records.values())
+    assert sorted(key.rsplit("/", 1)[1] for key in objects) == sorted(records)
+    assert {i: (r["status"], r["sha256"]) for i, r in s3_live.rows().items()} == {
+        i: ("verified", r["sha256"]) for i, r in records.items()}
+    assert page.evaluate(DEVICE)["blobs"] == []
+
+
+@pytest.mark.browser
+def test_signal_lost_mid_upload_then_a_browser_restart_resumes_and_loses_nothing(
+        browser_type, browser_type_launch_args, browser_context_args, tmp_path, s3_live):
+    # A browser on a profile folder of its own, so it can be closed and started again like a tablet's
+    profile = str(tmp_path / "profile")
+
+    def start_browser() -> BrowserContext:
+        return browser_type.launch_persistent_context(profile, **browser_type_launch_args, **browser_context_args)
+
+    context = start_browser()
+    try:
+        # Given three files captured offline
+        page = context.new_page()
+        visit_id, items, _, device = capture_three_files_offline(context, page, s3_live, 2)
+        records = {r["id"]: r for r in device["records"]}
+        # When the signal comes back, and goes again while the first file is on its way
+        dropped = []
+
+        def lose_signal(route: Route) -> None:
+            if route.request.method == "PUT" and not dropped:
+                dropped.append(route.request.url)
+                context.set_offline(True)
+                route.abort("internetdisconnected")
+            else:
+                route.continue_()
+
+        page.route(f"{os.environ['TEST_S3_ENDPOINT_URL']}/**", lose_signal)
+        context.set_offline(False)
+        # Then the auditor is told the files wait for signal
+        expect(page.locator("#evidence-status")).to_have_text(
+            "3 evidence files are waiting: they upload when there is signal", timeout=30000)
+        assert dropped
+    finally:
+        # And the browser is closed before there is signal again
+        context.close()
+    assert s3_objects(s3_live) == {}
+    assert {r["status"] for r in s3_live.rows().values()} == {"expected"}  # registered: the server expects them
+
+    context = start_browser()
+    try:
+        # When the browser starts again with signal and the auditor opens the audit
+        page = context.new_page()
+        page.goto(f"{s3_live.url}/visits/")
+        if page.get_by_label("Email address").count():
+            sign_in(page, s3_live.url)
+        open_capture(page, s3_live.url, visit_id, "safeguarding")
+        # Then every file uploads and is verified, each exactly once, with the bytes the browser hashed
+        for item in items:
+            expect(files_of(page, item).locator(".app-evidence__state")).to_have_text("Received", timeout=60000)
+        objects = s3_objects(s3_live)
+        assert sorted(objects.values()) == sorted(r["sha256"] for r in records.values())
+        assert {i: (r["status"], r["sha256"]) for i, r in s3_live.rows().items()} == {
+            i: ("verified", r["sha256"]) for i, r in records.items()}
+        assert page.evaluate(DEVICE)["blobs"] == []
+    finally:
+        context.close()
+
+
+@pytest.mark.browser
+def test_local_store_limits_rejection_removal_and_no_axe_violations(context: BrowserContext, page: Page, local_live):
+    # Given an auditor online on a visit's safeguarding audit, with the app's own (local) evidence store
+    sign_in(page, local_live.url)
+    visit_id = make_available_offline(page, local_live.url, 3)
+    open_capture(page, local_live.url, visit_id, "safeguarding")
+    expect(page.locator("#sync-status")).to_contain_text(ALL_SYNCED, timeout=15000)
+    first, second, third = rated_items(page)[:3]
+    # When they attach a program renamed as a PDF
+    attach(page, first, "document", "policy.pdf", "application/pdf", b"MZ\x90\x00" + os.urandom(2000))
+    # Then a GOV.UK error says what is wrong, nothing is stored, and the screen has no axe violations
+    group = page.locator(f"#evidence-{safe(first)}")
+    expect(group).to_have_class(re.compile("govuk-form-group--error"))
+    expect(group.locator(".govuk-error-message")).to_have_text("Error: The selected file must be a JPG, PNG or PDF")
+    expect(page.locator(f"#document-{safe(first)}-button")).to_be_focused()
+    assert page.evaluate(DEVICE)["records"] == []
+    assert_accessible(page, "evidence error")
+    # When they attach a PDF over the limit the visit pack gives
+    limit = page.evaluate("async (v) => (await (await fetch('/capture/packs/' + v)).json()).limits.evidence_max_bytes", visit_id)
+    assert limit == LOCAL_MAX_BYTES
+    too_big = pdf(limit + 10)
+    attach(page, first, "document", "scan.pdf", "application/pdf", too_big, via_chooser=False)
+    expect(group.locator(".govuk-error-message")).to_have_text("Error: The selected file must be smaller than 1 MB")
+    assert page.evaluate(DEVICE)["records"] == []
+
+    # When they take a photo and attach a PDF, online, with a photo claimed to be a PDF on a third item
+    page.evaluate(WATCH_UPLOADS)
+    attach(page, first, "photo", "exit.jpg", "image/jpeg", picture(page, 800, 600, "image/jpeg"))
+    attach(page, second, "document", "certificate.pdf", "application/pdf", pdf(300 * 1024))
+    expect(group.locator(".govuk-error-message")).to_have_count(0)
+    # Then both upload to the app's own store and are received
+    for item in (first, second):
+        expect(files_of(page, item).locator(".app-evidence__state")).to_have_text("Received", timeout=60000)
+    rows = local_live.rows()
+    assert sorted(r["status"] for r in rows.values()) == ["verified", "verified"]
+    evidence_dir = local_live.app.config["EVIDENCE_DIR"]
+    for row in rows.values():
+        with open(os.path.join(evidence_dir, row["storage_key"]), "rb") as stored:
+            assert hashlib.sha256(stored.read()).hexdigest() == row["sha256"]
+
+    # When a file arrives that is not what the device said it is (a JPEG registered as a PDF)
+    go_offline(context, page)
+    attach(page, third, "photo", "not-a-pdf.jpg", "image/jpeg", picture(page, 400, 300, "image/jpeg"))
+    wait_saved(page)
+    page.evaluate(f"""async () => {{
+      {OPEN_DB}
+      const t = db.transaction(['records', 'outbox'], 'readwrite');
+      const records = t.objectStore('records'), outbox = t.objectStore('outbox');
+      const entries = await new Promise((ok) => {{ const r = outbox.getAll(); r.onsuccess = () => ok(r.result); }});
+      for (const e of entries) if (e.mutation.kind === 'evidence.register') {{ e.mutation.payload.media_type = 'application/pdf'; outbox.put(e); }}
+      await new Promise((ok) => {{ t.oncomplete = ok; }});
+      db.close();
+    }}""")
+    context.set_offline(False)
+    # Then the server's verdict is shown with its reason, the bytes stay on the device, and removal is offered
+    third_file = files_of(page, third)
+    expect(third_file.locator(".app-evidence__state")).to_have_text("Not accepted", timeout=60000)
+    expect(third_file.locator(".app-evidence__problem")).to_contain_text("Reason: ")
+    rejected = [r for r in local_live.rows().values() if r["item_key"] == third]
+    assert [r["status"] for r in rejected] == ["rejected"] and rejected[0]["rejection_code"] == "evidence.wrong_type"
+    device = page.evaluate(DEVICE)
+    assert [r["id"] for r in device["records"] if r["status"] == "rejected"] == device["blobs"]
+    expect(page.locator("#evidence-status")).to_contain_text("1 evidence file was not accepted")
+
+    # When they remove it from the keyboard, first without a reason
+    remove = third_file.get_by_role("button", name=re.compile("^Remove"))
+    remove.focus()
+    page.keyboard.press("Enter")
+    reason = page.get_by_label(re.compile("Why are you removing this file"))
+    expect(reason).to_be_focused()
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")  # "Remove file"
+    expect(third_file.locator(".govuk-error-message")).to_have_text("Error: Enter why you are removing this file")
+    assert_accessible(page, "evidence shown, removal open with an error")
+    page.set_viewport_size({"width": 768, "height": 1024})
+    assert_accessible(page, "evidence at 768x1024")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 768
+    reason.fill("Wrong file: a photo, not the policy")
+    third_file.get_by_role("button", name="Remove file").click()
+    # Then it is removed with the reason, on the device and, after a sync, on the server; the bytes go
+    expect(third_file.locator(".app-evidence__state")).to_have_text("Removed")
+    expect(third_file).to_contain_text("Removed: Wrong file: a photo, not the policy")
+    page.get_by_role("button", name="Sync now").click()
+    wait_until(lambda: page.evaluate(DEVICE)["blobs"] == [], "the withdrawn file's bytes leave the device")
+    assert page.evaluate(DEVICE)["outbox"] == []
+    removed = [r for r in local_live.rows().values() if r["item_key"] == third]
+    assert [(r["status"], r["withdrawal_reason"]) for r in removed] == [("withdrawn", "Wrong file: a photo, not the policy")]
