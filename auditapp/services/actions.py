@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, aliased
 from ..models import Action, Audit, Evidence, User, Visit, VisitAssignment
 from ..models.base import utcnow
 from ..models.enums import ACTION_PRIORITIES
-from . import audit_log
+from . import audit_log, rollup
 from .access import CAPTURE_TYPES, items_of
 from .changes import log_changes
 from .errors import Conflict, Forbidden, Invalid, NotFound
@@ -177,6 +177,7 @@ def confirm_actions(session: Session, actor: User, audit: Audit,
         audit_log.record(session, actor, "action.confirm", "action", row.id, before=before,
                          after={"status": "open", **_confirmable(row)})
     _log_versions(session, changed)
+    rollup.recompute(session, [audit.visit.provider_id], date.today(), "action", actor, audit.id)  # ARCHITECTURE §5
     return changed
 
 
@@ -227,6 +228,7 @@ def verify_action(session: Session, actor: User, action_id: uuid.UUID, note: str
     audit_log.record(session, actor, "action.verify", "action", row.id, before={"status": before},
                      after={"status": "verified_closed", "note": note, "evidence_id": str(evidence_id)})
     _log_versions(session, [row])
+    rollup.recompute(session, [row.provider_id], date.today(), "action", actor, row.audit_id)  # ARCHITECTURE §5
     return row
 
 

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from ..models import (Answer, Audit, ReviewComment, SafeguardingConcern, TemplateVersion, User, Visit, VisitAssignment,
                       VisitAuditType)
-from . import audit_log
+from . import audit_log, rollup
 from .access import CAPTURE_TYPES, AuditAccess, audit_access, items_of
 from .capture import Outcome
 from .changes import log_changes
@@ -129,7 +129,7 @@ def raise_concerns(session: Session, actor: User, concerns: list[NewConcern]) ->
     visits = _assigned_visit_types(session, actor, {c.visit_id for c in concerns})
     known = set(session.scalars(select(SafeguardingConcern.id)
                                 .where(SafeguardingConcern.id.in_({c.concern_id for c in concerns}))))
-    outcomes = []
+    outcomes, raised = [], set()
     for c in concerns:
         if c.visit_id not in visits:
             outcomes.append(Outcome(c.ref, "rejected", c.concern_id, code="sync.forbidden",
@@ -137,6 +137,7 @@ def raise_concerns(session: Session, actor: User, concerns: list[NewConcern]) ->
             continue
         if c.concern_id not in known:
             known.add(c.concern_id)
+            raised.add(visits[c.visit_id][0])
             session.add(SafeguardingConcern(id=c.concern_id, provider_id=visits[c.visit_id][0], visit_id=c.visit_id,
                                             raised_by_id=actor.id, occurred_at=c.occurred_at,
                                             referred_to_role=c.referred_to_role, reference_number=c.reference_number,
@@ -146,6 +147,8 @@ def raise_concerns(session: Session, actor: User, concerns: list[NewConcern]) ->
             audit_log.record(session, actor, "concern.raise", "safeguarding_concern", c.concern_id,
                              after={"visit_id": c.visit_id, "about_provider_or_staff": c.about_provider_or_staff})
         outcomes.append(Outcome(c.ref, "applied", c.concern_id, 1))
+    if raised:  # the provider shows Under review at once, in this transaction (ARCHITECTURE.md §5)
+        rollup.recompute(session, sorted(raised), date.today(), "concern", actor)
     return outcomes
 
 
