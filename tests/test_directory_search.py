@@ -203,6 +203,7 @@ def test_htmx_search_gets_only_the_results_fragment(client, school):
     body = response.get_data(as_text=True)
     assert body.lstrip().startswith('<div id="directory-results"') and "<html" not in body
     assert "HX-Request" in response.headers["Vary"] and names(body) == {"Melton Outdoor Pursuits CIC"}
+    assert response.headers["HX-Push-Url"] == "/directory/?district=Melton"  # the address bar, without empty fields
 
 
 def test_csv_is_the_directory_as_a_school_sees_it_and_safe_in_a_spreadsheet(client, db_session, auth):

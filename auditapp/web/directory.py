@@ -51,8 +51,12 @@ def index():
         return render("directory/index.html", "directory/_results.html", status=422, result=None, form=form,
                       errors=errors, export_args={}, **options)
     result = directory_queries.search(db.session, current_user, filters)
-    return render("directory/index.html", "directory/_results.html", result=result, form=query_args(filters),
-                  errors={}, export_args=query_args(filters), page_args=lambda n: query_args(filters, n), **options)
+    response = render("directory/index.html", "directory/_results.html", result=result, form=query_args(filters),
+                      errors={}, export_args=query_args(filters), page_args=lambda n: query_args(filters, n),
+                      **options)
+    if htmx:  # the address bar keeps the search, without the empty fields the form sends
+        response.headers["HX-Push-Url"] = url_for(".index", **query_args(filters, filters.page))
+    return response
 
 
 @bp.get("/export.csv")
