@@ -96,6 +96,37 @@ def synthetic_snapshot(template: dict, items: int = ITEMS, *, audit_id: str | No
     }
 
 
+def seed(database_url: str) -> tuple[uuid.UUID, dict]:
+    """Store a finalised 120-item safeguarding audit (on the demo world's first visit); its id and snapshot.
+
+    Idempotent: the audit's id is fixed, and a re-run rewrites its snapshot.
+    """
+    from sqlalchemy import select
+
+    from auditapp.db import bind, session_scope
+    from auditapp.models import Audit, User, Visit
+    from auditapp.services.templates import latest_version
+
+    audit_id = uuid.uuid5(uuid.NAMESPACE_URL, "auditapp-bench/report-120-items")
+    binding = bind(database_url)
+    try:
+        with session_scope(binding) as session:
+            version = latest_version(session, "safeguarding")
+            visit = session.scalar(select(Visit).order_by(Visit.id).limit(1))
+            author = session.scalar(select(User).where(User.role == "auditor").order_by(User.id).limit(1))
+            snapshot = synthetic_snapshot(version.content, audit_id=str(audit_id))
+            snapshot["provider"] = {"id": visit.provider.id, "name": visit.provider.display_name}
+            audit = session.get(Audit, audit_id) or Audit(
+                id=audit_id, visit_id=visit.id, audit_type="safeguarding", template_version_id=version.id,
+                version=9, revision=1, created_by_id=author.id)
+            audit.status, audit.outcome, audit.snapshot = "finalised", snapshot["audit"]["outcome"], snapshot
+            audit.finalised_at = datetime.fromisoformat(snapshot["audit"]["finalised_at"])
+            session.add(audit)
+    finally:
+        binding.engine.dispose()
+    return audit_id, snapshot
+
+
 def time_pdf(app, snapshot: dict, runs: int = PDF_RUNS) -> dict:
     """Render the full report's PDF `runs` times in process, after one warm-up; seconds per render."""
     from auditapp.services import reports

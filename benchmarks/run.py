@@ -290,13 +290,18 @@ def hello_phase(name: str, workdir: Path) -> dict:
         return wrk(name, base + "/", script="status.lua", script_args=["200"], drain_url=base + "/")
 
 
-def app_phases(database_url: str, emails: list[str], workdir: Path) -> list[dict]:
-    env = {
+def app_env(database_url: str, workdir: Path) -> dict[str, str]:
+    """The environment auditapp's gunicorn runs with in every phase."""
+    return {
         "AUDITAPP_DATABASE_URL": database_url,
         "AUDITAPP_SECRET_KEY": secrets.token_hex(32),
         "AUDITAPP_SESSION_COOKIE_SECURE": "false",
         "AUDITAPP_INSTANCE_DIR": str(workdir / "instance"),
     }
+
+
+def app_phases(database_url: str, emails: list[str], workdir: Path) -> list[dict]:
+    env = app_env(database_url, workdir)
     results = []
     with gunicorn("wsgi:app", env, "/sign-in", workdir) as base:
         def measure(name: str, path: str, **kwargs) -> None:
@@ -437,6 +442,45 @@ def evidence_phase(database_url: str) -> dict | None:
     return figures
 
 
+def reports_phase(database_url: str, workdir: Path) -> dict:
+    """A 120-item audit's report: the PDF in process, the HTML page through gunicorn (benchmarks/reports.py)."""
+    from auditapp import create_app
+    from auditapp.db import db as app_db
+    from benchmarks import reports as report_bench
+
+    audit_id, snapshot = report_bench.seed(database_url)
+    app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": secrets.token_hex(32),
+                      "INSTANCE_DIR": str(workdir / "instance")})
+    try:
+        figures = {"items": sum(len(s["items"]) for s in snapshot["sections"]), "pdf": report_bench.time_pdf(app, snapshot)}
+    finally:
+        app_db.binding(app).engine.dispose()
+    with gunicorn("wsgi:app", app_env(database_url, workdir), "/sign-in", workdir) as base:
+        cookie = signed_in_cookie(base, MAINTAINER)
+        url = f"{base}/audits/{audit_id}/report"
+        figures["page"] = report_bench.time_page(url, f"{COOKIE}={cookie}", USER_AGENT)
+        figures["page_under_load"] = wrk(f"GET /audits/<id>/report (maintainer, {figures['items']} items)", url,
+                                         script="status.lua", script_args=["200"], drain_url=base + "/healthz",
+                                         cookie=cookie)
+    pdf, page, load = figures["pdf"], figures["page"], figures["page_under_load"]
+    figures["ok"] = not load["unexpected_status"] and not any(load["socket_errors"].values())
+    print("\n".join([
+        "",
+        f"## audit report of {figures['items']} items ({pdf['pages']} PDF pages, {pdf['pdf_bytes'] / 1024:,.0f} KB)",
+        "",
+        "| measure | value | target |",
+        "|---|---:|---:|",
+        (f"| PDF render, in process (template + WeasyPrint), median of {pdf['runs']} | {pdf['median_s']:.2f} s "
+         f"(CPU {pdf['median_cpu_s']:.2f} s) | < {report_bench.PDF_TARGET_S:.0f} s |"),
+        f"| PDF render, slowest of {pdf['runs']} | {pdf['max_s']:.2f} s | |",
+        f"| HTML report page, one client, {page['requests']} requests: p50 | {page['p50_ms']:.1f} ms | |",
+        f"| HTML report page, one client: p95 | {page['p95_ms']:.1f} ms | < {report_bench.PAGE_P95_TARGET_MS:.0f} ms |",
+        (f"| HTML report page under wrk ({WRK_CONNECTIONS} connections): req/s, p50, p99 | {load['req_per_s']:,.0f}, "
+         f"{load['p50_ms']:.0f} ms, {load['p99_ms']:.0f} ms | |"),
+    ]), flush=True)
+    return figures
+
+
 def _git_commit() -> str | None:
     done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True)
     return done.stdout.strip() or None
@@ -460,8 +504,10 @@ def main() -> int:
         hello = [hello_phase("GET / hello-world (first)", workdir)]
         rows = app_phases(database_url, emails, workdir)
         hello.append(hello_phase("GET / hello-world (last)", workdir))
+        summary = report([hello[0], *rows, hello[1]], hello, started)
+        summary["reports"] = report_figures = reports_phase(database_url, workdir)
+        summary["ok"] = summary["ok"] and report_figures["ok"]
 
-    summary = report([hello[0], *rows, hello[1]], hello, started)
     summary["ingest"] = ingest_phase(database_url)
     summary["evidence"] = evidence_phase(database_url)
     RESULTS.mkdir(parents=True, exist_ok=True)
