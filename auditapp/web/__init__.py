@@ -22,11 +22,13 @@ NAVIGATION = {
     "auditor": [("home.index", "Home"), ("visits.index", "My visits"), ("reports.index", "Reports")],
     "qoe_teacher": [("home.index", "Home"), ("visits.index", "My visits"), ("grading.queues", "Grading"),
                     ("review.queue", "Review"), ("directory.index", "Directory"), ("reports.index", "Reports")],
-    "maintainer": [("home.index", "Home"), ("directory.queue", "Queue"), ("directory.index", "Directory"),
+    "maintainer": [("home.index", "Home"), ("maintainers.queue", "Queue"), ("directory.index", "Directory"),
+                   ("provider_records.planner_page", "Planner"), ("maintainers.summary", "Weekly changes"),
                    ("visits.index", "Visits"), ("grading.finalised", "Finalised this week"), ("reports.index", "Reports")],
     "school": [("home.index", "Home"), ("directory.index", "Directory"), ("notifications.index", "Notifications")],
     "admin": [("home.index", "Home"), ("admin.users", "Users"), ("admin.templates", "Templates"),
               ("sync_import.form", "Import device data"), ("review.queue", "Review"),
+              ("maintainers.thresholds", "Roll-up settings"),
               ("directory.index", "Directory"), ("visits.index", "Visits"), ("reports.index", "Reports")],
 }
 
@@ -63,6 +65,9 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(grading.bp)
     from . import review  # reviewers' queue, review, finalisation, corrections
     app.register_blueprint(review.bp)
+    from . import maintainers, providers_admin  # maintainers' queue, decisions, records, planner
+    app.register_blueprint(maintainers.bp)
+    app.register_blueprint(providers_admin.bp)
     from . import api_v1, notifications  # the directory's read-only JSON API; in-app notifications
     app.register_blueprint(api_v1.bp)
     app.register_blueprint(notifications.bp)
