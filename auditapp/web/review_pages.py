@@ -94,7 +94,9 @@ def _links(audit: Audit) -> dict:
                   "grade": ("grading.grade_form", {"qe_audit_id": audit.id}),
                   "moderate": ("grading.moderation_form", {"qe_audit_id": audit.id}),
                   "actions": ("actions.confirm_form", {"audit_id": audit.id}),
-                  "report": ("reports.full_report", {"audit_id": audit.id})}
+                  "report": ("reports.full_report", {"audit_id": audit.id}),
+                  "provider_report": ("reports.provider_report", {"audit_id": audit.id}),
+                  "plan": ("actions.plan", {"audit_id": audit.id})}
     links = {}
     for name, (endpoint, args) in candidates.items():
         if endpoint in current_app.view_functions:
@@ -103,5 +105,8 @@ def _links(audit: Audit) -> dict:
         links.pop("grade", None)
         links.pop("moderate", None)
     if audit.status != "finalised":
-        links.pop("report", None)
+        for name in ("report", "provider_report", "plan"):
+            links.pop(name, None)
+    if audit.status != "submitted":
+        links.pop("actions", None)
     return links
