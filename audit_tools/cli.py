@@ -257,11 +257,12 @@ def seed_demo(ctx: Context, passwords_file: Path | None) -> None:
 @cli.command("dev-prepare")
 @click.pass_context
 def dev_prepare(click_ctx: click.Context) -> None:
-    """For `make run`: make the local secret, migrate, seed the demo world."""
+    """For `make run`: make the local secret, migrate, seed the demo world, roll its statuses up."""
     ctx = click_ctx.ensure_object(Context)
     read_or_create_dev_secret(Path(ctx.config["INSTANCE_DIR"]))
     click_ctx.invoke(db_upgrade)
     click_ctx.invoke(seed_demo, passwords_file=None)
+    click_ctx.invoke(rollup_command, as_of=None)  # the demo's directory statuses and maintainers' queue
 
 
 def _demo_passwords(path: Path) -> tuple[dict[str, str], bool]:
