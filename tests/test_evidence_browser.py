@@ -118,11 +118,20 @@ class Live:
             engine.dispose()
 
 
+# Tests take the server fixture first, so it starts before the browser and stops after it: no request is
+# left in flight on a database connection when the app's engine is disposed.
 def serve(app):
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     return server, thread, f"http://127.0.0.1:{server.server_port}"
+
+
+def stop(server, thread, app) -> None:
+    server.shutdown()
+    server.server_close()
+    thread.join()
+    app_db.binding(app).engine.dispose()
 
 
 @pytest.fixture
@@ -139,9 +148,7 @@ def s3_live():
     server, thread, url = serve(app)
     store.allow_browser_uploads([url])
     yield Live(url, database_url, app)
-    server.shutdown()
-    thread.join()
-    app_db.binding(app).engine.dispose()
+    stop(server, thread, app)
     for page in store.client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
         for item in page.get("Contents", []):
             store.client.delete_object(Bucket=bucket, Key=item["Key"])
@@ -155,9 +162,7 @@ def local_live(tmp_path):
     app = make_test_app(database_url, EVIDENCE_DIR=str(tmp_path / "evidence"), EVIDENCE_MAX_BYTES=LOCAL_MAX_BYTES)
     server, thread, url = serve(app)
     yield Live(url, database_url, app)
-    server.shutdown()
-    thread.join()
-    app_db.binding(app).engine.dispose()
+    stop(server, thread, app)
 
 
 def s3_objects(live: Live) -> dict[str, str]:
@@ -174,15 +179,26 @@ def s3_objects(live: Live) -> dict[str, str]:
 
 # ---- steps ---------------------------------------------------------------------------------------
 
-def attach(page: Page, item: str, mode: str, name: str, mime: str, data: bytes, via_chooser: bool = True) -> None:
-    """Choose a file with "Add photo" / "Add document", as a tablet user does (the file chooser)."""
+def attach(page: Page, item: str, mode: str, name: str, mime: str, data: bytes, how: str = "click") -> None:
+    """Choose a file with "Add photo" / "Add document" the way a user does: `how` is click, tap (touch) or
+    keyboard (Enter on the focused button), each through the browser's file chooser; or input (set the
+    hidden file input directly)."""
     k = safe(item)
-    if via_chooser:
-        with page.expect_file_chooser() as chooser:
-            page.locator(f"#{mode}-{k}-button").click()
-        chooser.value.set_files(files=[{"name": name, "mimeType": mime, "buffer": data}])
-    else:
-        page.set_input_files(f"#{mode}-{k}", files=[{"name": name, "mimeType": mime, "buffer": data}])
+    files = [{"name": name, "mimeType": mime, "buffer": data}]
+    if how == "input":
+        page.set_input_files(f"#{mode}-{k}", files=files)
+        return
+    button = page.locator(f"#{mode}-{k}-button")
+    with page.expect_file_chooser() as chooser:
+        if how == "tap":
+            button.tap()
+        elif how == "keyboard":
+            button.focus()
+            page.keyboard.press("Enter")
+        else:
+            button.click()
+    assert chooser.value.is_multiple() and chooser.value.element.get_attribute("accept")
+    chooser.value.set_files(files=files)
 
 
 def wait_until(condition, what: str, timeout: float = 15.0) -> None:
@@ -214,9 +230,9 @@ def capture_three_files_offline(context: BrowserContext, page: Page, live: Live,
     page.evaluate("window.__captureTimings.evidence = []")
     attach(page, first, "photo", "IMG_0001.JPG", "image/jpeg", photo)
     expect(files_of(page, first)).to_have_count(1)
-    attach(page, second, "photo", "first-aid-kit.png", "image/png", png, via_chooser=False)
+    attach(page, second, "photo", "first-aid-kit.png", "image/png", png, how="input")
     expect(files_of(page, second)).to_have_count(1)
-    attach(page, policy_item, "document", "Safeguarding policy 2025.pdf", "application/pdf", document)
+    attach(page, policy_item, "document", "Safeguarding policy 2025.pdf", "application/pdf", document, how="tap")
     expect(files_of(page, policy_item)).to_have_count(1)
     wait_saved(page)
     return visit_id, (first, second, policy_item), (photo, png, document), page.evaluate(DEVICE)
@@ -255,8 +271,8 @@ def assert_device_holds_three(device: dict, photo: bytes, document: bytes) -> di
 # ---- tests ---------------------------------------------------------------------------------------
 
 @pytest.mark.browser
-def test_photos_and_a_pdf_taken_offline_reach_s3_with_the_sha256_the_browser_computed(context: BrowserContext,
-                                                                                      page: Page, s3_live):
+def test_photos_and_a_pdf_taken_offline_reach_s3_with_the_sha256_the_browser_computed(s3_live, context: BrowserContext,
+                                                                                      page: Page):
     # Given an auditor offline on a visit's safeguarding audit, who takes two photos and attaches a PDF
     visit_id, items, (photo, png, document), device = capture_three_files_offline(context, page, s3_live, 0)
     # Then each shows at once (a thumbnail, or a PDF tag), and the device holds the bytes and the registrations
@@ -314,7 +330,7 @@ def test_photos_and_a_pdf_taken_offline_reach_s3_with_the_sha256_the_browser_com
 
 @pytest.mark.browser
 def test_a_dropped_upload_and_bytes_changed_in_transit_are_retried_until_each_file_is_verified_once(
-        context: BrowserContext, page: Page, s3_live):
+        s3_live, context: BrowserContext, page: Page):
     # Given three files captured offline
     _, items, _, device = capture_three_files_offline(context, page, s3_live, 1)
     records = {r["id"]: r for r in device["records"]}
@@ -360,7 +376,7 @@ def test_a_dropped_upload_and_bytes_changed_in_transit_are_retried_until_each_fi
 
 @pytest.mark.browser
 def test_signal_lost_mid_upload_then_a_browser_restart_resumes_and_loses_nothing(
-        browser_type, browser_type_launch_args, browser_context_args, tmp_path, s3_live):
+        s3_live, browser_type, browser_type_launch_args, browser_context_args, tmp_path):
     # A browser on a profile folder of its own, so it can be closed and started again like a tablet's
     profile = str(tmp_path / "profile")
 
@@ -417,13 +433,21 @@ def test_signal_lost_mid_upload_then_a_browser_restart_resumes_and_loses_nothing
 
 
 @pytest.mark.browser
-def test_local_store_limits_rejection_removal_and_no_axe_violations(context: BrowserContext, page: Page, local_live):
+def test_local_store_limits_rejection_removal_and_no_axe_violations(local_live, context: BrowserContext, page: Page):
     # Given an auditor online on a visit's safeguarding audit, with the app's own (local) evidence store
     sign_in(page, local_live.url)
     visit_id = make_available_offline(page, local_live.url, 3)
     open_capture(page, local_live.url, visit_id, "safeguarding")
     expect(page.locator("#sync-status")).to_contain_text(ALL_SYNCED, timeout=15000)
     first, second, third = rated_items(page)[:3]
+    # Then every checklist item (policy checks included) offers a photo and a document, and no conversation does
+    page.get_by_role("button", name="Add a learner conversation").click()
+    expect(page.locator(".app-conversation")).to_have_count(1)
+    assert page.locator("[data-item]").count() == page.locator(".app-evidence").count() > 0
+    expect(page.locator(".app-conversation .app-evidence, .app-conversation input[type=file]")).to_have_count(0)
+    photo_input, document_input = page.locator(f"#photo-{safe(first)}"), page.locator(f"#document-{safe(first)}")
+    assert (photo_input.get_attribute("accept"), photo_input.get_attribute("capture")) == ("image/*", "environment")
+    assert document_input.get_attribute("accept") == "image/jpeg,image/png,application/pdf,.pdf"
     # When they attach a program renamed as a PDF
     attach(page, first, "document", "policy.pdf", "application/pdf", b"MZ\x90\x00" + os.urandom(2000))
     # Then a GOV.UK error says what is wrong, nothing is stored, and the screen has no axe violations
@@ -437,13 +461,13 @@ def test_local_store_limits_rejection_removal_and_no_axe_violations(context: Bro
     limit = page.evaluate("async (v) => (await (await fetch('/capture/packs/' + v)).json()).limits.evidence_max_bytes", visit_id)
     assert limit == LOCAL_MAX_BYTES
     too_big = pdf(limit + 10)
-    attach(page, first, "document", "scan.pdf", "application/pdf", too_big, via_chooser=False)
+    attach(page, first, "document", "scan.pdf", "application/pdf", too_big, how="input")
     expect(group.locator(".govuk-error-message")).to_have_text("Error: The selected file must be smaller than 1 MB")
     assert page.evaluate(DEVICE)["records"] == []
 
     # When they take a photo and attach a PDF, online, with a photo claimed to be a PDF on a third item
     page.evaluate(WATCH_UPLOADS)
-    attach(page, first, "photo", "exit.jpg", "image/jpeg", picture(page, 800, 600, "image/jpeg"))
+    attach(page, first, "photo", "exit.jpg", "image/jpeg", picture(page, 800, 600, "image/jpeg"), how="keyboard")
     attach(page, second, "document", "certificate.pdf", "application/pdf", pdf(300 * 1024))
     expect(group.locator(".govuk-error-message")).to_have_count(0)
     # Then both upload to the app's own store and are received
