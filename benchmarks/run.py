@@ -52,6 +52,7 @@ PASSWORD = "bench-password-not-secret-1"  # demo users in a throwaway database o
 SCHOOL_USER = "staff@beaumontleys.example.org"
 MAINTAINER = "maintainer@city.example.org"
 COOKIE = "auditapp_session"
+SCHOOL_SEARCH = "/directory/?district=Leicester+City&specialism=semh&key_stage=KS3"
 
 
 def log(message: str) -> None:
@@ -318,6 +319,11 @@ def app_phases(database_url: str, emails: list[str], workdir: Path) -> list[dict
         warm_up(base + "/", 200, cookie=maintainer)
         measure("GET / (maintainer)", "/", script="status.lua", script_args=["200"], cookie=maintainer)
 
+        # The schools' search page with three filters (the directory phase measures it on 5,000 providers).
+        warm_up(base + SCHOOL_SEARCH, 200, cookie=school)
+        measure("GET /directory/?... (school search)", SCHOOL_SEARCH, script="status.lua", script_args=["200"],
+                cookie=school)
+
         # One anonymous cookie + CSRF token pair for every sign-in; the correct password, so no lockout.
         cookie, token = pre_login_pair(base)
         one = login_body(SCHOOL_USER, token)
@@ -481,6 +487,75 @@ def reports_phase(database_url: str, workdir: Path) -> dict:
     return figures
 
 
+def directory_phase(database_url: str, baseline_req_per_s: float) -> dict:
+    """5,000 providers / 60,000 audits: the roll-up in process, the schools' search page through
+    gunicorn (benchmarks/directory.py). The page's req/s is a ratio to this run's hello-world."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from benchmarks import directory as directory_bench
+
+    admin = create_engine(make_url(database_url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text("DROP DATABASE IF EXISTS directory_bench WITH (FORCE)"))
+        conn.execute(text("CREATE DATABASE directory_bench"))
+    admin.dispose()
+    url = make_url(database_url).set(database="directory_bench").render_as_string(hide_password=False)
+    prepare_database(url)
+    started = time.monotonic()
+    counts = directory_bench.generate(url)
+    log(f"directory generated in {time.monotonic() - started:.0f} s: {counts}")
+    figures = {"counts": counts, "rollup": directory_bench.time_rollup(url, counts["first_id"])}
+    roll = figures["rollup"]
+    figures["rollup_ok"] = (roll["steady_s"] < directory_bench.ROLLUP_TARGET_S
+                            and roll["one_p95_ms"] < directory_bench.ONE_PROVIDER_TARGET_MS)
+    if not figures["rollup_ok"]:
+        figures["rollup_profile"] = directory_bench.profile_rollup(url)
+        log("the roll-up missed its target; profile of one steady-state run:\n" + figures["rollup_profile"])
+    pages = []
+    with tempfile.TemporaryDirectory(prefix="auditapp-bench-directory.") as tmp:
+        workdir = Path(tmp)
+        env = {"AUDITAPP_DATABASE_URL": url, "AUDITAPP_SECRET_KEY": secrets.token_hex(32),
+               "AUDITAPP_SESSION_COOKIE_SECURE": "false", "AUDITAPP_INSTANCE_DIR": str(workdir / "instance")}
+        with gunicorn("wsgi:app", env, "/sign-in", workdir) as base:
+            school = signed_in_cookie(base, SCHOOL_USER)
+            for path in directory_bench.SEARCHES:
+                warm_up(base + path, 200, cookie=school)
+                pages.append({"path": path, **directory_bench.time_page(base + path, f"{COOKIE}={school}", USER_AGENT)})
+            load = wrk("GET /directory/?... (school search, 5,000 providers)", base + directory_bench.SEARCHES[1],
+                       script="status.lua", script_args=["200"], drain_url=base + "/healthz", cookie=school)
+    load["ratio"] = load["req_per_s"] / baseline_req_per_s
+    figures.update(pages=pages, page_under_load=load)
+    figures["ok"] = (not load["unexpected_status"] and not any(load["socket_errors"].values()))
+    p95 = max(p["p95_ms"] for p in pages)
+    lines = [
+        "",
+        f"## directory: {counts['providers']:,} providers, {counts['audits']:,} finalised audits, "
+        f"{counts['answers']:,} answers, {counts['actions']:,} actions",
+        "",
+        "| measure | value | target |",
+        "|---|---:|---:|",
+        (f"| full roll-up, first run ({roll['first_changes']:,} status changes written, with history, audit log, "
+         f"notifications) | {roll['first_s']:.2f} s | |"),
+        (f"| full roll-up, steady state (nothing changed: the nightly cron) | {roll['steady_s']:.2f} s, again "
+         f"{roll['steady_again_s']:.2f} s | < {directory_bench.ROLLUP_TARGET_S:.0f} s |"),
+        (f"| one provider's recompute (per finalise), {roll['samples']} providers: p50 / p95 / max | "
+         f"{roll['one_p50_ms']:.1f} / {roll['one_p95_ms']:.1f} / {roll['one_max_ms']:.1f} ms | "
+         f"p95 < {directory_bench.ONE_PROVIDER_TARGET_MS:.0f} ms |"),
+    ]
+    for page in pages:
+        lines.append(f"| school search `{page['path']}`, one client, {page['requests']} requests: p50 / p95 | "
+                     f"{page['p50_ms']:.1f} / {page['p95_ms']:.1f} ms | p95 < {directory_bench.SEARCH_P95_TARGET_MS:.0f} ms |")
+    lines.append(f"| school search under wrk ({WRK_CONNECTIONS} connections): req/s, ratio to hello-world, p50, p99 | "
+                 f"{load['req_per_s']:,.0f}, {load['ratio']:.3f}, {load['p50_ms']:.0f} ms, {load['p99_ms']:.0f} ms | "
+                 "ratio >= 0.40 |")
+    lines.append(f"Targets met: roll-up {'yes' if figures['rollup_ok'] else 'NO'}; search p95 "
+                 f"{'yes' if p95 < directory_bench.SEARCH_P95_TARGET_MS else 'NO'}; search ratio "
+                 f"{'yes' if load['ratio'] >= 0.40 else 'NO'}")
+    print("\n".join(lines), flush=True)
+    return figures
+
+
 def _git_commit() -> str | None:
     done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True)
     return done.stdout.strip() or None
@@ -510,6 +585,8 @@ def main() -> int:
 
     summary["ingest"] = ingest_phase(database_url)
     summary["evidence"] = evidence_phase(database_url)
+    summary["directory"] = directory_figures = directory_phase(database_url, summary["hello_world_req_per_s_mean"])
+    summary["ok"] = summary["ok"] and directory_figures["ok"]
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(summary, indent=2) + "\n")
     log(f"results written to {(RESULTS / 'latest.json').relative_to(ROOT)}")
