@@ -544,6 +544,7 @@ def test_measure_save_latency_and_offline_open_time(context: BrowserContext, pag
     # Given an auditor offline on a visit's safeguarding audit
     visit_id = capture_offline_ready(page, live_url, 1, "health_safety")
     go_offline(context, page)
+    page.wait_for_function("() => window.__captureTimings.saver === 'worker'")  # the save worker is running
     # When they make 30 rating clicks
     items = rated_items(page)[:30]
     page.evaluate("window.__captureTimings.save = []")
@@ -552,6 +553,7 @@ def test_measure_save_latency_and_offline_open_time(context: BrowserContext, pag
         wait_saved(page)
     samples = sorted(page.evaluate("window.__captureTimings.save"))
     assert len(samples) == len(items)
+    assert page.evaluate("window.__captureTimings.saver") == "worker", "saves fell back to the page's thread"
     p95 = samples[max(0, round(0.95 * len(samples)) - 1)]
     p50 = samples[len(samples) // 2]
     # And open a 120-item audit offline (a pack built from the real template, stored on the device)

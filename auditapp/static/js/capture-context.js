@@ -1,11 +1,13 @@
 // The open audit (C): its pack, template, records and DOM references, with what reads and writes them.
 // Other modules read C (a live binding) and replace it with setContext().
-import { recordKey } from './store.js';
+import { recordKey, writeBefore } from './store.js';
 import { refreshCountsSoon, saveFields, syncSoon } from './outbox.js';
 
 // Measurements for tests and the release note: save = ms from the user's input event to "Saved on this
-// device"; open/render = ms to a rendered audit; inflight = saves not yet complete.
+// device"; open/render = ms to a rendered audit; inflight = saves not yet complete; saver = where saves run
+// ('page' until the save worker is ready).
 export const timings = window.__captureTimings || { save: [], open: null, render: null, inflight: 0 };
+timings.saver = 'page';
 window.__captureTimings = timings;
 
 export let C = null; // the open audit: pack, template, records, DOM references
@@ -70,12 +72,66 @@ export function actionFor(itemKey) {
   return found;
 }
 
+// ---- the save worker ------------------------------------------------------------------------------
+// After a tap or a key press Chromium holds the page's tasks, IndexedDB's replies among them, until the next
+// frame has been drawn. A save on this thread made its two round trips to IndexedDB only after that frame, so
+// "Saved on this device" came a frame and two round trips after the tap. In a worker the transaction commits
+// while the frame is drawn, and the answer is the first thing the page runs after it. Until the worker is
+// ready (or where it cannot run) saves run on this thread: the same function, the same transaction.
+const saver = { worker: null, ready: false, user: null, next: 0, waiting: new Map(), onPage: Promise.resolve() };
+
+/** Start the save worker for `user`'s database. */
+export function startSaver(user) {
+  if (saver.worker || typeof Worker !== 'function') return;
+  saver.user = user;
+  try {
+    saver.worker = new Worker(new URL('./save-worker.js', import.meta.url), { type: 'module' });
+  } catch (_) {
+    return; // no module workers in this browser
+  }
+  saver.worker.addEventListener('message', ({ data }) => {
+    if (data.ready) {
+      saver.ready = true;
+      timings.saver = 'worker';
+      return;
+    }
+    const waiting = saver.waiting.get(data.id);
+    if (!waiting) return;
+    saver.waiting.delete(data.id);
+    if (data.error) waiting.reject(new Error(data.error));
+    else waiting.resolve(data.record);
+  });
+  saver.worker.addEventListener('error', () => {
+    // It did not load (saves stayed here), or it failed: whether its last changes were stored is unknown.
+    saver.worker.terminate();
+    saver.ready = false;
+    timings.saver = 'page';
+    for (const waiting of saver.waiting.values()) waiting.reject(new Error('The save worker stopped'));
+    saver.waiting.clear();
+  });
+}
+
+function save(target, change) {
+  if (!saver.ready) {
+    const done = saveFields(target, change);
+    saver.onPage = Promise.all([saver.onPage, done.catch(() => null)]);
+    return done;
+  }
+  saver.next += 1;
+  const id = saver.next;
+  const done = new Promise((resolve, reject) => saver.waiting.set(id, { resolve, reject }));
+  // After any save still running on this thread (the worker became ready during it), in the order asked.
+  saver.onPage.then(() => saver.worker.postMessage({ id, user: saver.user, target, change }));
+  writeBefore(done);
+  return done;
+}
+
 /** Write a change (record + outbox in one transaction), then say so. */
 export async function commit(target, change, t0 = null) {
   let record;
   timings.inflight += 1;
   try {
-    record = await saveFields(target, change);
+    record = await save(target, change);
   } catch (error) {
     C.el.statusText.textContent = 'Not saved: this device could not store the change';
     C.el.statusDetail.textContent = String(error && error.message || error);

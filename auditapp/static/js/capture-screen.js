@@ -3,7 +3,7 @@
 import { get, getAll, recordsOfAudit, savePack } from './store.js';
 import { onStatus, refreshCounts, requestSync, startSync, submitAudit } from './outbox.js';
 import { fill, flushTexts, h, humanise, longDate, persist, safe, summaryRow } from './capture-dom.js';
-import { applyReadOnly, buildContext, C, isAnswered, setContext, timings, updateProgress } from './capture-context.js';
+import { applyReadOnly, buildContext, C, isAnswered, setContext, startSaver, timings, updateProgress } from './capture-context.js';
 import { renderRated, renderTyped } from './capture-items.js';
 import { renderConversations } from './capture-conversations.js';
 import { openConcern, renderConcernDialog } from './capture-concern.js';
@@ -14,6 +14,7 @@ import { startUploads } from './evidence-uploader.js';
 export async function startCapture(root) {
   document.documentElement.classList.add('app-capture-page');
   persist();
+  startSaver(root.dataset.user);
   window.addEventListener('hashchange', () => safeRoute(root));
   window.addEventListener('pagehide', flushTexts);
   document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'hidden') flushTexts(); });

@@ -62,11 +62,23 @@ export function req(request) {
   });
 }
 
+// Changes the capture screen hands to its save worker (capture-context.js) are written there, on a connection of
+// their own. A transaction opened here waits for those already handed over, so transactions keep the order they
+// were asked for in, as on one connection: no write overtakes a change made before it (an audit.submit queued
+// ahead of the answer typed just before it) and every read sees the changes made before it.
+let handedOver = Promise.resolve();
+
+/** A write done elsewhere for this page: transactions opened from now on start after it settles. */
+export function writeBefore(done) {
+  handedOver = Promise.all([handedOver, done.catch(() => null)]);
+}
+
 /**
  * Run `work(stores)` in ONE transaction; resolves with its result only after the transaction's
  * `complete` (so "saved" means saved). `work` may await requests on the given stores only.
  */
 export async function tx(names, mode, work) {
+  await handedOver;
   for (let attempt = 0; ; attempt += 1) {
     const db = await open();
     let t;
