@@ -79,8 +79,8 @@ def save(session: Session, actor: User, placement_id: uuid.UUID | None, form: Pl
     provider = session.get(Provider, values["provider_id"]) if values.get("provider_id") else None
     if values.get("provider_id") and provider is None:
         errors["provider_id"] = ["Choose a provider from the directory"]
-    if submit:
-        errors.update(_submission_errors(values, provider, form.acknowledge_conditions))
+    if submit:  # a malformed answer keeps its own message rather than "Answer this question"
+        errors = {**_submission_errors(values, provider, form.acknowledge_conditions), **errors}
     if errors:
         raise Invalid("placement.invalid", "Check the highlighted answers", errors)
     if submit:
