@@ -13,6 +13,17 @@ WHO = (ANON,) + world.ROLES  # anonymous, admin, maintainer, qoe_teacher, audito
 # Statuses in WHO order. 302 for anonymous = sent to the sign-in page.
 # 404 on visits.detail for a QoE teacher: the visit exists but is not theirs (same answer as unknown).
 MATRIX = {
+    # Placements: schools write their own; LA roles read. The probe's placement is submitted, so
+    # editing it sends the school to its page and saving it is a 409; empty review/end forms are 422.
+    ("GET", "placements.index"):               (302, 200, 200, 403, 403, 200),
+    ("GET", "placements.new"):                 (302, 403, 403, 403, 403, 200),
+    ("POST", "placements.create"):             (302, 403, 403, 403, 403, 303),
+    ("GET", "placements.edit"):                (302, 403, 403, 403, 403, 303),
+    ("POST", "placements.update"):             (302, 403, 403, 403, 403, 409),
+    ("GET", "placements.detail"):              (302, 200, 200, 403, 403, 200),
+    ("POST", "placements.add_review"):         (302, 403, 403, 403, 403, 422),
+    ("POST", "placements.end"):                (302, 403, 403, 403, 403, 422),
+    ("GET", "placements.provider_conditions"): (302, 403, 403, 403, 403, 200),
     ("GET", "auth.login"):             (200, 302, 302, 302, 302, 302),
     ("POST", "auth.login_submit"):     (422, 422, 422, 422, 422, 422),
     ("POST", "auth.logout"):           (302, 302, 302, 302, 302, 302),
@@ -181,6 +192,9 @@ def _url(app, db_session, rule):
     if "qe_audit_id" in rule.arguments:
         from .grading_helpers import graded_world_audit
         args["qe_audit_id"] = graded_world_audit(db_session).id
+    if "placement_id" in rule.arguments:
+        from .placement_helpers import matrix_placement
+        args["placement_id"] = matrix_placement(db_session, app).id
     with app.test_request_context():
         from flask import url_for
         return url_for(rule.endpoint, **args)

@@ -25,7 +25,8 @@ NAVIGATION = {
     "maintainer": [("home.index", "Home"), ("maintainers.queue", "Queue"), ("directory.index", "Directory"),
                    ("provider_records.planner_page", "Planner"), ("maintainers.summary", "Weekly changes"),
                    ("visits.index", "Visits"), ("grading.finalised", "Finalised this week"), ("reports.index", "Reports")],
-    "school": [("home.index", "Home"), ("directory.index", "Directory"), ("notifications.index", "Notifications")],
+    "school": [("home.index", "Home"), ("directory.index", "Directory"), ("placements.index", "Placements"),
+               ("notifications.index", "Notifications")],
     "admin": [("home.index", "Home"), ("admin.users", "Users"), ("admin.templates", "Templates"),
               ("sync_import.form", "Import device data"), ("review.queue", "Review"),
               ("maintainers.thresholds", "Roll-up settings"),
@@ -74,6 +75,8 @@ def init_app(app: Flask) -> None:
     from . import actions, reports, share_links  # action plans and share links, reports and the CSV export
     for module in (actions, share_links, reports):
         app.register_blueprint(module.bp)
+    from . import placements  # schools' placement notifications, read by LA roles
+    app.register_blueprint(placements.bp)
     app.context_processor(_template_globals)
     # Macros imported without context (`{% from "_macros.html" import status_tag %}`) see only the
     # environment's globals, not context processors: the status tag needs its labels there.
