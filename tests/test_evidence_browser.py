@@ -484,6 +484,7 @@ def test_local_store_limits_rejection_removal_and_no_axe_violations(local_live, 
     go_offline(context, page)
     attach(page, third, "photo", "not-a-pdf.jpg", "image/jpeg", picture(page, 400, 300, "image/jpeg"))
     wait_saved(page)
+    assert page.evaluate(DEVICE)["outbox"] == ["evidence.register"]
     page.evaluate(f"""async () => {{
       {OPEN_DB}
       const t = db.transaction(['records', 'outbox'], 'readwrite');
@@ -527,3 +528,63 @@ def test_local_store_limits_rejection_removal_and_no_axe_violations(local_live, 
     assert page.evaluate(DEVICE)["outbox"] == []
     removed = [r for r in local_live.rows().values() if r["item_key"] == third]
     assert [(r["status"], r["withdrawal_reason"]) for r in removed] == [("withdrawn", "Wrong file: a photo, not the policy")]
+
+
+@pytest.mark.browser
+def test_files_from_another_tablet_appear_and_a_refused_registration_leaves_with_its_file(
+        local_live, browser, browser_context_args, context: BrowserContext, page: Page):
+    # Given tablet A with a visit available offline
+    sign_in(page, local_live.url)
+    visit_id = make_available_offline(page, local_live.url, 0)
+    open_capture(page, local_live.url, visit_id, "safeguarding")
+    expect(page.locator("#sync-status")).to_contain_text(ALL_SYNCED, timeout=15000)
+    first, second = rated_items(page)[:2]
+    # And tablet B, the same auditor's other device, which adds a document to the same item
+    other = browser.new_context(**browser_context_args)
+    try:
+        tablet_b = other.new_page()
+        sign_in(tablet_b, local_live.url)
+        make_available_offline(tablet_b, local_live.url, 0)
+        open_capture(tablet_b, local_live.url, visit_id, "safeguarding")
+        attach(tablet_b, first, "document", "insurance.pdf", "application/pdf", pdf(20 * 1024))
+        expect(files_of(tablet_b, first).locator(".app-evidence__state")).to_have_text("Received", timeout=60000)
+    finally:
+        other.close()
+    # When tablet A syncs
+    page.get_by_role("button", name="Sync now").click()
+    # Then it shows tablet B's file with the server's verdict (it has no bytes of it, and needs none)
+    expect(files_of(page, first)).to_contain_text("insurance.pdf")
+    expect(files_of(page, first).locator(".app-evidence__state")).to_have_text("Received")
+    assert [(r["filename"], r["status"], r["has_blob"]) for r in page.evaluate(DEVICE)["records"]] == [
+        ("insurance.pdf", "verified", False)]
+
+    # When tablet A adds a file whose registration the server refuses (it claims more bytes than allowed)
+    go_offline(context, page)
+    attach(page, second, "photo", "exit.jpg", "image/jpeg", picture(page, 400, 300, "image/jpeg"))
+    wait_saved(page)
+    assert page.evaluate(DEVICE)["outbox"] == ["evidence.register"]
+    page.evaluate(f"""async (limit) => {{
+      {OPEN_DB}
+      const t = db.transaction('outbox', 'readwrite');
+      const outbox = t.objectStore('outbox');
+      const entries = await new Promise((ok) => {{ const r = outbox.getAll(); r.onsuccess = () => ok(r.result); }});
+      for (const e of entries) if (e.mutation.kind === 'evidence.register') {{ e.mutation.payload.size_bytes = limit + 1; outbox.put(e); }}
+      await new Promise((ok) => {{ t.oncomplete = ok; }});
+      db.close();
+    }}""", LOCAL_MAX_BYTES)
+    context.set_offline(False)
+    # Then the refusal is shown on the file, and in "needs attention"
+    refused = files_of(page, second)
+    expect(refused.locator(".app-evidence__state")).to_have_text("Not accepted", timeout=60000)
+    expect(refused.locator(".app-evidence__problem")).to_contain_text("Reason: ")
+    expect(page.locator(".app-attention")).to_contain_text("1 change needs attention")
+    # When the auditor removes it with a reason
+    refused.get_by_role("button", name=re.compile("^Remove")).click()
+    page.get_by_label(re.compile("Why are you removing this file")).fill("Too big; will take it again")
+    refused.get_by_role("button", name="Remove file").click()
+    # Then it leaves the device at once, with the refusal, and nothing is sent for it
+    expect(refused.locator(".app-evidence__state")).to_have_text("Removed")
+    expect(page.locator(".app-attention")).to_be_hidden()
+    device = page.evaluate(DEVICE)
+    assert device["blobs"] == [] and device["outbox"] == []
+    assert [r["item_key"] for r in local_live.rows().values()] == [first]

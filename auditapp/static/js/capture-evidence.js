@@ -2,7 +2,7 @@
 // included; conversations never have any), the item's files with a thumbnail or a file tag and their upload
 // state, removal with a reason, and the evidence line of the status bar with the upload's progress.
 import { get } from './store.js';
-import { refreshCountsSoon, syncSoon } from './outbox.js';
+import { refreshCounts, refreshCountsSoon, syncSoon } from './outbox.js';
 import { EvidenceError, formatSize, limitsOf, prepare } from './evidence-media.js';
 import { queueEvidence, withdrawEvidence } from './evidence-store.js';
 import { onUploads, uploads } from './evidence-uploader.js';
@@ -56,6 +56,7 @@ function stateOf(record) {
   if (record.status === 'rejected') return ['Not accepted', 'govuk-tag--red'];
   if (record.status === 'withdrawn') return ['Removed', 'govuk-tag--grey'];
   if (uploads.current && uploads.current.id === record.id) return ['Uploading', 'govuk-tag--light-blue'];
+  if (!record.has_blob) return ['Waiting for the device it was taken on', 'govuk-tag--grey'];
   return ['Saved on this device, waiting to upload', 'govuk-tag--yellow'];
 }
 
@@ -124,6 +125,15 @@ function rerender(itemKey) {
 async function addFiles(item, mode, input) {
   const chosen = [...input.files];
   input.value = '';
+  timings.inflight += 1; // a file being prepared and stored is a save in progress, like a rating
+  try {
+    await storeFiles(item, mode, input, chosen);
+  } finally {
+    timings.inflight -= 1;
+  }
+}
+
+async function storeFiles(item, mode, input, chosen) {
   const k = safe(item.key);
   showError(item, null);
   for (const file of chosen) {
@@ -187,6 +197,7 @@ async function confirmRemoval(item, id) {
   }
   const record = await withdrawEvidence(id, reason);
   removals.delete(id);
+  if (record.local_only) refreshCounts(); // the refused registration left "needs attention" with it
   C.records.set(record.key, record);
   rerender(item.key);
   document.getElementById(`evidence-title-${safe(item.key)}`)?.setAttribute('tabindex', '-1');

@@ -3,7 +3,7 @@
 // store until the server has verified them. Registering and withdrawing are outbox mutations written in the
 // same transaction as the record, so the server learns what to expect through the ordinary sync path.
 import { get, newRecord, recordKey, req, tx } from './store.js';
-import { addEntry, startIfNeeded, uuid7 } from './outbox.js';
+import { addEntry, handlePull, startIfNeeded, uuid7 } from './outbox.js';
 
 export const evidenceKey = (id) => recordKey('evidence', id);
 
@@ -28,14 +28,24 @@ export function queueEvidence(auditId, itemKey, prepared, kind) {
   });
 }
 
-/** Queue evidence.withdraw with the auditor's reason; the bytes go once the server has the withdrawal. */
+/**
+ * Queue evidence.withdraw with the auditor's reason; the bytes go once the server has the withdrawal. A file
+ * whose registration the server refused was never there: it goes from the device at once, with the refusal.
+ */
 export function withdrawEvidence(id, reason) {
-  return tx(['records', 'outbox'], 'readwrite', async (s) => {
-    const record = await req(s.records.get(evidenceKey(id)));
+  return tx(['records', 'outbox', 'attention', 'blobs'], 'readwrite', async (s) => {
+    const [record, attention] = await Promise.all([req(s.records.get(evidenceKey(id))), req(s.attention.getAll())]);
     if (!record) throw new Error('This file is no longer on this device');
-    addEntry(s, { mutation_id: uuid7(), kind: 'evidence.withdraw', entity_id: id, base_version: record.version || 0,
-                  payload: { audit_id: record.audit_id, reason } }, record.key);
+    const refused = attention.filter((e) => e.mutation.kind === 'evidence.register' && e.mutation.entity_id === id);
     const updated = { ...record, status: 'withdrawn', withdraw_reason: reason, before_withdraw: record.status };
+    if (refused.length) {
+      for (const entry of refused) s.attention.delete(entry.seq);
+      s.blobs.delete(id);
+      Object.assign(updated, { has_blob: false, local_only: true });
+    } else {
+      addEntry(s, { mutation_id: uuid7(), kind: 'evidence.withdraw', entity_id: id, base_version: record.version || 0,
+                    payload: { audit_id: record.audit_id, reason } }, record.key);
+    }
     s.records.put(updated);
     return updated;
   });
@@ -54,6 +64,34 @@ export function updateEvidence(id, patch, { dropBlob = false } = {}) {
 }
 
 export const blobOf = (id) => get('blobs', id).then((entry) => (entry ? entry.blob : null));
+
+/**
+ * The server's view of a file (pull feed) into the device's record: its verdict wins (verified, rejected,
+ * withdrawn); a file registered from another device appears with what the server knows of it. A withdrawal
+ * still waiting in this device's outbox is kept.
+ */
+async function mergePulled(s, data) {
+  if (!(await req(s.records.get(recordKey('audit', data.audit_id))))) return null; // not an audit on this device
+  const key = evidenceKey(data.id);
+  const local = await req(s.records.get(key));
+  const problem = data.rejection_reason ? { code: data.rejection_code, message: data.rejection_reason } : null;
+  const server = { status: data.status, version: data.version, withdraw_reason: data.withdrawal_reason };
+  let record;
+  if (!local) {
+    record = newRecord('evidence', { key, id: data.id, audit_id: data.audit_id, item_key: data.item_key, media_type: data.media_type,
+                                     size_bytes: data.size_bytes, sha256: data.sha256, filename: data.filename, kind: 'document',
+                                     thumb: null, has_blob: false, problem, created_at: null, ...server });
+  } else if (data.status === 'expected' || (local.status === 'withdrawn' && data.status !== 'withdrawn')) {
+    record = { ...local, version: Math.max(local.version || 0, data.version || 0) };
+  } else {
+    record = { ...local, ...server, problem: problem || (data.status === 'verified' ? null : local.problem),
+               withdraw_reason: data.withdrawal_reason || local.withdraw_reason };
+  }
+  await req(s.records.put(record));
+  return key;
+}
+
+handlePull('evidence', mergePulled);
 
 /**
  * What the uploader needs in one read: evidence records that still hold bytes, the audits with changes

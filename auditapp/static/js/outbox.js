@@ -362,6 +362,10 @@ function settle(batch, results) {
   });
 }
 
+// Pulled entities other modules keep (evidence): entity -> (stores, data) => the changed record's key or null.
+const pullHandlers = new Map();
+export const handlePull = (entity, handler) => pullHandlers.set(entity, handler);
+
 /** Apply one page of the pull feed to records of audits this device holds; never overwrite pending fields. */
 function applyPull(page) {
   return tx(['records', 'meta'], 'readwrite', async (s) => {
@@ -382,6 +386,8 @@ function applyPull(page) {
         }
         continue;
       }
+      const handler = pullHandlers.get(entity);
+      if (handler) { const key = await handler(s, data); if (key) changed.push(key); continue; }
       if (!['answer', 'policy_check', 'conversation', 'action'].includes(entity)) continue;
       if (!(await req(s.records.get(recordKey('audit', data.audit_id))))) continue; // not an audit on this device
       const key = serverKey(entity, data);
