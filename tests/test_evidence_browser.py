@@ -11,6 +11,7 @@ import base64
 import hashlib
 import os
 import re
+import socket
 import struct
 import threading
 import time
@@ -165,6 +166,20 @@ def local_live(tmp_path):
     stop(server, thread, app)
 
 
+@pytest.fixture
+def unreachable_s3_live():
+    """The app in S3 mode whose file store cannot be reached (nothing listens on its endpoint's port)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        endpoint = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    database_url = world_database(f"auditapp_evidence_{uuid.uuid4().hex[:8]}")
+    app = make_test_app(database_url, EVIDENCE_STORE="s3", S3_BUCKET="unreachable", S3_ENDPOINT_URL=endpoint,
+                        S3_REGION=REGION)
+    server, thread, url = serve(app)
+    yield Live(url, database_url, app)
+    stop(server, thread, app)
+
+
 def s3_objects(live: Live) -> dict[str, str]:
     """Every object in the bucket: key -> SHA-256 of its bytes."""
     store = get_blob_store(live.app)
@@ -201,13 +216,14 @@ def attach(page: Page, item: str, mode: str, name: str, mime: str, data: bytes, 
     chooser.value.set_files(files=files)
 
 
-def wait_until(condition, what: str, timeout: float = 15.0) -> None:
-    """Poll `condition` (a Python callable) until it holds; no bare sleeps in the tests' logic."""
+def wait_until(page: Page, condition, what: str, timeout: float = 15.0) -> None:
+    """Poll `condition` (a Python callable) until it holds. Waits through Playwright, not time.sleep, so
+    route handlers keep running meanwhile."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting until {what}")
-        time.sleep(0.1)
+        page.wait_for_timeout(100)
 
 
 def files_of(page: Page, item: str):
@@ -524,7 +540,7 @@ def test_local_store_limits_rejection_removal_and_no_axe_violations(local_live, 
     expect(third_file.locator(".app-evidence__state")).to_have_text("Removed")
     expect(third_file).to_contain_text("Removed: Wrong file: a photo, not the policy")
     page.get_by_role("button", name="Sync now").click()
-    wait_until(lambda: page.evaluate(DEVICE)["blobs"] == [], "the withdrawn file's bytes leave the device")
+    wait_until(page, lambda: page.evaluate(DEVICE)["blobs"] == [], "the withdrawn file's bytes leave the device")
     assert page.evaluate(DEVICE)["outbox"] == []
     removed = [r for r in local_live.rows().values() if r["item_key"] == third]
     assert [(r["status"], r["withdrawal_reason"]) for r in removed] == [("withdrawn", "Wrong file: a photo, not the policy")]
@@ -588,3 +604,39 @@ def test_files_from_another_tablet_appear_and_a_refused_registration_leaves_with
     device = page.evaluate(DEVICE)
     assert device["blobs"] == [] and device["outbox"] == []
     assert [r["item_key"] for r in local_live.rows().values()] == [first]
+
+
+@pytest.mark.browser
+def test_answers_keep_syncing_while_the_file_store_is_unreachable(unreachable_s3_live, context: BrowserContext, page: Page):
+    # Given an auditor whose app cannot reach its file store, who rates an item and photographs it offline
+    live = unreachable_s3_live
+    sign_in(page, live.url)
+    visit_id = make_available_offline(page, live.url, 0)
+    open_capture(page, live.url, visit_id, "safeguarding")
+    expect(page.locator("#sync-status")).to_contain_text(ALL_SYNCED, timeout=15000)
+    item = rated_items(page)[0]
+    go_offline(context, page)
+    page.locator(f"#rating-{safe(item)}-met").check()
+    attach(page, item, "photo", "exit.jpg", "image/jpeg", picture(page, 800, 600, "image/jpeg"))
+    wait_saved(page)
+    puts = []
+    page.route(f"{live.app.config['S3_ENDPOINT_URL']}/**", lambda route: (puts.append(route.request.method), route.continue_()))
+    # When the signal comes back
+    context.set_offline(False)
+    # Then the answer and the file's registration sync
+    expect(page.locator("#sync-status")).to_contain_text(ALL_SYNCED, timeout=30000)
+    assert page.evaluate(DEVICE)["outbox"] == []
+    server = page.evaluate("async (v) => (await (await fetch('/capture/packs/' + v)).json())", visit_id)
+    audit = next(a for a in server["audits"] if a["audit_type"] == "safeguarding")
+    assert [(a["item_key"], a["fields"]["rating"]) for a in server["answers"] if a["audit_id"] == audit["audit_id"]] == [
+        (item, "met")]
+    assert [r["status"] for r in live.rows().values()] == ["expected"]  # the server knows what it is waiting for
+    # And the status bar says plainly that the file waits for the file store, and it is tried again and again
+    expect(page.locator("#evidence-status")).to_contain_text(
+        "1 evidence file is waiting because the file store cannot be reached. Answers keep syncing.", timeout=30000)
+    wait_until(page, lambda: len(puts) >= 3, "the upload is tried a third time (backing off)", timeout=30)
+    # And the file stays on the device, waiting
+    device = page.evaluate(DEVICE)
+    assert [(r["status"], r["has_blob"]) for r in device["records"]] == [("expected", True)] and len(device["blobs"]) == 1
+    expect(files_of(page, item).locator(".app-evidence__state")).to_have_text(
+        re.compile("^(Saved on this device, waiting to upload|Uploading)$"))
