@@ -8,7 +8,7 @@ import { count, getAll, savePack, useDatabase } from './store.js';
 import { configureSync, onStatus, startSync, status as syncStatus } from './outbox.js';
 import { h, hhmm, persist } from './capture-dom.js';
 import { startCapture } from './capture-screen.js';
-import { configureUploads, startUploads } from './evidence-uploader.js';
+import { configureUploads, startUploads, uploads } from './evidence-uploader.js';
 
 // ---- boot -------------------------------------------------------------------------------------
 
@@ -27,13 +27,16 @@ function boot() {
 
 /** Warn before signing out while changes are still on this device only. */
 function guardSignOut() {
-  const message = (n) => `${n} ${n === 1 ? 'change has' : 'changes have'} not been sent to the server yet. `
-    + 'They stay on this tablet, but nobody else can see them until you sign in again and sync. Sign out anyway?';
+  const message = (n, files = uploads.waiting) => [
+    n ? `${n} ${n === 1 ? 'change has' : 'changes have'} not been sent to the server yet.` : '',
+    files ? `${files} evidence ${files === 1 ? 'file has' : 'files have'} not been uploaded yet.` : '',
+    'They stay on this tablet, but nobody else can see them until you sign in again and sync. Sign out anyway?',
+  ].filter(Boolean).join(' ');
   document.addEventListener('submit', (event) => {
     const form = event.target;
     if (!(form instanceof HTMLFormElement) || !form.matches('form[action$="/sign-out"]') || form.dataset.confirmed) return;
     // The count the status bar shows is current (refreshed on start, after saves and after syncs): ask at once.
-    if (syncStatus.pending > 0) {
+    if (syncStatus.pending > 0 || uploads.waiting > 0) {
       if (!window.confirm(message(syncStatus.pending))) event.preventDefault();
       return;
     }
