@@ -20,6 +20,7 @@ EMAIL = {
     "qoe_teacher": "teacher@county.example.org",
     "auditor": "auditor@assure.example.org",
     "school": "staff@beaumontleys.example.org",
+    "la_officer": "officer@county.example.org",
 }
 ROLES = tuple(EMAIL)
 # A fixed "today" keeps visit dates, and so every page, the same from run to run.

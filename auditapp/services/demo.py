@@ -32,6 +32,7 @@ DEMO_USERS = (
     ("staff@beaumontleys.example.org", "Sam School", "school", SCHOOLS[0], False),
     ("staff@charnwoodvalley.example.org", "Sasha School", "school", SCHOOLS[1], False),
     ("staff@meltonhill.example.org", "Shay School", "school", SCHOOLS[2], False),
+    ("officer@county.example.org", "Lou Officer", "la_officer", COUNTY, False),
 )
 
 # legal name, trading name, district, types, key stages, time basis, delivery, status, SEND, SEMH, council(s), town, postcode

@@ -23,10 +23,12 @@ NAVIGATION = {
     "qoe_teacher": [("home.index", "Home"), ("visits.index", "My visits"), ("grading.queues", "Grading"),
                     ("review.queue", "Review"), ("directory.index", "Directory"), ("reports.index", "Reports")],
     "maintainer": [("home.index", "Home"), ("maintainers.queue", "Queue"), ("directory.index", "Directory"),
+                   ("dashboard.index", "Dashboard"), ("placements.index", "Placements"),
                    ("provider_records.planner_page", "Planner"), ("maintainers.summary", "Weekly changes"),
                    ("visits.index", "Visits"), ("grading.finalised", "Finalised this week"), ("reports.index", "Reports")],
     "school": [("home.index", "Home"), ("directory.index", "Directory"), ("placements.index", "Placements"),
                ("notifications.index", "Notifications")],
+    "la_officer": [("home.index", "Home"), ("dashboard.index", "Dashboard"), ("placements.index", "Placements")],
     "admin": [("home.index", "Home"), ("admin.users", "Users"), ("admin.templates", "Templates"),
               ("sync_import.form", "Import device data"), ("review.queue", "Review"),
               ("maintainers.thresholds", "Roll-up settings"),
@@ -75,8 +77,9 @@ def init_app(app: Flask) -> None:
     from . import actions, reports, share_links  # action plans and share links, reports and the CSV export
     for module in (actions, share_links, reports):
         app.register_blueprint(module.bp)
-    from . import placements  # schools' placement notifications, read by LA roles
+    from . import dashboard, placements  # schools' placement notifications; the LA dashboard
     app.register_blueprint(placements.bp)
+    app.register_blueprint(dashboard.bp)
     app.context_processor(_template_globals)
     # Macros imported without context (`{% from "_macros.html" import status_tag %}`) see only the
     # environment's globals, not context processors: the status tag needs its labels there.
