@@ -141,3 +141,17 @@ def test_reviews_outcomes_and_purge(db_session, school, eligible):
     placements.purge(db_session, None, date(2030, 1, 1), dry_run=False)
     assert placement.pupil_initials is None and placement.upn_sha256 is None and placement.child_voice.startswith("[")
     assert placement.learning_outcomes is not None and placement.provider_id == eligible.id
+
+
+def test_schools_with_running_placements_hear_when_the_provider_is_suspended(db_session, school, eligible):
+    from auditapp.services import rollup
+    from auditapp.services.decisions import Decision, decide
+    from .directory_helpers import in_date
+    in_date(db_session, eligible)
+    rollup.recompute(db_session, [eligible.id], TODAY, "rollup")
+    submit(db_session, school, eligible)
+    decide(db_session, world.user(db_session, "maintainer"),
+           Decision(eligible.id, "suspend", "Serious incident reported", eligible.version), TODAY)
+    told = db_session.scalars(select(Notification).where(Notification.kind == "placement_affected",
+                                                         Notification.provider_id == eligible.id)).all()
+    assert [n.user_id for n in told] == [school.id] and "Suspended" in told[0].title

@@ -337,3 +337,25 @@ def purge(session: Session, actor: User | None, ended_before: date, *, dry_run: 
         placement.purged_at = now
         audit_log.record(session, actor, "placement.purge", "placement", placement.id)
     return [p.id for p in rows]
+
+
+def running_at(session: Session, provider_id: int, today: date):
+    """A select of the submitted placements at a provider that have not ended by `today`."""
+    return select(Placement).where(Placement.provider_id == provider_id, Placement.status == "submitted",
+                                   (Placement.end_date.is_(None)) | (Placement.end_date >= today))
+
+
+def notify_affected_schools(session: Session, provider: Provider, status: str, today: date) -> int:
+    """Tell each school with a running placement at `provider` that its status dropped; return how many users."""
+    schools = {p.school_id for p in session.scalars(running_at(session, provider.id, today))}
+    if not schools:
+        return 0
+    label = DIRECTORY_STATUS_LABELS[status]
+    users = session.scalars(select(User).where(User.organisation_id.in_(schools), User.role == "school",
+                                               User.is_active.is_(True))).all()
+    for user in users:
+        session.add(Notification(user_id=user.id, provider_id=provider.id, kind="placement_affected",
+                                 title=f"{provider.display_name} is now {label}: review your placement",
+                                 body=f"Your school has a pupil placed at {provider.display_name}, which is now {label} "
+                                      "in the AP directory. Review the placement now and contact the AP team."))
+    return len(users)

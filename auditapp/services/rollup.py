@@ -111,6 +111,8 @@ def publish(session: Session, provider: Provider, status: str, now: datetime, re
     if status in LISTED and provider.first_listed_on is None:
         provider.first_listed_on = now
     notifications.status_changed(session, provider, before, status, reasons)
+    if status in ("under_review", "suspended"):  # commissioners with pupils there must review them now
+        placements.notify_affected_schools(session, provider, status, now.date())
 
 
 def _history(session, provider, kind, before, after, reasons, cause, actor, audit_id, now) -> StatusChange:
