@@ -6,7 +6,7 @@ import os
 import secrets
 import sys
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Iterator
 from urllib.parse import urlsplit
@@ -21,7 +21,7 @@ from auditapp.config import ConfigError, load_config, read_or_create_dev_secret
 from auditapp.db import bind, session_scope
 from auditapp.models import Organisation
 from auditapp.models.enums import DIRECTORY_STATUS_LABELS, ROLES
-from auditapp.services import demo, evidence_files, notifications, rollup, templates, users
+from auditapp.services import demo, evidence_files, notifications, placements, rollup, templates, users
 from auditapp.services.errors import DomainError
 from auditapp.storage import BlobStoreUnavailable, build_blob_store
 
@@ -237,6 +237,30 @@ def emails_send(ctx: Context, limit: int) -> None:
     if failed:
         click.echo("Failed e-mails stay queued and are retried on the next run.", err=True)
         sys.exit(1)
+
+
+@cli.group("placements")
+def placements_group() -> None:
+    """Placement notifications: retention."""
+
+
+@placements_group.command("purge")
+@click.option("--older-than-days", "days", type=click.IntRange(1, 100_000), metavar="DAYS",
+              help="Clear pupil data from placements that ended longer ago than this "
+                   "(default: AUDITAPP_PLACEMENT_RETENTION_DAYS).")
+@click.option("--dry-run", is_flag=True, help="List what would be cleared and change nothing.")
+@pass_context
+def placements_purge(ctx: Context, days: int | None, dry_run: bool) -> None:
+    """Clear the pupil's data from placements past retention; the dashboard's counts stay (each logged)."""
+    days = days or int(ctx.config["PLACEMENT_RETENTION_DAYS"])
+    cutoff = datetime.now(UK_ZONE).date() - timedelta(days=days)
+    with ctx.transaction() as session:
+        ids = placements.purge(session, None, cutoff, dry_run=dry_run)
+    verb = "Would clear" if dry_run else "Cleared"
+    click.echo(f"{verb} pupil data from {len(ids)} placement{'' if len(ids) == 1 else 's'} that ended before "
+               f"{cutoff:%Y-%m-%d}.")
+    for placement_id in ids:
+        click.echo(f"  {placement_id}")
 
 
 @cli.command("seed-demo")
