@@ -14,8 +14,8 @@ from datetime import date, datetime
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from .models import (Action, Audit, Notification, Provider, ProviderKeyStage, ProviderProvisionType, ProviderStatusChange,
-                     TemplateVersion, User, Visit)
+from .models import (Action, Audit, Notification, Provider, ProviderKeyStage, ProviderProvisionType,
+                     ProviderStatusChange, TemplateVersion, User, Visit)
 from .services.eligibility import CLOSED_ACTION_STATUSES
 from .services.errors import NotFound
 from .services.notifications import CATEGORY_LABELS
@@ -250,3 +250,10 @@ def notifications_for(session: Session, user: User, limit: int = 100) -> list[No
     """The user's own notifications, newest first."""
     return list(session.scalars(select(Notification).where(Notification.user_id == user.id)
                                 .order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit)))
+
+
+def shown_to_schools(session: Session, provider_ids: set[int]) -> set[int]:
+    """Which of these providers a school may open (a notification may outlive a provider's listing)."""
+    if not provider_ids:
+        return set()
+    return set(session.scalars(select(Provider.id).where(Provider.id.in_(provider_ids), _visible(school=True))))

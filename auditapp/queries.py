@@ -2,29 +2,24 @@
 so a template can never show a row the user should not see."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from .models import (AuditTemplate, Provider, ProviderKeyStage, ProviderProvisionType, TemplateVersion, User, Visit,
-                     VisitAssignment)
+from .directory_queries import SCHOOL_STATUSES
+from .models import (
+    AuditTemplate,
+    Provider,
+    TemplateVersion,
+    User,
+    Visit,
+    VisitAssignment,
+)
 from .services.errors import NotFound
 
-# What a school may see in the directory (audit-templates.md §1.5): never Pending or Removed.
-SCHOOL_VISIBLE_STATUSES = ("eligible", "conditional", "under_review", "suspended")
 QUEUE_STATUSES = ("under_review", "pending", "suspended")
 ALL_VISITS_ROLES = ("admin", "maintainer")
-
-
-@dataclass(frozen=True)
-class DirectoryFilters:
-    q: str = ""
-    district: str = ""
-    provision_type: str = ""
-    key_stage: str = ""
-    status: str = ""
 
 
 def visits_for(session: Session, user: User, *, upcoming_only: bool = False) -> list[Visit]:
@@ -50,47 +45,10 @@ def visit_for(session: Session, user: User, visit_id: int) -> Visit:
     return visit
 
 
-def directory(session: Session, user: User, filters: DirectoryFilters) -> list[Provider]:
-    """Providers the user may see in the directory, filtered."""
-    query = (select(Provider).options(selectinload(Provider.provision_types), selectinload(Provider.key_stages),
-                                      selectinload(Provider.councils), selectinload(Provider.sites))
-             .order_by(func.lower(func.coalesce(Provider.trading_name, Provider.legal_name))))
-    if user.role == "school":
-        query = query.where(Provider.directory_status.in_(SCHOOL_VISIBLE_STATUSES))
-    if filters.q:
-        pattern = f"%{filters.q.lower()}%"
-        query = query.where(func.lower(Provider.legal_name).like(pattern)
-                            | func.lower(func.coalesce(Provider.trading_name, "")).like(pattern))
-    if filters.district:
-        query = query.where(Provider.district == filters.district)
-    if filters.provision_type:
-        query = query.where(Provider.id.in_(select(ProviderProvisionType.provider_id)
-                                            .where(ProviderProvisionType.provision_type == filters.provision_type)))
-    if filters.key_stage:
-        query = query.where(Provider.id.in_(select(ProviderKeyStage.provider_id)
-                                            .where(ProviderKeyStage.key_stage == filters.key_stage)))
-    if filters.status:
-        query = query.where(Provider.directory_status == filters.status)
-    return list(session.scalars(query))
-
-
 def listed_count(session: Session) -> int:
-    """How many providers a school can see in the directory."""
+    """How many providers a school can see in the directory (never Pending, Removed or closed ones)."""
     return session.scalar(select(func.count()).select_from(Provider)
-                          .where(Provider.directory_status.in_(SCHOOL_VISIBLE_STATUSES)))
-
-
-def provider_for(session: Session, user: User, provider_id: int) -> Provider:
-    """One provider, if the user's role may see it. :raises provider.not_found:"""
-    query = select(Provider).where(Provider.id == provider_id).options(
-        selectinload(Provider.sites), selectinload(Provider.councils),
-        selectinload(Provider.provision_types), selectinload(Provider.key_stages))
-    if user.role == "school":
-        query = query.where(Provider.directory_status.in_(SCHOOL_VISIBLE_STATUSES))
-    provider = session.scalar(query)
-    if provider is None:
-        raise NotFound("provider.not_found", "There is no such provider in the directory")
-    return provider
+                          .where(Provider.directory_status.in_(SCHOOL_STATUSES), Provider.closed_at.is_(None)))
 
 
 def provider_visits(session: Session, provider_id: int) -> list[Visit]:

@@ -15,7 +15,8 @@ from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from auditapp.db import bind, db as app_db, session_scope
+from auditapp.db import bind, session_scope
+from auditapp.db import db as app_db
 from auditapp.models import Provider, User
 from auditapp.services.decisions import Decision, decide
 

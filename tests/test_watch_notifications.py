@@ -90,7 +90,7 @@ def _suspend(db_session, provider):
 
 
 def unread_badge(body: str) -> str | None:
-    match = re.search(r'<span id="nav-unread"[^>]*>(.*?)</span>\s*</', body, re.S)
+    match = re.search(r'<span id="nav-unread"[^>]*>(.*?)</span>\s*</', body, re.DOTALL)
     return re.sub(r"<[^>]+>", "", match.group(1)).strip() if match else None
 
 
@@ -143,3 +143,16 @@ def test_mail_settings_default_to_the_outbox_folder(tmp_path):
     assert DEFAULTS["MAIL_FROM"] and DEFAULTS["SMTP_HOST"] is None
     sender = notifications.sender_from_config({**DEFAULTS, "INSTANCE_DIR": str(tmp_path)})
     assert isinstance(sender, notifications.FolderSender) and sender.folder == tmp_path / "outbox"
+
+
+def test_a_removed_providers_notification_no_longer_links_to_it(client, auth, db_session, listed):
+    auth.login("school")
+    post(client, auth, f"/directory/providers/{listed.id}/watch")
+    decide(db_session, world.user(db_session, "maintainer"),
+           Decision(listed.id, "remove", "Closed down", listed.version), TODAY)
+    db_session.flush()
+    page = client.get("/notifications/").get_data(as_text=True)
+    assert f"{listed.display_name} is now Removed" in page
+    assert "This provider is no longer listed in the directory." in page
+    assert f"/directory/providers/{listed.id}" not in page
+    assert post(client, auth, f"/directory/providers/{listed.id}/unwatch").status_code == 200  # still allowed

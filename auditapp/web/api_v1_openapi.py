@@ -1,6 +1,7 @@
 """OpenAPI 3.1 description of the directory API (served at /api/v1/openapi.json, checked by tests)."""
 from ..directory_queries import SCHOOL_STATUSES
-from ..models.enums import AUDIT_OUTCOMES, AUDIT_TYPES, DELIVERY_MODES, DISTRICTS, KEY_STAGES, PROVISION_TYPES, TIME_BASES
+from ..models.enums import (AUDIT_OUTCOMES, AUDIT_TYPES, DELIVERY_MODES, DISTRICTS, KEY_STAGES, PROVISION_TYPES,
+                            TIME_BASES)
 
 DISCLAIMER = ("A listing is not an endorsement and does not say a provider suits a particular child. It does not "
               "replace your school's own checks, and every placement must still be notified to the council.")

@@ -5,7 +5,7 @@ from urllib.parse import urlparse
 
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-from ..models.enums import DIRECTORY_STATUSES, DISTRICTS, KEY_STAGES, PROVISION_TYPES, ROLES
+from ..models.enums import ROLES
 
 REQUIRED = {"required": "Enter a value", "null": "Enter a value"}
 
@@ -35,18 +35,6 @@ class NewUserSchema(_Form):
                           error="Password must be at least 12 characters"),
                           error_messages={"required": "Enter a password"})
     is_lead_reviewer = fields.Bool(load_default=False, truthy={"yes", "on", "true"}, falsy={"no", "off", "false", ""})
-
-
-def _choice(values, what):
-    return fields.Str(load_default="", validate=validate.OneOf(("",) + tuple(values), error=f"Choose a valid {what}"))
-
-
-class DirectoryFiltersSchema(_Form):
-    q = fields.Str(load_default="", validate=validate.Length(max=100, error="Search for 100 characters or fewer"))
-    district = _choice(DISTRICTS, "district")
-    provision_type = _choice(PROVISION_TYPES, "type of provision")
-    key_stage = _choice(KEY_STAGES, "key stage")
-    status = _choice(DIRECTORY_STATUSES, "status")
 
 
 def safe_next(target: str | None) -> str | None:

@@ -13,7 +13,8 @@ from ..db import db
 from ..extensions import htmx
 from ..models.enums import ROLES
 from ..security import roles
-from ..services import notifications as notification_service, watches
+from ..services import notifications as notification_service
+from ..services import watches
 from . import render
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")
@@ -25,8 +26,7 @@ COUNTED_ROLES = ("school",)
 @roles(*ROLES)
 def index():
     """The signed-in user's notifications, newest first."""
-    return render("notifications/index.html", "notifications/_list.html",
-                  notifications=directory_queries.notifications_for(db.session, current_user))
+    return render("notifications/index.html", "notifications/_list.html", **_listing())
 
 
 @bp.post("/<int:notification_id>/read")
@@ -49,9 +49,17 @@ def read_all():
 
 def _answer():
     if htmx:  # the list and, out of band, the count in the navigation
-        return render("notifications/_list.html", notifications=directory_queries.notifications_for(
-            db.session, current_user), with_count=True)
+        return render("notifications/_list.html", with_count=True, **_listing())
     return redirect(url_for(".index"), 303)
+
+
+def _listing() -> dict:
+    notes = directory_queries.notifications_for(db.session, current_user)
+    ids = {note.provider_id for note in notes if note.provider_id}
+    # LA roles may open any provider's page; schools only those still listed for them.
+    openable = directory_queries.shown_to_schools(db.session, ids) if directory_queries.school_view(current_user) \
+        else ids
+    return {"notifications": notes, "openable": openable}
 
 
 @bp.app_context_processor
