@@ -18,7 +18,7 @@ from ..db import db
 from ..security import roles
 from ..services import evidence, evidence_files
 from ..services.errors import Forbidden, NotFound
-from ..storage import BlobNotFound, get_blob_store, safe_filename
+from ..storage import BlobNotFound, BlobStoreUnavailable, get_blob_store, safe_filename
 from ..storage.local import LocalBlobStore
 from . import render
 
@@ -74,11 +74,13 @@ def view(evidence_id: uuid.UUID):
     """Open a verified file: a short-lived presigned GET (S3) or streamed by the app (local); logged."""
     row = evidence_files.open_for_viewing(db.session, current_user, evidence_id)
     store = get_blob_store()
-    url = store.download_url(row.storage_key, row.filename, row.media_type, expires_in=VIEW_LINK_SECONDS)
     try:
+        url = store.download_url(row.storage_key, row.filename, row.media_type, expires_in=VIEW_LINK_SECONDS)
         stream = None if url else store.open(row.storage_key)
     except BlobNotFound:
         raise NotFound("evidence.missing", "The file is missing from the store; contact the AP team") from None
+    except BlobStoreUnavailable:
+        raise evidence_files.StoreUnavailable(evidence_files.UNAVAILABLE, "The file store cannot be reached") from None
     db.session.commit()  # the view is logged before any byte leaves
     if url:
         return redirect(url, 302)
