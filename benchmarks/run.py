@@ -556,6 +556,30 @@ def directory_phase(database_url: str, baseline_req_per_s: float) -> dict:
     return figures
 
 
+def placements_phase(database_url: str) -> dict:
+    """The LA dashboard over 20,000 placements: server time per computation (benchmarks/placements.py)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from benchmarks import placements
+    admin = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text("DROP DATABASE IF EXISTS placements_bench WITH (FORCE)"))
+        conn.execute(text("CREATE DATABASE placements_bench"))
+    admin.dispose()
+    figures = placements.run(make_url(database_url).set(database="placements_bench").render_as_string(hide_password=False))
+    print("\n".join([
+        "",
+        f"## LA dashboard over {figures['placements']:,} placements ({figures['runs']} runs each, in process)",
+        "",
+        "| measure | p50 | p95 | target |",
+        "|---|---:|---:|---:|",
+        f"| last 12 months, all filters off | {figures['all_p50_ms']:.0f} ms | {figures['all_p95_ms']:.0f} ms | p95 < 200 ms |",
+        f"| last 12 months, one district | {figures['district_p50_ms']:.0f} ms | {figures['district_p95_ms']:.0f} ms | |",
+    ]), flush=True)
+    return figures
+
+
 def _git_commit() -> str | None:
     done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True)
     return done.stdout.strip() or None
@@ -585,6 +609,7 @@ def main() -> int:
 
     summary["ingest"] = ingest_phase(database_url)
     summary["evidence"] = evidence_phase(database_url)
+    summary["placements"] = placements_phase(database_url)
     summary["directory"] = directory_figures = directory_phase(database_url, summary["hello_world_req_per_s_mean"])
     summary["ok"] = summary["ok"] and directory_figures["ok"]
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -20,7 +20,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from ..models import Placement, Provider, ProviderProvisionType, ProviderStatusChange
@@ -91,10 +91,14 @@ def dashboard(session: Session, filters: StatsFilter) -> Dashboard:
         months = [filters.start.replace(day=1)]
     period_start, period_end = months[0], _month_end(months[-1])
     rows = _rows(session, filters, period_start, period_end)
-    per_month = []
-    for month in months:
-        last = _month_end(month)
-        per_month.append((month, len({r.pupil for r in rows if _running(r, month, last)})))
+    base, top = _index(months[0]), _index(months[-1])
+    children: list[set] = [set() for _ in months]
+    for r in rows:  # each placement into the months it runs in: rows x months-running, not rows x months
+        first = max(_index(r.start), base)
+        last = min(_index(r.finish), top) if r.finish else top
+        for i in range(first, last + 1):
+            children[i - base].add(r.pupil)
+    per_month = list(zip(months, (len(c) for c in children)))
     started = [r for r in rows if r.start is not None and period_start <= r.start <= period_end]
     types, districts = _provider_facts(session, {r.provider_id for r in rows if r.provider_id})
     in_period = [r for r in rows if _running(r, period_start, period_end)]
@@ -114,24 +118,24 @@ def dashboard(session: Session, filters: StatsFilter) -> Dashboard:
 
 
 def _rows(session, filters: StatsFilter, period_start: date, period_end: date) -> list[_Row]:
+    # Whether each plan field was filled is decided in SQL: the text itself never leaves the database.
     query = (select(Placement.id, Placement.upn_sha256, Placement.provider_id, Placement.start_date,
-                    Placement.end_date, Placement.ended_on, Placement.part_time, Placement.learning_outcomes,
-                    Placement.exit_strategy, Placement.child_voice, Placement.family_voice, Placement.re_referral_of_id)
-             .where(Placement.status.in_(("submitted", "ended")), Placement.start_date <= period_end))
+                    func.coalesce(Placement.ended_on, Placement.end_date), Placement.part_time,
+                    _filled(Placement.learning_outcomes), _filled(Placement.exit_strategy),
+                    _filled(Placement.child_voice), _filled(Placement.family_voice),
+                    Placement.re_referral_of_id.is_not(None))
+             .where(Placement.status.in_(("submitted", "ended")), Placement.start_date <= period_end,
+                    or_(func.coalesce(Placement.ended_on, Placement.end_date).is_(None),
+                        func.coalesce(Placement.ended_on, Placement.end_date) >= period_start)))
     if filters.district:
         query = query.where(Placement.provider_id.in_(select(Provider.id).where(Provider.district == filters.district)))
     if filters.provision_type:
         query = query.where(Placement.provider_id.in_(select(ProviderProvisionType.provider_id).where(
             ProviderProvisionType.provision_type == filters.provision_type)))
-    rows = []
-    for r in session.execute(query):
-        finish = r.ended_on or r.end_date
-        if finish is not None and finish < period_start:
-            continue
-        rows.append(_Row(r.id, r.upn_sha256 or r.id, r.provider_id, r.start_date, finish, bool(r.part_time),
-                         _filled(r.learning_outcomes), _filled(r.exit_strategy), _filled(r.child_voice),
-                         _filled(r.family_voice), r.re_referral_of_id is not None))
-    return rows
+    return [_Row(pid, upn or pid, provider, start, finish, bool(part), bool(outcomes), bool(plan), bool(child),
+                 bool(family), bool(again))
+            for pid, upn, provider, start, finish, part, outcomes, plan, child, family, again
+            in session.connection().execute(query).all()]
 
 
 def _provider_facts(session, provider_ids: set[int]) -> tuple[dict[int, list[str]], dict[int, str]]:
@@ -164,9 +168,13 @@ def _running(row: _Row, first: date, last: date) -> bool:
     return row.start is not None and row.start <= last and (row.finish is None or row.finish >= first)
 
 
+def _index(day: date) -> int:
+    return day.year * 12 + day.month - 1
+
+
 def _month_end(month: date) -> date:
     return month.replace(day=calendar.monthrange(month.year, month.month)[1])
 
 
-def _filled(text: str | None) -> bool:
-    return bool((text or "").strip())
+def _filled(column):
+    return func.length(func.trim(func.coalesce(column, ""))) > 0
