@@ -12,9 +12,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from ..models import Answer, Audit, AuditLogEntry, ReviewComment, SyncConflict, User, Visit, VisitAssignment
 from . import audit_log, rollup
@@ -28,6 +29,7 @@ from .scoring import OUTCOME_LABELS, is_rated, score
 from .snapshot import build_snapshot, chain_ids
 
 QE = "quality_education"
+LOCAL_ZONE = ZoneInfo("Europe/London")  # the councils' time, for the sentences people read
 COMMENT_MAX = 2000
 EVIDENCE_WORDS = {"expected": "not uploaded yet", "uploaded": "uploaded but not verified yet",
                   "rejected": "rejected"}
@@ -149,7 +151,7 @@ def changes_since(session: Session, audit: Audit, base_version: int) -> list[str
     names = dict(session.execute(select(User.id, User.full_name)
                                  .where(User.id.in_({e.actor_id for e in entries if e.actor_id}))).all())
     return [f"{names.get(e.actor_id, 'The service')} {STEP_WORDS[e.action]}{_step_detail(e.after or {})} "
-            f"at {e.at:%-d %b %Y %H:%M}" for e in entries]
+            f"at {e.at.astimezone(LOCAL_ZONE):%-d %b %Y %H:%M}" for e in entries]
 
 
 def _step_detail(after: dict) -> str:
@@ -307,6 +309,7 @@ def queue(session: Session, actor: User, audit_type: str = "") -> list[QueueEntr
     query = (select(Audit, author.c.full_name).join(Visit, Audit.visit_id == Visit.id)
              .join(author, author.c.id == Audit.created_by_id)
              .where(Audit.status == "submitted", Audit.audit_type.in_(types))
+             .options(selectinload(Audit.visit))  # each visit's provider comes joined with it
              .order_by(Audit.submitted_at, Audit.id))
     now = datetime.now(timezone.utc)
     entries = []

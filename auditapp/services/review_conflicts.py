@@ -21,7 +21,7 @@ from .capture import MODELS, Change, apply_changes
 from .capture_rules import RESPONSE_PREFIX, SPECS
 from .changes import log_changes
 from .errors import Conflict, Invalid, NotFound
-from .review import check_fresh, check_reviewer, locked_audit
+from .review import LOCAL_ZONE, check_fresh, check_reviewer, locked_audit
 from .scoring import RATING_LABELS
 
 NOTE_MAX = 2000
@@ -98,7 +98,7 @@ def resolve_conflict(session: Session, actor: User, audit_id: uuid.UUID, conflic
         raise Conflict("conflict.resolved", "Another reviewer resolved this conflict first. Nothing was changed.",
                        {"changed": [f"{who.full_name if who else 'Someone'} kept "
                                     f"{display_value(row.field, (row.chosen_value or {}).get('value'))} "
-                                    f"at {row.resolved_at:%-d %b %Y %H:%M}"]})
+                                    f"at {row.resolved_at.astimezone(LOCAL_ZONE):%-d %b %Y %H:%M}"]})
     check_fresh(session, audit, base_version)
     if audit.status != "submitted":
         raise Conflict("review.not_submitted", f"This audit is {audit.status}: conflicts are resolved during review",
