@@ -67,3 +67,17 @@ def test_another_school_cannot_read_it_and_la_views_are_logged(app, client, auth
     assert response.status_code == 404
     listing = client.get("/placements").get_data(as_text=True)
     assert "MX" not in listing
+
+
+def test_maintainers_see_running_and_affected_placements_at_a_provider(app, client, auth, db_session):
+    from auditapp.services.decisions import Decision, decide
+    from .placement_helpers import matrix_placement
+    placement = matrix_placement(db_session, app)
+    provider = db_session.get(type(world.provider(db_session, "eligible")), placement.provider_id)
+    decide(db_session, world.user(db_session, "maintainer"),
+           Decision(provider.id, "suspend", "Serious incident", provider.version), world.TODAY)
+    db_session.commit()
+    auth.login("maintainer")
+    html = client.get(f"/placements/at-provider/{provider.id}").get_data(as_text=True)
+    assert "1 placement running now" in html and "Suspended on" in html and "MX" in html
+    assert "Placements here" in client.get(f"/maintainers/providers/{provider.id}").get_data(as_text=True)

@@ -23,6 +23,7 @@ MATRIX = {
     ("GET", "placements.detail"):              (302, 200, 200, 403, 403, 200, 200),
     ("POST", "placements.add_review"):         (302, 403, 403, 403, 403, 422, 403),
     ("POST", "placements.end"):                (302, 403, 403, 403, 403, 422, 403),
+    ("GET", "placements.at_provider"):         (302, 200, 200, 403, 403, 403, 200),
     ("GET", "placements.provider_conditions"): (302, 403, 403, 403, 403, 200, 403),
     ("GET", "dashboard.index"):                (302, 200, 200, 403, 403, 403, 200),
     ("GET", "dashboard.chart_csv"):            (302, 200, 200, 403, 403, 403, 200),

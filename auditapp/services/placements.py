@@ -359,3 +359,26 @@ def notify_affected_schools(session: Session, provider: Provider, status: str, t
                                  body=f"Your school has a pupil placed at {provider.display_name}, which is now {label} "
                                       "in the AP directory. Review the placement now and contact the AP team."))
     return len(users)
+
+
+def affected_at(session: Session, provider_id: int) -> list[tuple[Placement, "object"]]:
+    """Placements notified before the provider was published as Under review or Suspended and not
+    finished by then (running or still to start), with that change (LA roles only: the edge checks)."""
+    from ..models import ProviderStatusChange
+    changes = session.scalars(select(ProviderStatusChange).where(
+        ProviderStatusChange.provider_id == provider_id, ProviderStatusChange.kind == "published",
+        ProviderStatusChange.to_status.in_(("under_review", "suspended")))
+        .order_by(ProviderStatusChange.changed_at.desc())).all()
+    if not changes:
+        return []
+    placements = session.scalars(select(Placement).where(Placement.provider_id == provider_id,
+                                                         Placement.status != "draft")).all()
+    affected = []
+    for placement in placements:
+        finish = placement.ended_on or placement.end_date
+        notified = placement.submitted_at or placement.created_at
+        hit = next((c for c in changes if notified <= c.changed_at
+                    and (finish is None or c.changed_at.date() <= finish)), None)
+        if hit is not None:
+            affected.append((placement, hit))
+    return affected

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from ..models import (Action, Answer, Audit, Provider, ProviderStatusChange, ProviderTrigger, QoeGrade,
                       SafeguardingConcern, User, Visit)
-from . import audit_log, notifications, planner
+from . import audit_log, notifications, placements, planner
 from .eligibility import (CLOSED_ACTION_STATUSES, ActionFact, AuditFact, Eligibility, EligibilityConfig,
                           ProviderFacts, eligibility)
 

@@ -14,11 +14,11 @@ from sqlalchemy import select
 
 from ..db import db
 from ..extensions import htmx
-from ..models import PlacementReview, Provider
+from ..models import Organisation, PlacementReview, Provider
 from ..models.enums import DIRECTORY_STATUS_LABELS, PLACEMENT_OUTCOME_LABELS
 from ..security import roles
 from ..services import placements as service
-from ..services.errors import DomainError, Invalid
+from ..services.errors import DomainError, Invalid, NotFound
 from . import render
 
 bp = Blueprint("placements", __name__, url_prefix="/placements")
@@ -108,6 +108,20 @@ def end(placement_id: uuid.UUID):
     return redirect(url_for("placements.detail", placement_id=placement_id, ended=1), code=303)
 
 
+@bp.get("/at-provider/<int:provider_id>")
+@roles(*service.LA_ROLES)
+def at_provider(provider_id: int):
+    """LA roles: a provider's running placements, and those a status drop affected (to tell commissioners)."""
+    provider = db.session.get(Provider, provider_id)
+    if provider is None:
+        raise NotFound("provider.not_found", "There is no such provider")
+    running = db.session.scalars(service.running_at(db.session, provider.id, date.today())).all()
+    affected = service.affected_at(db.session, provider.id)
+    schools = _school_names({p.school_id for p in running} | {p.school_id for p, _ in affected})
+    return render("placements/at_provider.html", provider=provider, running=running, affected=affected,
+                  schools=schools)
+
+
 @bp.get("/provider-conditions")
 @roles("school")
 def provider_conditions():
@@ -186,6 +200,12 @@ def _values(placement) -> dict:
     values.update({flag: "on" for flag in ("send_support", "has_ehcp", "health_needs", "part_time")
                    if getattr(placement, flag)})
     return values
+
+
+def _school_names(ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    return {o.id: o.name for o in db.session.scalars(select(Organisation).where(Organisation.id.in_(ids)))}
 
 
 def _provider_names(ids: set[int]) -> dict[int, str]:
