@@ -14,11 +14,11 @@ import { startUploads } from './evidence-uploader.js';
 export async function startCapture(root) {
   document.documentElement.classList.add('app-capture-page');
   persist();
-  startSaver(root.dataset.user);
   window.addEventListener('hashchange', () => safeRoute(root));
   window.addEventListener('pagehide', flushTexts);
   document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'hidden') flushTexts(); });
   await safeRoute(root);
+  startSaver(root.dataset.user); // once the audit is on the screen: its loading must not slow the opening
   startSync();
   startUploads();
 }
