@@ -442,3 +442,23 @@ def test_maintainers_see_audits_finalised_this_week(client, auth, db_session):
 def test_the_week_starts_on_monday_in_london(now, monday):
     assert week_start(now) == monday
 
+
+
+def test_a_save_checks_the_locked_row_not_what_the_session_read_earlier():
+    """Another teacher's save committed between a page's first read and its locked write is seen."""
+    from auditapp.db import bind
+    from .conftest import world_database
+    binding = bind(world_database("auditapp_grading_race"))
+    page, other = binding.sessionmaker(), binding.sessionmaker()
+    try:
+        audit = graded_world_audit(page)
+        grading.load_sheet(page, audit.id)  # the page reads version 1 before the other save commits
+        grading.record_grades(other, teacher(other), [AreaGrade(audit.id, "QA-1", "weak", "Nothing planned", 1)])
+        other.commit()
+        with pytest.raises(Conflict, match="Curriculum is now graded Weak"):
+            grading.record_grades(page, teacher(page, COUNTY_TEACHER),
+                                  [AreaGrade(audit.id, "QA-1", "strong", "Great plans", 1)])
+    finally:
+        page.close()
+        other.close()
+        binding.engine.dispose()

@@ -76,12 +76,16 @@ class Sheet:
 
 def load_sheet(session: Session, audit_id: uuid.UUID, *, for_update: bool = False) -> Sheet:
     """One QE audit's grading sheet. :raises grading.audit_not_found: unknown or not a QE audit."""
-    audit = session.get(Audit, audit_id, with_for_update=for_update)
+    # Locked reads must refresh what the session already holds (a caller may have read these rows
+    # before another teacher's save committed); SQLAlchemy does so for FOR UPDATE, said explicitly.
+    audit = session.get(Audit, audit_id, with_for_update=for_update, populate_existing=for_update)
     if audit is None or audit.audit_type != GRADING_TYPE:
         raise NotFound("grading.audit_not_found", "There is no such quality of education audit")
     content = session.get(TemplateVersion, audit.template_version_id).content
     query = select(QoeGrade).where(QoeGrade.audit_id == audit_id)
-    rows = session.scalars(query.with_for_update() if for_update else query)
+    if for_update:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    rows = session.scalars(query)
     areas = [*content.get("judgement_areas", []), {"key": OVERALL, "title": "Overall", "sections": []}]
     guards = tuple(tuple(g) for g in content.get("overall_guards") or DEFAULT_OVERALL_GUARDS)
     return Sheet(audit, areas, list(content.get("grades", [])), {row.area: row for row in rows}, guards)
