@@ -40,7 +40,16 @@ class QueueRow:
     areas: int = 0
 
     def age_days(self, now: datetime) -> int:
-        return max(0, (now.astimezone(LOCAL_ZONE).date() - self.waiting_since.astimezone(LOCAL_ZONE).date()).days)
+        return max(0, (local_date(now) - local_date(self.waiting_since)).days)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """SQLite (`make run`) hands back naive datetimes; they were stored as UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def local_date(moment: datetime) -> date:
+    return as_utc(moment).astimezone(LOCAL_ZONE).date()
 
 
 @dataclass(frozen=True)

@@ -462,3 +462,29 @@ def test_a_save_checks_the_locked_row_not_what_the_session_read_earlier():
         page.close()
         other.close()
         binding.engine.dispose()
+
+
+def test_grading_pages_work_on_sqlite_as_in_make_run(tmp_path):
+    """SQLite hands back naive datetimes: ages and times must still come out right."""
+    from auditapp.db import bind, db as app_db, session_scope
+    from auditapp.migrate import upgrade
+    from auditapp.services import demo
+    from .conftest import CSRF_RE, make_test_app
+    url = f"sqlite:///{tmp_path / 'run.sqlite3'}"
+    upgrade(url)
+    binding = bind(url)
+    with session_scope(binding) as session:
+        demo.seed_demo(session, {row[0]: world.PASSWORD for row in demo.DEMO_USERS}, today=world.TODAY)
+        audit_id = graded_world_audit(session).id
+    binding.engine.dispose()
+    app = make_test_app(url)
+    try:
+        client = app.test_client()
+        token = CSRF_RE.search(client.get("/sign-in").get_data(as_text=True)).group(1)
+        client.post("/sign-in", data={"email": COUNTY_TEACHER, "password": world.PASSWORD, "csrf_token": token})
+        queues = client.get("/grading/").get_data(as_text=True)
+        assert "Abbey Park" in queues and ">today<" in queues.replace("\n", "").replace(" ", "")
+        page = client.get(f"/grading/{audit_id}/moderation")
+        assert page.status_code == 200 and "Taylor Teacher, " in page.get_data(as_text=True)
+    finally:
+        app_db.binding(app).engine.dispose()

@@ -25,7 +25,7 @@ VIEWERS = ("qoe_teacher", "admin")
 
 @bp.context_processor
 def _helpers() -> dict:
-    return {"when": lambda moment, fmt="%-d %b %Y %H:%M": moment.astimezone(gq.LOCAL_ZONE).strftime(fmt)}
+    return {"when": lambda moment, fmt="%-d %b %Y %H:%M": gq.as_utc(moment).astimezone(gq.LOCAL_ZONE).strftime(fmt)}
 
 
 @bp.get("/grading/")
