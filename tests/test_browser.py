@@ -16,6 +16,7 @@ HOME_HEADINGS = {
     "maintainer": "Providers waiting for a decision",
     "school": "Alternative provision directory",
     "admin": "Administration",
+    "la_officer": "AP placements across the county and the city",
 }
 
 
@@ -56,7 +57,7 @@ def test_each_role_signs_in_to_its_home_and_every_page_it_can_reach_is_accessibl
         response = page.goto(href)
         assert response.status == 200, href
         assert_accessible(page)
-        first = page.locator("main a.govuk-link").first
+        first = page.locator("main a.govuk-link:not([download])").first  # a download is no page to open
         if first.count():
             target = first.get_attribute("href")
             assert page.goto(live_url + target if target.startswith("/") else target).status == 200, target
