@@ -217,7 +217,10 @@ function waitText(u) {
     case 'uploading': return `Uploading evidence: file ${u.current.index} of ${u.current.count}`;
     case 'offline': return n ? `${files}: they upload when there is signal` : '';
     case 'blocked': return n ? `${files}: they upload once this audit’s changes have synced` : '';
-    case 'unreachable': return n ? `${files} because the file store cannot be reached. Answers keep syncing. Evidence is tried again ${when}` : '';
+    case 'unreachable':
+      if (!n) return '';
+      return u.store === false ? `${files} because the server cannot be reached. They are tried again ${when}`
+        : `${files} because the file store cannot be reached. Answers keep syncing. Evidence is tried again ${when}`;
     case 'registering': return n ? `${files} for the server to record them; tried again ${when}` : '';
     case 'signin': return n ? `${files}: sign in again to upload them` : '';
     default: return n ? `${files} to upload` : '';

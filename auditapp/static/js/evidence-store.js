@@ -51,13 +51,17 @@ export function withdrawEvidence(id, reason) {
   });
 }
 
-/** Update an evidence record (and drop its bytes when `dropBlob`); resolves with the record or null. */
-export function updateEvidence(id, patch, { dropBlob = false } = {}) {
+/**
+ * Update an evidence record (and drop its bytes when `dropBlob`); resolves with the record or null.
+ * `keepWithdrawn`: a removal made on this device meanwhile keeps its status (its withdrawal is on its way).
+ */
+export function updateEvidence(id, patch, { dropBlob = false, keepWithdrawn = false } = {}) {
   return tx(['records', 'blobs'], 'readwrite', async (s) => {
     const record = await req(s.records.get(evidenceKey(id)));
     if (dropBlob) s.blobs.delete(id);
     if (!record) return null;
     const updated = { ...record, ...patch, ...(dropBlob ? { has_blob: false } : {}) };
+    if (keepWithdrawn && record.status === 'withdrawn') updated.status = 'withdrawn';
     s.records.put(updated);
     return updated;
   });

@@ -4,6 +4,7 @@
 // Everything it needs is in IndexedDB, so it resumes after a reload or a restart. It runs on start, on
 // `online`, on "Sync now" and after every successful sync; when the file store is unreachable it backs off
 // like sync (1 s doubling to 5 min) while answers keep syncing. The local bytes go only after `verified`.
+import { get } from './store.js';
 import { onStatus } from './outbox.js';
 import { blobOf, updateEvidence, uploadQueue } from './evidence-store.js';
 
@@ -61,7 +62,7 @@ export function requestUploads({ reset = false } = {}) {
         await (navigator.locks && navigator.locks.request ? navigator.locks.request(lockName, run) : run());
       } while (again);
     } catch (error) {
-      emit({ phase: 'unreachable', current: null, message: String((error && error.message) || error),
+      emit({ phase: 'unreachable', store: true, current: null, message: String((error && error.message) || error),
              retryAt: retryLater('unreachable') });
     } finally {
       running = null;
@@ -78,7 +79,13 @@ function retryLater(reason) {
   return Date.now() + backoff;
 }
 
-class Unreachable extends Error {}
+/** The file store (or, with `store` false, the app itself) did not answer: back off and try again. */
+class Unreachable extends Error {
+  constructor(message, store = true) {
+    super(message);
+    this.store = store;
+  }
+}
 class SignIn extends Error {}
 
 async function run() {
@@ -113,7 +120,8 @@ async function run() {
     if (error instanceof SignIn) { emit({ ...base, phase: 'signin', current: null, message: error.message }); return; }
     const offline = !navigator.onLine;
     emit({ ...base, waiting: (await uploadQueue()).records.filter((r) => r.status === 'expected').length, current: null,
-           phase: offline ? 'offline' : 'unreachable', message: offline ? '' : error.message, retryAt: offline ? null : retryLater('unreachable') });
+           phase: offline ? 'offline' : 'unreachable', store: !(error instanceof Unreachable) || error.store,
+           message: offline ? '' : error.message, retryAt: offline ? null : retryLater('unreachable') });
   }
 }
 
@@ -145,7 +153,7 @@ async function tidy({ records, unsynced, refused }) {
 
 async function csrfToken() {
   const response = await request('GET', '/sync/config');
-  if (!response.ok || !response.body || !response.body.csrf_token) throw new Unreachable('The server cannot be reached');
+  if (!response.ok || !response.body || !response.body.csrf_token) throw new Unreachable('The server cannot be reached', false);
   return response.body.csrf_token;
 }
 
@@ -157,11 +165,12 @@ async function request(method, url, csrf = null) {
       headers: { Accept: 'application/json', ...(csrf ? { 'Content-Type': 'application/json', 'X-CSRFToken': csrf } : {}) },
       body: method === 'POST' ? '{}' : undefined });
   } catch (_) {
-    throw new Unreachable('The server cannot be reached');
+    throw new Unreachable('The server cannot be reached', false);
   }
   if (response.status === 401) throw new SignIn('Sign in again to upload evidence');
   const body = await response.json().catch(() => null);
-  if (response.status >= 500) throw new Unreachable(response.status === 503 ? 'The file store cannot be reached' : `The server answered ${response.status}`);
+  if (response.status === 503) throw new Unreachable('The file store cannot be reached');
+  if (response.status >= 500) throw new Unreachable(`The server answered ${response.status}`, false);
   return { ok: response.ok, status: response.status, code: body && body.code, body };
 }
 
@@ -169,10 +178,12 @@ async function request(method, url, csrf = null) {
 async function uploadOne(record, csrf, index, count) {
   const base = `/evidence/${encodeURIComponent(record.id)}`;
   const settle = async (patch, dropBlob) => {
-    const updated = await updateEvidence(record.id, patch, { dropBlob });
+    const updated = await updateEvidence(record.id, patch, { dropBlob, keepWithdrawn: true });
     emit({ changed: [record.key] });
     return updated;
   };
+  const now = await get('records', record.key);
+  if (!now || now.status !== 'expected') return 'done'; // removed (or settled by a sync) since the run began
   for (let attempt = 1; attempt <= TRIES; attempt += 1) {
     const target = await request('POST', `${base}/upload-target`, csrf);
     if (target.status === 404) return 'wait';
