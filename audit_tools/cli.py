@@ -21,7 +21,7 @@ from auditapp.config import ConfigError, load_config, read_or_create_dev_secret
 from auditapp.db import bind, session_scope
 from auditapp.models import Organisation
 from auditapp.models.enums import DIRECTORY_STATUS_LABELS, ROLES
-from auditapp.services import demo, evidence_files, notifications, placements, rollup, templates, users
+from auditapp.services import actions, demo, evidence_files, notifications, placements, rollup, templates, users
 from auditapp.services.errors import DomainError
 from auditapp.storage import BlobStoreUnavailable, build_blob_store
 
@@ -198,13 +198,17 @@ def _close_store(store) -> None:
               help="Compute as of this date (default: today in the UK).")
 @pass_context
 def rollup_command(ctx: Context, as_of: datetime | None) -> None:
-    """Recompute every open provider's directory status for date-driven expiry; print what changed.
+    """Mark actions past their due date overdue, then recompute every open provider's directory status
+    for date-driven expiry; print what changed.
 
     Idempotent: a second run on the same day changes nothing. Meant for cron, once a day.
     """
     day = as_of.date() if as_of else datetime.now(UK_ZONE).date()
     with ctx.transaction() as session:
+        overdue = actions.mark_overdue(session, day)  # before the roll-up, which reads action statuses
         changes = rollup.recompute(session, None, day, "rollup")
+    if overdue:
+        click.echo(f"{len(overdue)} action{'' if len(overdue) == 1 else 's'} now overdue.")
     for change in changes:
         what = "published status" if change.kind == "published" else "the audits say"
         click.echo(f"{change.provider_name} (#{change.provider_id}): {what} "

@@ -13,12 +13,12 @@ from sqlalchemy.engine import make_url
 
 from audit_tools.cli import cli
 from auditapp.db import bind, session_scope
-from auditapp.models import OutboundEmail, Provider, ProviderStatusChange, Watch
+from auditapp.models import Action, AuditLogEntry, OutboundEmail, Provider, ProviderStatusChange, Watch
 from auditapp.services import rollup
 
 from . import world
 from .conftest import world_database
-from .directory_helpers import in_date, new_provider
+from .directory_helpers import action, in_date, new_provider
 
 VENV_BIN = Path(sys.executable).parent
 VISITED = date(2025, 12, 1)  # audits valid until 1 December 2026, expired more than 28 days by 2 January 2027
@@ -92,6 +92,26 @@ def test_rollup_past_the_grace_period_computes_suspended_but_only_a_maintainer_s
                                                               Provider.queue_urgency)
                                          .where(Provider.legal_name.like("Roll-up Test Provider%")))
     assert (status, computed, urgency) == ("under_review", "suspended", 2)
+
+
+def test_rollup_marks_actions_past_their_due_date_overdue_first(run, directory_db):
+    # Given a listed provider whose finalised audit has an action due on 20 November 2026
+    binding = bind(directory_db)
+    with session_scope(binding) as session:
+        provider = new_provider(session)
+        audits = in_date(session, provider, visit_date=date(2026, 10, 1), sg="compliant_with_actions")
+        due = action(session, audits["safeguarding"], due=date(2026, 11, 20))
+        rollup.recompute(session, [provider.id], date(2026, 11, 20), "rollup")
+        assert provider.directory_status == "conditional"
+        due_id = due.id
+    binding.engine.dispose()
+    # When the daily roll-up runs the next day
+    result = run("rollup", "--today", "2026-11-21")
+    # Then the action is stored as overdue (and logged), and a second run changes nothing more
+    assert result.exit_code == 0 and "1 action now overdue." in result.output
+    assert _read(directory_db, select(Action.status).where(Action.id == due_id)) == [("overdue",)]
+    assert _read(directory_db, select(AuditLogEntry.action).where(AuditLogEntry.entity_id == str(due_id))) == [("action.overdue",)]
+    assert "overdue" not in run("rollup", "--today", "2026-11-21").output
 
 
 def test_rollup_refuses_a_malformed_date(run):

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from auditapp.models import Evidence, ProviderStatusChange, SafeguardingConcern
-from auditapp.services import actions, audits, providers, rollup
+from auditapp.services import actions, audits, providers, review, rollup
 from auditapp.web.maintainer_pages import today
 
 from . import report_helpers as rh
@@ -49,15 +49,21 @@ def test_a_concern_raised_on_a_visit_puts_the_provider_under_review_at_once(db_s
     assert len(_changes(db_session, listed, "concern")) == 2
 
 
-def test_confirming_actions_at_review_recomputes_the_provider(app, db_session, listed):
+def test_actions_confirmed_at_review_count_only_once_the_audit_is_finalised(app, db_session, listed):
     submitted = rh.submitted_with_actions(db_session, app, _visit(db_session, listed))
     for row in db_session.scalars(select(SafeguardingConcern).where(SafeguardingConcern.provider_id == listed.id)):
         row.status = "triaged"  # the helper's visit raised a concern; a maintainer has triaged it
     rollup.recompute(db_session, [listed.id], today(), "rollup")
     assert listed.computed_status == "eligible"
     rh.confirm_all(db_session, submitted)
-    assert listed.computed_status == "conditional"  # confirmed actions, open and in time
-    assert ("computed", "eligible", "conditional") in _changes(db_session, listed, "action")
+    # An audit still in review does not move the directory, even with its actions confirmed
+    assert listed.computed_status == "eligible"
+    assert _changes(db_session, listed, "action") == []
+    db_session.flush()
+    finalised = review.finalise_audit(db_session, rh.lead(db_session), submitted.id, submitted.version)
+    # Finalised, it counts: its critical item not met makes it non-compliant
+    assert (finalised.outcome, listed.computed_status) == ("non_compliant", "suspended")
+    assert ("computed", "eligible", "suspended") in _changes(db_session, listed, "finalise")
 
 
 def test_verifying_the_last_open_action_lists_the_provider_as_eligible_again(db_session, listed):

@@ -212,9 +212,11 @@ def _latest_registration(session, provider_ids) -> dict[int, str]:
 
 
 def _open_actions(session, provider_ids) -> dict[int, list[ActionFact]]:
-    """Confirmed actions not yet closed (proposed ones are not actions until a reviewer confirms them)."""
+    """Confirmed actions not yet closed, of finalised audits only: a reviewer confirms actions before the
+    audit is finalised, and an audit still in review must not move the directory (proposed ones are not
+    actions until a reviewer confirms them)."""
     rows = session.execute(select(Action.provider_id, Audit.audit_type, Action.due_date, Action.status)
-                           .join(Audit, and_(Audit.id == Action.audit_id))
+                           .join(Audit, and_(Audit.id == Action.audit_id, Audit.status == "finalised"))
                            .where(_among(Action.provider_id, provider_ids),
                                   Action.status.not_in(CLOSED_ACTION_STATUSES + ("proposed",))))
     actions: dict[int, list[ActionFact]] = {}
