@@ -8,20 +8,19 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 import uuid
 from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
-from werkzeug.serving import make_server
 
 from auditapp import create_app
 from auditapp.db import bind, db as app_db, session_scope
 from auditapp.migrate import upgrade
 
 from . import world
+from .live_server import serving
 
 TEST_SECRET = "test-secret-" + "x" * 40
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -176,10 +175,5 @@ def browser_context_args(browser_context_args):
 def live_url():
     """The app on a real port, over its own committed database (threads cannot share a test transaction)."""
     live_app = make_test_app(world_database(f"auditapp_browser_{uuid.uuid4().hex[:8]}"))
-    server = make_server("127.0.0.1", 0, live_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join()
-    app_db.binding(live_app).engine.dispose()
+    with serving(live_app) as url:
+        yield url

@@ -54,6 +54,7 @@ def make_available_offline(page: Page, live_url: str, index: int = 0) -> int:
     page.goto(f"{live_url}/visits/")
     button = page.locator("[data-offline-visit]").nth(index)
     visit_id = int(button.get_attribute("data-offline-visit"))
+    expect(button).to_have_attribute("data-offline-bound", "true", timeout=15000)  # capture.js listens (slow machines)
     button.click()
     expect(page.locator(f"#offline-status-{visit_id}")).to_have_text(
         re.compile(r"Ready offline · fetched \d\d:\d\d"), timeout=15000)

@@ -9,7 +9,6 @@ that is how the test shows the restarted browser reached nothing, and it reads t
 """
 from __future__ import annotations
 
-import threading
 import uuid
 from pathlib import Path
 from types import SimpleNamespace
@@ -17,12 +16,12 @@ from types import SimpleNamespace
 import pytest
 from playwright.sync_api import BrowserContext, BrowserType, expect
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from auditapp.db import db
 from auditapp.models import Action, Answer, Audit, Conversation, PolicyCheck, ProcessedMutation
 
 from .conftest import make_test_app, world_database
+from .live_server import serving
 from .test_capture_browser import (ALL_SYNCED, OUTBOX_COUNT, add_conversations, answer_audit, capture_offline_ready,
                                    fill_policy_check, go_offline, open_capture, screen_state, sign_in, wait_saved)
 
@@ -39,13 +38,8 @@ def server():
         requests.append(f"{environ['REQUEST_METHOD']} {environ.get('PATH_INFO', '')}")
         return app(environ, start_response)
 
-    http = make_server("127.0.0.1", 0, logged, threaded=True)
-    thread = threading.Thread(target=http.serve_forever, daemon=True)
-    thread.start()
-    yield SimpleNamespace(url=f"http://127.0.0.1:{http.server_port}", app=app, requests=requests)
-    http.shutdown()
-    thread.join()
-    db.binding(app).engine.dispose()
+    with serving(app, logged) as url:
+        yield SimpleNamespace(url=url, app=app, requests=requests)
 
 
 def launch(browser_type: BrowserType, launch_args: dict, context_args: dict, profile: Path, offline: bool) -> BrowserContext:
@@ -103,7 +97,7 @@ def test_capture_survives_a_browser_restart_offline_then_syncs_exactly_once(
         # Then the capture screen comes from the service worker's cache
         assert response is not None and response.from_service_worker, "the capture page did not come from the service worker"
         page.wait_for_function("() => navigator.serviceWorker.controller !== null")
-        expect(page.locator("h1.app-capture-title")).to_be_visible()
+        expect(page.locator("h1.app-capture-title")).to_be_visible(timeout=30000)  # a cold start: browser and worker
         # And it shows exactly what was entered, with every change still queued on the device
         assert screen_state(page) == before
         assert page.evaluate(OUTBOX_COUNT) == queued

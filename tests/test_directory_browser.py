@@ -5,7 +5,6 @@ clears the count. axe-core finds no violations on any page on the way, error sta
 from __future__ import annotations
 
 import re
-import threading
 import uuid
 from datetime import date
 
@@ -13,14 +12,13 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from auditapp.db import bind, session_scope
-from auditapp.db import db as app_db
 from auditapp.models import Provider, User
 from auditapp.services.decisions import Decision, decide
 
 from . import world
+from .live_server import serving
 from .conftest import make_test_app, world_database
 
 pytestmark = pytest.mark.browser
@@ -40,13 +38,8 @@ def live():
     """The app on a real port over its own committed world (this test changes a provider's status)."""
     database_url = world_database(f"auditapp_directory_{uuid.uuid4().hex[:8]}")
     app = make_test_app(database_url)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", database_url
-    server.shutdown()
-    thread.join()
-    app_db.binding(app).engine.dispose()
+    with serving(app) as url:
+        yield url, database_url
 
 
 def sign_in(page: Page, url: str, role: str) -> None:

@@ -4,14 +4,12 @@ safe name. (The tablet's side of evidence is tests/test_evidence_browser.py.)"""
 from __future__ import annotations
 
 import hashlib
-import threading
 import uuid
 from pathlib import Path
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
-from werkzeug.serving import make_server
 
 from auditapp.db import db as app_db
 from auditapp.db import session_scope
@@ -19,6 +17,7 @@ from auditapp.models import Audit
 from auditapp.storage import get_blob_store
 
 from . import world
+from .live_server import serving
 from .conftest import make_test_app, world_database
 from .evidence_helpers import JPEG, PDF, registered, rejected, started_audit, verified, withdrawn
 
@@ -44,13 +43,8 @@ def reviewed(tmp_path_factory):
                   "Superseded by the May version")
         visit_id = session.get(Audit, audit_id).visit_id
         ids = {"audit": audit_id, "visit": visit_id, "policy": policy.id}
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", ids
-    server.shutdown()
-    thread.join()
-    app_db.binding(app).engine.dispose()
+    with serving(app) as url:
+        yield url, ids
 
 
 def _sign_in(page: Page, base: str, role: str) -> None:

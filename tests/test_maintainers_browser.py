@@ -4,7 +4,6 @@ error states."""
 from __future__ import annotations
 
 import re
-import threading
 import uuid
 from datetime import timedelta
 
@@ -12,14 +11,14 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Locator, Page, expect
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
-from auditapp.db import bind, db as app_db, session_scope
+from auditapp.db import bind, session_scope
 from auditapp.models import Provider
 from auditapp.services import provider_records, rollup
 from auditapp.web.maintainer_pages import today
 
 from . import world
+from .live_server import serving
 from .conftest import make_test_app, world_database
 from .directory_helpers import concern, in_date, new_provider
 
@@ -46,13 +45,8 @@ def maintainers_live():
         ids = {"queued": queued.id, "planned": planned.id, "name": queued.display_name}
     binding.engine.dispose()
     app = make_test_app(url)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield {"url": f"http://127.0.0.1:{server.server_port}", "database": url, **ids}
-    server.shutdown()
-    thread.join()
-    app_db.binding(app).engine.dispose()
+    with serving(app) as base:
+        yield {"url": base, "database": url, **ids}
 
 
 def assert_accessible(page: Page, where: str = "") -> None:

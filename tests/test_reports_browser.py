@@ -9,7 +9,6 @@ auditor's first safeguarding visit) and a finalised one (their second), made by 
 """
 from __future__ import annotations
 
-import threading
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -18,16 +17,15 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from auditapp.db import bind, session_scope
-from auditapp.db import db as app_db
 from auditapp.models import Visit, VisitAssignment, VisitAuditType
 from auditapp.models.base import utcnow
 from auditapp.services import share_links
 
 from . import report_helpers as rh
 from . import world
+from .live_server import serving
 from .conftest import make_test_app, world_database
 from .review_helpers import LEAD
 
@@ -61,13 +59,8 @@ def live():
         token = share_links.create_share_link(session, maintainer, finalised, 30)[1]
         expired = share_links.create_share_link(session, maintainer, finalised, 30, now=utcnow() - timedelta(days=40))[1]
         ids = submitted.id, finalised.id
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield Live(f"http://127.0.0.1:{server.server_port}", ids[0], ids[1], token, expired)
-    server.shutdown()
-    thread.join()
-    app_db.binding(app).engine.dispose()
+    with serving(app) as url:
+        yield Live(url, ids[0], ids[1], token, expired)
     binding.engine.dispose()
 
 

@@ -9,21 +9,20 @@ conflict on SG-6.1 (two tablets), and a second lead reviewer exists to act first
 from __future__ import annotations
 
 import re
-import threading
 import uuid
 from dataclasses import dataclass
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
-from werkzeug.serving import make_server
 
-from auditapp.db import bind, db as app_db, session_scope
+from auditapp.db import bind, session_scope
 from auditapp.models import Audit
 from auditapp.services import review
 from auditapp.services.audits import submit_audits
 
 from . import world
+from .live_server import serving
 from .conftest import make_test_app, world_database
 from .review_helpers import LEAD, by_email, conflicted_audit, second_lead
 
@@ -49,13 +48,8 @@ def live():
         second_lead(session)
         audit_id = audit.id
     app = make_test_app(database_url)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield Live(f"http://127.0.0.1:{server.server_port}", binding, audit_id)
-    server.shutdown()
-    thread.join()
-    app_db.binding(app).engine.dispose()
+    with serving(app) as url:
+        yield Live(url, binding, audit_id)
     binding.engine.dispose()
 
 

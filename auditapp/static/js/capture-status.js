@@ -14,7 +14,8 @@ export function renderStatus(s) {
   const { pending } = s;
   let text;
   if (s.phase === 'syncing') text = `Syncing ${pending}`;
-  else if (s.phase === 'saved' || pending) text = 'Saved on this device';
+  // Only while something waits: a late "saved" refresh must not hide a sync that already sent it.
+  else if (pending) text = 'Saved on this device';
   else if (s.attention) text = `${s.attention} ${s.attention === 1 ? 'change needs' : 'changes need'} attention`;
   else if (s.lastSynced) text = `All synced · last synced ${hhmm(s.lastSynced)}`;
   else text = 'No changes on this device yet';

@@ -66,6 +66,7 @@ async function enhanceVisitPages() {
     const id = button.dataset.offlineVisit;
     if (packs.has(id)) showReady(id, packs.get(id));
     button.addEventListener('click', () => makeAvailableOffline(button, id));
+    button.dataset.offlineBound = 'true'; // a press before this does nothing: tests wait for it
   }
   const pending = await count('outbox').catch(() => 0);
   const notice = document.getElementById('offline-pending');
