@@ -20,7 +20,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import String, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from ..models import Placement, Provider, ProviderProvisionType, ProviderStatusChange
@@ -63,8 +63,7 @@ class Dashboard:
 
 @dataclass(frozen=True)
 class _Row:
-    id: object
-    pupil: object
+    pupil: str
     provider_id: int | None
     start: date | None
     finish: date | None
@@ -119,7 +118,10 @@ def dashboard(session: Session, filters: StatsFilter) -> Dashboard:
 
 def _rows(session, filters: StatsFilter, period_start: date, period_end: date) -> list[_Row]:
     # Whether each plan field was filled is decided in SQL: the text itself never leaves the database.
-    query = (select(Placement.id, Placement.upn_sha256, Placement.provider_id, Placement.start_date,
+    # The child is the UPN hash (a purged placement, with none, is its own child): one text column, so the
+    # driver builds no UUID objects for rows that only need counting.
+    query = (select(func.coalesce(Placement.upn_sha256, cast(Placement.id, String)), Placement.provider_id,
+                    Placement.start_date,
                     func.coalesce(Placement.ended_on, Placement.end_date), Placement.part_time,
                     _filled(Placement.learning_outcomes), _filled(Placement.exit_strategy),
                     _filled(Placement.child_voice), _filled(Placement.family_voice),
@@ -132,9 +134,9 @@ def _rows(session, filters: StatsFilter, period_start: date, period_end: date) -
     if filters.provision_type:
         query = query.where(Placement.provider_id.in_(select(ProviderProvisionType.provider_id).where(
             ProviderProvisionType.provision_type == filters.provision_type)))
-    return [_Row(pid, upn or pid, provider, start, finish, bool(part), bool(outcomes), bool(plan), bool(child),
-                 bool(family), bool(again))
-            for pid, upn, provider, start, finish, part, outcomes, plan, child, family, again
+    return [_Row(pupil, provider, start, finish, bool(part), bool(outcomes), bool(plan), bool(child), bool(family),
+                 bool(again))
+            for pupil, provider, start, finish, part, outcomes, plan, child, family, again
             in session.connection().execute(query).all()]
 
 
