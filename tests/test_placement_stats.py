@@ -76,6 +76,17 @@ def test_filters_narrow_every_figure(db_session, fixture):
     assert vocational.months == [(JAN, 2), (FEB, 1), (MAR, 1)] and vocational.affected == 0
 
 
+def test_purged_placements_count_as_a_child_each(db_session, fixture):
+    # Given two placements whose pupil data was purged (no UPN hash left), running in February
+    p1, _ = fixture
+    school = world.user(db_session, "school")
+    for _ in range(2):
+        _placement(db_session, school, p1, "x", date(2027, 2, 1), date(2027, 2, 28), status="ended").upn_sha256 = None
+    db_session.flush()
+    # Then each counts as one child of its own, beside pupil a
+    assert dashboard(db_session, StatsFilter(FEB, FEB)).months == [(FEB, 3)]
+
+
 def test_months_between_spans_years():
     assert months_between(date(2026, 11, 15), date(2027, 2, 3)) == [date(2026, 11, 1), date(2026, 12, 1),
                                                                    date(2027, 1, 1), date(2027, 2, 1)]
