@@ -145,6 +145,16 @@ def test_mail_settings_default_to_the_outbox_folder(tmp_path):
     assert isinstance(sender, notifications.FolderSender) and sender.folder == tmp_path / "outbox"
 
 
+def test_the_outbox_folder_keeps_every_message_however_fast_they_come(tmp_path):
+    sender = notifications.FolderSender(tmp_path / "outbox", "directory@example.org")
+    for n in range(200):  # many within the same microsecond on a fast machine
+        sender.send(f"school{n}@example.org", f"Message {n}", "Body")
+    files = sorted((tmp_path / "outbox").glob("*.eml"))
+    assert len(files) == 200
+    assert {f"Subject: Message {n}" for n in range(200)} == {
+        next(line for line in f.read_text().splitlines() if line.startswith("Subject: ")) for f in files}
+
+
 def test_a_removed_providers_notification_no_longer_links_to_it(client, auth, db_session, listed):
     auth.login("school")
     post(client, auth, f"/directory/providers/{listed.id}/watch")

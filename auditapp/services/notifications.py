@@ -8,6 +8,7 @@ Schools only ever read the plain reason categories, never safeguarding detail.
 """
 from __future__ import annotations
 
+import secrets
 import smtplib
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -97,8 +98,11 @@ class FolderSender:
 
     def send(self, to_address: str, subject: str, body: str) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
+        # Time first so the folder lists in order; the random part and exclusive create ("x") mean two
+        # messages written in the same microsecond never overwrite each other.
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
-        (self.folder / f"{stamp}.eml").write_bytes(bytes(_message(self.sender, to_address, subject, body)))
+        with open(self.folder / f"{stamp}-{secrets.token_hex(4)}.eml", "xb") as out:
+            out.write(bytes(_message(self.sender, to_address, subject, body)))
 
 
 def sender_from_config(config: dict) -> EmailSender:
