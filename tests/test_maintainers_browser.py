@@ -150,6 +150,19 @@ def test_every_maintainers_page_passes_axe_with_its_error_states(page: Page, mai
         expect(page.locator(".govuk-error-summary")).to_be_visible()
         assert page.evaluate("window.__marker") == "same page", path
         assert_accessible(page, f"{path} with errors")
+    # A stale form (another maintainer saved first) comes back in place (409) with what changed, accessible
+    page.goto(f"{base}/maintainers/providers/{planned}/close")
+    page.evaluate("window.__marker = 'same page'")
+    page.get_by_label("Why is it closing?").fill("Stopped trading")
+    binding = bind(maintainers_live["database"])
+    with session_scope(binding) as session:
+        session.get(Provider, planned).version += 1
+    binding.engine.dispose()
+    page.get_by_role("button", name="Mark closed").click()
+    expect(page.locator("#stale")).to_be_visible()
+    assert page.evaluate("window.__marker") == "same page"
+    expect(page.get_by_label("Why is it closing?")).to_have_value("Stopped trading")  # what they typed is kept
+    assert_accessible(page, "close form, stale")
     page.goto(f"{base}/maintainers/planner")
     expect(page.locator(f"#plan-{planned}")).to_contain_text("Change of designated safeguarding lead")
     page.goto(f"{base}/maintainers/summary")
