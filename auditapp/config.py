@@ -20,6 +20,7 @@ DEFAULTS: dict[str, object] = {
     "S3_BUCKET": None,
     "S3_REGION": "eu-west-2",
     "S3_ENDPOINT_URL": None,
+    "S3_TRUST_CHECKSUMS": None,  # trust the store's own SHA-256 on confirm; None: yes on AWS, no on other endpoints
     "SESSION_COOKIE_SECURE": True,
     "LOGIN_MAX_FAILURES": 5,
     "LOGIN_LOCKOUT_MINUTES": 15,
@@ -43,7 +44,7 @@ DEFAULTS: dict[str, object] = {
 _BOOL = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
 _INT_KEYS = {"LOGIN_MAX_FAILURES", "LOGIN_LOCKOUT_MINUTES", "EVIDENCE_MAX_BYTES", "EVIDENCE_UPLOAD_TTL_SECONDS",
              "EVIDENCE_RETENTION_DAYS", "SHARE_LINK_DAYS", "SMTP_PORT", "PLACEMENT_RETENTION_DAYS"}
-_BOOL_KEYS = {"SESSION_COOKIE_SECURE", "SMTP_STARTTLS"}
+_BOOL_KEYS = {"SESSION_COOKIE_SECURE", "SMTP_STARTTLS", "S3_TRUST_CHECKSUMS"}
 
 
 class ConfigError(RuntimeError):

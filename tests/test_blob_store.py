@@ -23,6 +23,7 @@ from io import BytesIO
 from flask import Flask
 
 from auditapp import create_app, storage
+from auditapp.config import load_config
 from auditapp.db import db as app_db
 from auditapp.storage import (BlobInfo, BlobNotFound, BlobStore, BlobStoreUnavailable, BlobTooLarge, UploadTarget,
                               browser_origins, build_blob_store, get_blob_store, safe_filename, validate_key)
@@ -77,6 +78,7 @@ CALLS = {
     "upload_target": lambda store, key: store.upload_target(key, JPEG, 1, b64_sha256(b"x")),
     "download_url": lambda store, key: store.download_url(key, "photo.jpg", JPEG),
     "scan": lambda store, key: store.scan(key),
+    "read_prefix": lambda store, key: store.read_prefix(key),
     "open": lambda store, key: store.open(key).close(),
 }
 
@@ -141,7 +143,25 @@ class BlobStoreContract:
         written = store.head(key).modified_at
         assert before <= written <= datetime.now(timezone.utc) + timedelta(seconds=2)
 
-    @pytest.mark.parametrize("call", ["scan", "open"])
+    def test_read_prefix_returns_only_the_first_bytes(self, store):
+        key, data = new_key(), b"%PDF-1.7" + os.urandom(2 * 1024 * 1024)
+        store.put(key, data, "application/pdf")
+        assert store.read_prefix(key) == data[:16]
+        assert store.read_prefix(key, prefix_bytes=5) == b"%PDF-"
+
+    def test_read_prefix_of_a_short_or_empty_blob_returns_what_there_is(self, store):
+        short, empty = new_key(), new_key()
+        store.put(short, b"\xff\xd8", JPEG)
+        store.put(empty, b"", JPEG)
+        assert (store.read_prefix(short), store.read_prefix(empty)) == (b"\xff\xd8", b"")
+
+    def test_head_reports_no_sha256_unless_the_store_is_trusted_for_it(self, store):
+        # The local store and an untrusted S3 store always leave hashing to the caller
+        key = new_key()
+        store.put(key, b"x", JPEG)
+        assert store.head(key).sha256_hex is None
+
+    @pytest.mark.parametrize("call", ["scan", "open", "read_prefix"])
     def test_scan_and_open_of_a_missing_key_raise_blob_not_found(self, store, call):
         with pytest.raises(BlobNotFound):
             CALLS[call](store, new_key())
@@ -172,7 +192,8 @@ class BlobStoreContract:
         target = store.upload_target(new_key(), JPEG, 5, checksum)
         assert isinstance(target, UploadTarget)
         assert target.method == "PUT"
-        assert target.headers == {"Content-Type": JPEG, "x-amz-checksum-sha256": checksum}
+        assert target.headers == {"Content-Type": JPEG, "x-amz-checksum-sha256": checksum,
+                                  "x-amz-sdk-checksum-algorithm": "SHA256"}
 
     @pytest.mark.parametrize("checksum", ["", "not base64!", base64.b64encode(b"short").decode(),
                                           hashlib.sha256(b"x").hexdigest()])
@@ -292,10 +313,11 @@ class TestS3BlobStore(BlobStoreContract):
     def store(self, s3_store):
         return s3_store
 
-    def test_presigned_put_signs_the_content_type_and_checksum_headers(self, store):
+    def test_presigned_put_signs_the_length_content_type_and_checksum_headers(self, store):
         target = store.upload_target(new_key(), JPEG, 5, b64_sha256(b"photo"), expires_in=120)
         query = parse_qs(urlparse(target.url).query)
-        assert query["X-Amz-SignedHeaders"] == ["content-type;host;x-amz-checksum-sha256"]
+        assert query["X-Amz-SignedHeaders"] == [
+            "content-length;content-type;host;x-amz-checksum-sha256;x-amz-sdk-checksum-algorithm"]
         assert query["X-Amz-Expires"] == ["120"]
 
     def test_upload_through_the_presigned_put_stores_the_bytes(self, store):
@@ -326,7 +348,39 @@ class TestS3BlobStore(BlobStoreContract):
         rule = store.client.get_bucket_cors(Bucket=store.bucket)["CORSRules"][0]
         assert rule["AllowedOrigins"] == ["https://audits.example.org"]
         assert sorted(rule["AllowedMethods"]) == ["GET", "PUT"]
-        assert {h.lower() for h in rule["AllowedHeaders"]} == {"content-type", "x-amz-checksum-sha256"}
+        assert {h.lower() for h in rule["AllowedHeaders"]} == {"content-type", "x-amz-checksum-sha256",
+                                                               "x-amz-sdk-checksum-algorithm"}
+
+    def test_a_trusted_store_reports_the_sha256_kept_with_a_presigned_upload(self, store):
+        # The device's PUT sends the checksum and its algorithm, so moto (like AWS) keeps the checksum
+        trusted = S3BlobStore(store.client, store.bucket, trust_checksums=True)
+        key, data = new_key(), os.urandom(50_000)
+        target = trusted.upload_target(key, JPEG, len(data), b64_sha256(data))
+        assert http(target.url, target.method, data, target.headers)[0] == 200
+        assert trusted.head(key).sha256_hex == hashlib.sha256(data).hexdigest()
+        assert trusted.head(key) == BlobInfo(size=len(data), content_type=JPEG)
+        assert store.head(key).sha256_hex is None  # the same object through an untrusted store
+
+    def test_a_trusted_store_reports_no_sha256_for_an_object_stored_without_one(self, store):
+        # No checksum at all (put), or only the CRC32 boto3 adds by default: the caller must hash
+        trusted = S3BlobStore(store.client, store.bucket, trust_checksums=True)
+        bare, crc = new_key(), new_key()
+        store.put(bare, b"\xff\xd8\xff plain", JPEG)
+        store.client.put_object(Bucket=store.bucket, Key=crc, Body=b"\xff\xd8\xff crc", ChecksumAlgorithm="CRC32")
+        assert store.client.head_object(Bucket=store.bucket, Key=crc, ChecksumMode="ENABLED").get("ChecksumCRC32")
+        assert trusted.head(bare).sha256_hex is None
+        assert trusted.head(crc).sha256_hex is None
+
+    def test_moto_keeps_a_claimed_checksum_unchecked_so_it_must_not_be_trusted(self, store):
+        # Why S3_TRUST_CHECKSUMS is off by default for any endpoint but AWS: moto stores other bytes
+        # under the signed checksum and then reports the claim as the object's SHA-256.
+        trusted = S3BlobStore(store.client, store.bucket, trust_checksums=True)
+        key, expected = new_key(), os.urandom(4096)
+        target = trusted.upload_target(key, JPEG, len(expected), b64_sha256(expected))
+        tampered = os.urandom(len(expected))
+        assert http(target.url, target.method, tampered, target.headers)[0] == 200
+        assert trusted.head(key).sha256_hex == hashlib.sha256(expected).hexdigest()
+        assert trusted.scan(key).sha256_hex == hashlib.sha256(tampered).hexdigest()
 
     def test_download_url_serves_the_bytes_as_an_attachment_with_a_safe_filename(self, store):
         key, data = new_key(), b"%PDF-1.7 evidence"
@@ -379,6 +433,27 @@ def test_build_blob_store_s3_uses_the_configured_endpoint_region_and_bucket():
         assert store.client.meta.config.signature_version == "s3v4"
     finally:
         store.client.close()
+
+
+@pytest.mark.parametrize("config, trusted", [
+    ({}, True),  # AWS: refuses bytes that do not match the signed checksum
+    ({"S3_ENDPOINT_URL": "http://127.0.0.1:9"}, False),  # any other endpoint, unless said otherwise
+    ({"S3_ENDPOINT_URL": "http://127.0.0.1:9", "S3_TRUST_CHECKSUMS": True}, True),
+    ({"S3_TRUST_CHECKSUMS": False}, False),
+])
+def test_the_store_trusts_checksums_on_aws_or_when_configured(config, trusted):
+    client = make_s3_client({"S3_REGION": REGION, "S3_ENDPOINT_URL": "http://127.0.0.1:9"})
+    try:
+        store = build_blob_store({"EVIDENCE_STORE": "s3", "S3_BUCKET": "given", **config}, s3_client=client)
+        assert store.trust_checksums is trusted
+    finally:
+        client.close()
+
+
+@pytest.mark.parametrize("raw, value", [("true", True), ("off", False)])
+def test_s3_trust_checksums_is_read_from_the_environment(raw, value):
+    config = load_config(environ={"AUDITAPP_S3_TRUST_CHECKSUMS": raw, "AUDITAPP_SECRET_KEY": TEST_SECRET})
+    assert config["S3_TRUST_CHECKSUMS"] is value
 
 
 def test_build_blob_store_s3_uses_a_given_client():

@@ -3,7 +3,11 @@ the bucket, confirm doing its own checks, presigned downloads, CORS, and the sto
 
 moto checks no signature, no signed checksum and no expiry (RECIPES.md §4): every PUT below that
 real S3 would refuse, moto stores. These tests show that the app's confirm catches each one anyway.
+The app on moto therefore hashes every object itself (S3_TRUST_CHECKSUMS is off off AWS); the
+"trusted" tests at the end switch it on to run the AWS path, where confirm takes the SHA-256 the
+store keeps and reads only the first bytes.
 """
+import contextlib
 import base64
 import socket
 import time
@@ -80,9 +84,10 @@ def test_the_bytes_go_straight_to_the_bucket_and_confirm_verifies_them(device, s
     assert url.path == f"/{bucket.bucket}/evidence/{device.audit_id}/{evidence_id}"
     query = parse_qs(url.query)
     assert query["X-Amz-Expires"] == ["300"]
-    assert query["X-Amz-SignedHeaders"] == ["content-type;host;x-amz-checksum-sha256"]
-    assert target["headers"] == {"Content-Type": "image/jpeg",
-                                 "x-amz-checksum-sha256": _b64(sha256(JPEG))}
+    assert query["X-Amz-SignedHeaders"] == [
+        "content-length;content-type;host;x-amz-checksum-sha256;x-amz-sdk-checksum-algorithm"]
+    assert target["headers"] == {"Content-Type": "image/jpeg", "x-amz-checksum-sha256": _b64(sha256(JPEG)),
+                                 "x-amz-sdk-checksum-algorithm": "SHA256"}
     # When the device PUTs there with exactly those headers and confirms
     assert put_to_store(target, JPEG) == 200
     assert device.confirm(evidence_id).get_json() == {"status": "verified"}
@@ -178,7 +183,7 @@ def test_the_bucket_lets_only_the_apps_origin_upload_from_a_browser(device, orig
     target = _target(device, device.register(JPEG))
     preflight = urllib.request.Request(target["url"], method="OPTIONS", headers={
         "Origin": origin, "Access-Control-Request-Method": "PUT",
-        "Access-Control-Request-Headers": "content-type,x-amz-checksum-sha256"})
+        "Access-Control-Request-Headers": "content-type,x-amz-checksum-sha256,x-amz-sdk-checksum-algorithm"})
     try:
         with urllib.request.urlopen(preflight, timeout=10) as response:
             status, allow_origin = response.status, response.headers["Access-Control-Allow-Origin"]
@@ -196,6 +201,90 @@ def test_purge_deletes_the_object_from_the_bucket(s3_session, bucket):
                                                                         finalised_at=now - timedelta(days=2500)))
     report = evidence_files.purge_evidence(s3_session, None, bucket, evidence_files.retention_cutoff("6y", now))
     assert report.purged == 1 and bucket.head(row.storage_key) is None
+
+
+# ---- a store trusted for checksums (the AWS path) ---------------------------------------------
+
+@pytest.fixture(scope="module")
+def trusted_app(database_url, s3_endpoint_url):
+    # moto records the checksum a PUT claims without checking it, so trusting it here is only to run
+    # the AWS code path; test_blob_store shows why it stays off for moto in real use.
+    app = make_test_app(database_url, S3_TRUST_CHECKSUMS=True, **s3_config(s3_endpoint_url, evidence_bucket(s3_endpoint_url)))
+    yield app
+    get_blob_store(app).client.close()
+    app_db.binding(app).engine.dispose()
+
+
+@pytest.fixture
+def trusted(trusted_app):
+    with rolled_back_session(trusted_app) as session:
+        client = trusted_app.test_client()
+        Auth(client).login("auditor")
+        sync_device = device_for(client, session)
+        assert sync_device.push(sync_device.start())[0]["status"] == "applied"
+        yield Device(client, sync_device), session, get_blob_store(trusted_app)
+
+
+@contextlib.contextmanager
+def store_calls(store):
+    """Record (operation, Range) of every request the app's S3 client sends (observed, not changed)."""
+    calls = []
+
+    def record(params, model, **_):
+        calls.append((model.name, params.get("Range")))
+    store.client.meta.events.register("before-parameter-build.s3", record)
+    try:
+        yield calls
+    finally:
+        store.client.meta.events.unregister("before-parameter-build.s3", record)
+
+
+def test_a_trusted_store_verifies_from_its_kept_sha256_and_the_first_bytes_only(trusted):
+    device, session, store = trusted
+    data = JPEG + bytes(200_000)
+    evidence_id = device.register(data)
+    assert put_to_store(_target(device, evidence_id), data) == 200
+    with store_calls(store) as calls:
+        assert device.confirm(evidence_id).get_json() == {"status": "verified"}
+    assert calls == [("HeadObject", None), ("GetObject", "bytes=0-15")]
+    assert _row(session, evidence_id).status == "verified"
+
+
+def test_a_trusted_store_keeping_another_sha256_is_a_mismatch_found_without_reading(trusted):
+    # Given other bytes stored with their own (boto3-computed) SHA-256, as S3 would keep it
+    device, session, store = trusted
+    evidence_id = device.register(JPEG)
+    _target(device, evidence_id)
+    key = _row(session, evidence_id).storage_key
+    changed = bytes(b ^ 0x01 for b in JPEG[:64]) + JPEG[64:]
+    store.client.put_object(Bucket=store.bucket, Key=key, Body=changed, ContentType="image/jpeg",
+                            ChecksumAlgorithm="SHA256")
+    # When the device confirms, then the kept SHA-256 refuses it without a download, and it is deleted
+    with store_calls(store) as calls:
+        response = device.confirm(evidence_id)
+    assert (response.status_code, response.get_json()["code"]) == (409, "evidence.checksum_mismatch")
+    assert calls == [("HeadObject", None), ("DeleteObject", None)]
+    assert store.head(key) is None
+
+
+def test_a_trusted_store_with_no_sha256_kept_falls_back_to_hashing_the_object(trusted):
+    # Given the right bytes stored with no SHA-256 (only boto3's default CRC32)
+    device, session, store = trusted
+    evidence_id = device.register(JPEG)
+    _target(device, evidence_id)
+    store.put(_row(session, evidence_id).storage_key, JPEG, "image/jpeg")
+    # When the device confirms, then the whole object is read and hashed
+    with store_calls(store) as calls:
+        assert device.confirm(evidence_id).get_json() == {"status": "verified"}
+    assert calls == [("HeadObject", None), ("GetObject", None)]
+
+
+def test_a_trusted_store_still_rejects_an_exe_by_its_first_bytes(trusted):
+    device, session, store = trusted
+    evidence_id = device.register(EXE, media_type="image/jpeg", filename="photo.jpg")
+    body = device.upload(evidence_id, EXE).get_json()
+    assert (body["status"], body["code"]) == ("rejected", "evidence.wrong_type")
+    assert store.head(_row(session, evidence_id).storage_key) is None
 
 
 # ---- the store is down ------------------------------------------------------------------------

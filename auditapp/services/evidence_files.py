@@ -1,12 +1,12 @@
 """Evidence bytes: upload targets, the local upload, confirm (the server's own verification),
 viewing and purge. Metadata (register, withdraw, counts) is services/evidence.py.
 
-Confirm never trusts the device: it asks the store for the object's size and write time (HEAD),
-then streams the object once to hash it and read its first bytes. The stream-hash is the guarantee:
-real S3 enforces a presigned PUT's signed `x-amz-checksum-sha256`, but moto and other
-S3-compatible stores accept other bytes under it, and HEAD (even with ChecksumMode=ENABLED)
-returns no checksum on moto, so a stored checksum would only repeat the client's word. The type is
-the magic number of the bytes, never the declared media type or the PUT's Content-Type.
+Confirm never trusts the device: it asks the store for the object's size and write time (HEAD).
+A store trusted for checksums (AWS S3: it refuses a presigned PUT whose bytes differ from the
+signed `x-amz-checksum-sha256`) also reports the SHA-256 it checked, and confirm then reads only
+the first bytes. Any other store (moto keeps a claimed checksum without checking it) has the object
+streamed once to hash it. The type is the magic number of the bytes, never the declared media type
+or the PUT's Content-Type.
 """
 from __future__ import annotations
 
@@ -20,11 +20,11 @@ from typing import BinaryIO
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from ..models import Audit, Evidence, User
+from ..models import Audit, Evidence, User, VisitAssignment
 from ..models.base import utcnow
 from ..storage import BlobNotFound, BlobStore, BlobStoreUnavailable, BlobTooLarge, UploadTarget
 from . import audit_log
-from .access import audit_access
+from .access import CAPTURE_TYPES, EDITABLE
 from .changes import log_changes
 from .errors import Conflict, DomainError, Forbidden, NotFound
 from .evidence import MEDIA_LABELS, may_view
@@ -73,10 +73,19 @@ def writable_evidence(session: Session, actor: User, evidence_id: uuid.UUID, *, 
     :raises audit.finalised: the audit is finalised.
     :raises evidence.purged: the file was deleted under the retention policy.
     """
-    row = session.get(Evidence, evidence_id, with_for_update=lock)
-    if row is None:
+    # One query for the row and the capture rules of services/access.py (assigned to the visit, the
+    # role carries out the audit's type); audit_access would also load the ~40 KB template.
+    query = (select(Evidence, Audit.status, Audit.audit_type, VisitAssignment.user_id)
+             .join(Audit, Audit.id == Evidence.audit_id)
+             .outerjoin(VisitAssignment, (VisitAssignment.visit_id == Audit.visit_id)
+                        & (VisitAssignment.user_id == actor.id))
+             .where(Evidence.id == evidence_id))
+    found = session.execute(query.with_for_update(of=Evidence) if lock else query).first()
+    if found is None:
         raise NotFound("evidence.not_found", "This evidence is not registered on the server yet; sync first")
-    state = audit_access(session, actor, {row.audit_id})[row.audit_id].state
+    row, audit_status, audit_type, assigned = found
+    forbidden = assigned is None or audit_type not in CAPTURE_TYPES.get(actor.role, set())
+    state = "forbidden" if forbidden else "writable" if audit_status in EDITABLE else audit_status
     if state == "forbidden":
         raise Forbidden("evidence.forbidden", "You may not upload evidence for this audit")
     if state == "finalised":
@@ -183,21 +192,30 @@ def _inspect(store: BlobStore, row: Evidence) -> tuple[tuple[str, str] | None, d
     if row.upload_expires_at is None or (info.modified_at is not None and info.modified_at > row.upload_expires_at):
         return ("evidence.target_expired", "The file arrived after its upload link expired; upload it again"), None
     if info.size != row.size_bytes:
-        return ("evidence.size_mismatch", f"{info.size} bytes arrived, not the {row.size_bytes} registered"), None
+        return _size_mismatch(info.size, row), None
     try:
-        scan = store.scan(row.storage_key)
+        if info.sha256_hex is not None:  # the store checked the bytes against it: read only the magic number
+            size, sha256_hex = info.size, info.sha256_hex
+            prefix = store.read_prefix(row.storage_key) if sha256_hex == row.sha256 else b""
+        else:
+            scan = store.scan(row.storage_key)
+            size, sha256_hex, prefix = scan.size, scan.sha256_hex, scan.prefix
     except BlobNotFound:
         return ("evidence.not_uploaded", "No file has been uploaded; ask for a target and upload it"), None
-    if scan.size != row.size_bytes:
-        return ("evidence.size_mismatch", f"{scan.size} bytes arrived, not the {row.size_bytes} registered"), None
-    if scan.sha256_hex != row.sha256:
+    if size != row.size_bytes:
+        return _size_mismatch(size, row), None
+    if sha256_hex != row.sha256:
         return ("evidence.checksum_mismatch", "The file changed on the way (its SHA-256 differs); upload it again"), None
-    actual = sniff_media_type(scan.prefix)
+    actual = sniff_media_type(prefix)
     if actual != row.media_type:
         found = MEDIA_LABELS.get(actual, "another kind of file")
         return ("evidence.wrong_type",
                 f"The file is not a {MEDIA_LABELS.get(row.media_type, row.media_type)}: its contents are {found}"), None
     return None, info.modified_at
+
+
+def _size_mismatch(size: int, row: Evidence) -> tuple[str, str]:
+    return "evidence.size_mismatch", f"{size} bytes arrived, not the {row.size_bytes} registered"
 
 
 def _discard(store: BlobStore, key: str) -> None:

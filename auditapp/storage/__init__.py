@@ -45,11 +45,17 @@ class BlobTooLarge(ValueError):
 
 @dataclass(frozen=True)
 class BlobInfo:
-    """What a HEAD tells about a stored blob; `modified_at` is when the store wrote it."""
+    """What a HEAD tells about a stored blob; `modified_at` is when the store wrote it.
+
+    `sha256_hex` is the SHA-256 of the whole object as the store itself computed and checked it on
+    upload, given only by a store configured to be trusted for it (S3_TRUST_CHECKSUMS); None means
+    "hash the bytes yourself".
+    """
 
     size: int
     content_type: str
     modified_at: datetime | None = field(default=None, compare=False)
+    sha256_hex: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -101,6 +107,12 @@ class BlobStore(Protocol):
 
     def scan(self, key: str, prefix_bytes: int = PREFIX_BYTES) -> BlobScan:
         """Stream the blob once: size, hex SHA-256 and the first `prefix_bytes` bytes.
+
+        :raises BlobNotFound: when nothing is stored under `key`.
+        """
+
+    def read_prefix(self, key: str, prefix_bytes: int = PREFIX_BYTES) -> bytes:
+        """Return only the first `prefix_bytes` bytes (fewer if the blob is shorter).
 
         :raises BlobNotFound: when nothing is stored under `key`.
         """
@@ -201,8 +213,24 @@ def browser_origins(config: dict) -> tuple[str, ...]:
 
 
 def upload_headers(content_type: str, sha256_b64: str) -> dict[str, str]:
-    """Return the headers a device sends with its upload PUT (the same for every store)."""
-    return {"Content-Type": content_type, "x-amz-checksum-sha256": sha256_b64}
+    """Return the headers a device sends with its upload PUT (the same for every store).
+
+    S3 refuses a body whose SHA-256 differs from the signed `x-amz-checksum-sha256`; the algorithm
+    header (PutObject's ChecksumAlgorithm) makes S3-compatible stores that would otherwise ignore
+    the checksum keep it, so their HEAD reports it as AWS's does.
+    """
+    return {"Content-Type": content_type, "x-amz-checksum-sha256": sha256_b64, "x-amz-sdk-checksum-algorithm": "SHA256"}
+
+
+def trusts_checksums(config: dict) -> bool:
+    """Whether confirm may take the store's own SHA-256 instead of reading the object back.
+
+    S3_TRUST_CHECKSUMS when set; otherwise yes on AWS (no S3_ENDPOINT_URL), which refuses a PUT
+    whose bytes differ from the signed checksum, and no on other endpoints: moto, for one, keeps
+    whatever checksum the uploader claims without checking it.
+    """
+    explicit = config.get("S3_TRUST_CHECKSUMS")
+    return bool(explicit) if explicit is not None else not config.get("S3_ENDPOINT_URL")
 
 
 def build_blob_store(config: dict, s3_client=None) -> BlobStore:
@@ -220,7 +248,8 @@ def build_blob_store(config: dict, s3_client=None) -> BlobStore:
     if kind == "s3":
         from .s3 import S3BlobStore, make_s3_client
 
-        return S3BlobStore(s3_client if s3_client is not None else make_s3_client(config), config["S3_BUCKET"])
+        return S3BlobStore(s3_client if s3_client is not None else make_s3_client(config), config["S3_BUCKET"],
+                           trust_checksums=trusts_checksums(config))
     raise ValueError(f"EVIDENCE_STORE must be 'local' or 's3', not {kind!r}")
 
 

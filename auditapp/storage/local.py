@@ -113,6 +113,14 @@ class LocalBlobStore:
                 size += len(chunk)
         return BlobScan(size=size, sha256_hex=digest.hexdigest(), prefix=prefix)
 
+    def read_prefix(self, key: str, prefix_bytes: int = PREFIX_BYTES) -> bytes:
+        """Return the file's first `prefix_bytes` bytes.
+
+        :raises BlobNotFound: when nothing is stored under `key`.
+        """
+        with self.open(key) as f:
+            return f.read(prefix_bytes)
+
     def open(self, key: str) -> BinaryIO:
         """Return the file opened for reading; the caller closes it.
 

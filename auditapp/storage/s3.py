@@ -3,11 +3,15 @@
 Layer: models (storage). One boto3 client per app, built by `make_s3_client` from `init_app`;
 credentials come from boto3's own chain (environment, shared files, instance role), never from our
 config. In S3 mode no evidence bytes pass through Flask: devices PUT to a presigned URL and
-download from a presigned GET. The app still re-hashes every upload (`sha256_hex`) because an
-S3 emulator such as moto accepts a body that does not match the signed checksum (RECIPES.md §4).
+download from a presigned GET. The presigned PUT signs the SHA-256 and the length, so AWS S3 itself
+refuses other bytes; with `trust_checksums` HEAD reports the SHA-256 S3 checked, and confirm reads
+no more than the first bytes. Without it (the default off AWS) the app re-hashes every upload
+(`scan`), because an S3 emulator such as moto keeps a claimed checksum unchecked (RECIPES.md §4).
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import hashlib
 from typing import BinaryIO
@@ -23,26 +27,37 @@ from . import (PREFIX_BYTES, BlobInfo, BlobNotFound, BlobScan, BlobStoreUnavaila
 CHUNK = 1024 * 1024
 _MISSING = {"404", "NoSuchKey", "NotFound"}
 # What a browser sends with a presigned PUT: the content type and the signed checksum header.
-CORS_ALLOWED_HEADERS = ["content-type", "x-amz-checksum-sha256"]
+CORS_ALLOWED_HEADERS = ["content-type", "x-amz-checksum-sha256", "x-amz-sdk-checksum-algorithm"]
 
 
 def make_s3_client(config: dict):
-    """Return the app's S3 client for S3_REGION and S3_ENDPOINT_URL (no request is sent)."""
+    """Return the app's S3 client for S3_REGION and S3_ENDPOINT_URL (no request is sent).
+
+    botocore does not check downloads against the store's checksum (`when_required`): the app
+    hashes what it reads itself, against the registered SHA-256, and a store such as moto may hold
+    a claimed checksum that botocore would turn from "wrong bytes" into a transport error.
+    """
     return boto3.client(
         "s3",
         region_name=config.get("S3_REGION") or None,
         endpoint_url=config.get("S3_ENDPOINT_URL") or None,
         config=Config(signature_version="s3v4", retries={"max_attempts": 3, "mode": "standard"},
-                      connect_timeout=5, read_timeout=30),
+                      connect_timeout=5, read_timeout=30, response_checksum_validation="when_required"),
     )
 
 
 class S3BlobStore:
-    """Keep blobs as objects in `bucket`; the client is shared, never built per call."""
+    """Keep blobs as objects in `bucket`; the client is shared, never built per call.
 
-    def __init__(self, client, bucket: str) -> None:
+    `trust_checksums`: the store checks an upload's `x-amz-checksum-sha256` against its bytes (AWS
+    S3 does), so `head` may report the SHA-256 it keeps. Never set it for a store that only records
+    the header (moto): a device could then vouch for bytes that changed on the way.
+    """
+
+    def __init__(self, client, bucket: str, *, trust_checksums: bool = False) -> None:
         self.client = client
         self.bucket = bucket
+        self.trust_checksums = trust_checksums
 
     def put(self, key: str, data: bytes, content_type: str) -> None:
         """Store `data` under `key`, replacing any object already there."""
@@ -56,16 +71,18 @@ class S3BlobStore:
         A HEAD has no error body, so a missing bucket also reads as None.
         """
         validate_key(key)
+        extra = {"ChecksumMode": "ENABLED"} if self.trust_checksums else {}
         try:
             with _reachable():
-                meta = self.client.head_object(Bucket=self.bucket, Key=key)
+                meta = self.client.head_object(Bucket=self.bucket, Key=key, **extra)
         except ClientError as exc:
             if _is_missing(exc):
                 return None
             raise
         return BlobInfo(size=int(meta["ContentLength"]),
                         content_type=meta.get("ContentType") or "application/octet-stream",
-                        modified_at=meta.get("LastModified"))
+                        modified_at=meta.get("LastModified"),
+                        sha256_hex=_whole_object_sha256(meta) if self.trust_checksums else None)
 
     def read(self, key: str) -> bytes:
         """Return the object's bytes.
@@ -101,6 +118,26 @@ class S3BlobStore:
                 size += len(chunk)
         return BlobScan(size=size, sha256_hex=digest.hexdigest(), prefix=prefix)
 
+    def read_prefix(self, key: str, prefix_bytes: int = PREFIX_BYTES) -> bytes:
+        """Return the object's first `prefix_bytes` bytes with one ranged GET.
+
+        :raises BlobNotFound: when nothing is stored under `key`.
+        """
+        validate_key(key)
+        try:
+            with _reachable():
+                try:
+                    body = self.client.get_object(Bucket=self.bucket, Key=key,
+                                                  Range=f"bytes=0-{prefix_bytes - 1}")["Body"]
+                except ClientError as exc:  # 416: an empty object has no byte 0, so S3 refuses the range
+                    if exc.response.get("Error", {}).get("Code") == "InvalidRange":
+                        return b""
+                    raise
+        except ClientError:  # only a missing key gets through _reachable
+            raise BlobNotFound(key) from None
+        with contextlib.closing(body), _reachable():
+            return body.read(prefix_bytes)
+
     def open(self, key: str) -> BinaryIO:
         """Return the object's streaming body; the caller closes it.
 
@@ -126,9 +163,10 @@ class S3BlobStore:
 
     def upload_target(self, key: str, content_type: str, size: int, sha256_b64: str,
                       expires_in: int = 300) -> UploadTarget:
-        """Return a presigned PUT that signs the content type and the SHA-256 checksum header.
+        """Return a presigned PUT that signs the content type, the length and the SHA-256 checksum header.
 
-        Real S3 then rejects a body whose hash differs; the size is checked at confirm time.
+        Real S3 then refuses a body of another length or hash (the browser sends Content-Length
+        itself); confirm checks both again, since other stores may not.
         """
         validate_key(key)
         validate_content_type(content_type)
@@ -136,7 +174,8 @@ class S3BlobStore:
         with _reachable():  # presigning makes no request, but needs credentials (NoCredentialsError)
             url = self.client.generate_presigned_url(
                 "put_object", ExpiresIn=expires_in, HttpMethod="PUT",
-                Params={"Bucket": self.bucket, "Key": key, "ContentType": content_type, "ChecksumSHA256": sha256_b64},
+                Params={"Bucket": self.bucket, "Key": key, "ContentType": content_type, "ContentLength": size,
+                        "ChecksumSHA256": sha256_b64, "ChecksumAlgorithm": "SHA256"},
             )
         return UploadTarget(method="PUT", url=url, headers=upload_headers(content_type, sha256_b64))
 
@@ -187,6 +226,22 @@ def _reachable():
         if _is_missing(exc):
             raise
         raise BlobStoreUnavailable(f"the S3 endpoint refused: {exc}") from exc
+
+
+def _whole_object_sha256(meta: dict) -> str | None:
+    """The hex SHA-256 of the whole object from a HEAD with ChecksumMode=ENABLED, or None.
+
+    None when the store keeps no SHA-256, or only a multipart upload's checksum of part checksums
+    (COMPOSITE, "<b64>-<parts>"), which is not the SHA-256 of the bytes.
+    """
+    value = meta.get("ChecksumSHA256")
+    if not isinstance(value, str) or meta.get("ChecksumType", "FULL_OBJECT") != "FULL_OBJECT":
+        return None
+    try:
+        digest = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return digest.hex() if len(digest) == 32 else None
 
 
 def _is_missing(exc: ClientError) -> bool:
