@@ -236,8 +236,9 @@ def change_stamp(providers: list[Provider], *parts: object) -> str:
     """The entity tag (unquoted) of a response built from `providers`: it changes whenever any of them does.
 
     `version` moves with every change schools can see (published status, profile); `computed_at`
-    with every recompute (a finalise, an action, a decision, the daily roll-up), which is when
-    audit dates, open actions and valid-until move.
+    with every event-driven recompute (a finalise, an action, a concern, a decision, an edit), which is
+    when audit dates and open actions move, and whenever the daily roll-up changes a stored result
+    (valid-until, reasons); see rollup.recompute.
     """
     digest = hashlib.sha256(repr(parts).encode())
     for p in providers:

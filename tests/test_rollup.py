@@ -2,13 +2,13 @@
 the maintainers' queue, history, audit log and watchers' notifications."""
 from datetime import date, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from auditapp.models import AuditLogEntry, Notification, OutboundEmail, ProviderStatusChange, Watch
 from auditapp.services import rollup
 
 from . import world
-from .directory_helpers import action, concern, in_date, new_provider
+from .directory_helpers import action, concern, finalised_audit, in_date, new_provider
 
 TODAY = world.TODAY
 
@@ -105,3 +105,71 @@ def test_watchers_are_notified_in_plain_words_and_history_and_log_are_written(db
     logged = db_session.scalars(select(AuditLogEntry.action).where(AuditLogEntry.entity == "provider",
                                                                    AuditLogEntry.entity_id == str(provider.id))).all()
     assert "provider.published_status" in logged and "provider.computed_status" in logged
+
+
+def _updates_of_providers(db_session):
+    """Collects the UPDATE statements sent for the providers table while the test runs."""
+    seen: list[str] = []
+
+    def grab(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("UPDATE PROVIDERS"):
+            seen.append(statement)
+    event.listen(db_session.connection(), "before_cursor_execute", grab)
+    return seen
+
+
+def test_the_nightly_roll_up_writes_nothing_when_nothing_changed(db_session):
+    provider = new_provider(db_session)
+    in_date(db_session, provider)
+    rollup.recompute(db_session, None, TODAY, "rollup")  # the seeded world's first roll-up may change some
+    db_session.flush()
+    stamped, version = provider.computed_at, provider.version
+    updates = _updates_of_providers(db_session)
+    assert rollup.recompute(db_session, None, TODAY, "rollup") == []
+    db_session.flush()
+    assert updates == [] and not db_session.dirty
+    db_session.refresh(provider)
+    assert provider.computed_at == stamped and provider.version == version
+    _recompute(db_session, provider, cause="finalise")  # an event stamps its provider: the listener sees it
+    assert len(updates) == 1
+
+
+def test_the_nightly_roll_up_stamps_only_the_providers_whose_result_the_date_changes(db_session):
+    expiring, steady = new_provider(db_session), new_provider(db_session)
+    in_date(db_session, expiring, visit_date=date(2025, 12, 1))
+    in_date(db_session, steady, visit_date=date(2026, 11, 1))
+    rollup.recompute(db_session, [expiring.id, steady.id], date(2026, 12, 1), "finalise")
+    db_session.flush()
+    before = {p.id: p.computed_at for p in (expiring, steady)}
+    changes = rollup.recompute(db_session, [expiring.id, steady.id], date(2026, 12, 2), "rollup")
+    db_session.flush()
+    assert {c.provider_id for c in changes} == {expiring.id}
+    assert expiring.computed_at > before[expiring.id] and expiring.computed_status == "under_review"
+    assert steady.computed_at == before[steady.id]  # its valid-until, reasons and queue place are unchanged
+
+
+def test_an_event_stamps_its_provider_even_when_the_status_stays(db_session):
+    provider = new_provider(db_session)
+    audits = in_date(db_session, provider)
+    _recompute(db_session, provider, cause="finalise")
+    stamped, reasons = provider.computed_at, provider.computed_reasons
+    # A newer QoE audit: what schools read (its visit date) changes, the stored result does not.
+    finalised_audit(db_session, provider, "quality_education", "compliant", audits["quality_education"].visit.visit_date
+                    + timedelta(days=30), grade="secure")
+    assert _recompute(db_session, provider, cause="finalise") == []
+    assert provider.computed_reasons == reasons and provider.computed_at > stamped
+
+
+def test_a_full_roll_up_and_a_one_provider_recompute_agree(db_session):
+    provider = new_provider(db_session)
+    audits = in_date(db_session, provider, hs="compliant_with_actions", grade="weak")
+    action(db_session, audits["health_safety"], due=TODAY + timedelta(days=5))
+    concern(db_session, provider)
+    rollup.recompute(db_session, None, TODAY, "rollup")
+    db_session.flush()
+    full = (provider.computed_status, provider.computed_rule, provider.computed_reasons, provider.valid_until,
+            provider.reaudit_due, provider.needs_decision, provider.queue_urgency)
+    _recompute(db_session, provider, cause="concern")
+    assert (provider.computed_status, provider.computed_rule, provider.computed_reasons, provider.valid_until,
+            provider.reaudit_due, provider.needs_decision, provider.queue_urgency) == full
+    assert provider.computed_status == "under_review" and provider.queue_urgency == 3
