@@ -122,6 +122,19 @@ class BlobStoreContract:
         assert scan.prefix == data[:16]
         assert store.scan(key, prefix_bytes=4).prefix == b"\x89PNG"
 
+    def test_scan_says_when_the_blob_was_written(self, store):
+        key = new_key()
+        store.put(key, b"x", JPEG)
+        assert store.scan(key).modified_at == store.head(key).modified_at
+
+    def test_scan_of_a_blob_over_max_bytes_reads_nothing_but_says_its_size(self, store):
+        key, data = new_key(), b"\xff\xd8\xff" + os.urandom(300_000)
+        store.put(key, data, JPEG)
+        scan = store.scan(key, max_bytes=1000)
+        assert (scan.size, scan.sha256_hex, scan.prefix) == (len(data), None, b"")
+        assert scan.modified_at is not None
+        assert store.scan(key, max_bytes=len(data)).sha256_hex == hashlib.sha256(data).hexdigest()
+
     def test_scan_of_a_blob_shorter_than_the_prefix_returns_all_of_it(self, store):
         key = new_key()
         store.put(key, b"%P", "application/pdf")

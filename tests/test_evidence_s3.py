@@ -239,9 +239,13 @@ def store_calls(store):
         store.client.meta.events.unregister("before-parameter-build.s3", record)
 
 
-def test_a_trusted_store_verifies_from_its_kept_sha256_and_the_first_bytes_only(trusted):
+BIG_JPEG = JPEG + bytes(range(256)) * 5000  # over READ_WHOLE_UP_TO (1 MiB)
+
+
+def test_a_trusted_store_verifies_a_large_file_from_its_kept_sha256_and_the_first_bytes_only(trusted):
     device, session, store = trusted
-    data = JPEG + bytes(200_000)
+    data = BIG_JPEG
+    assert len(data) > evidence_files.READ_WHOLE_UP_TO
     evidence_id = device.register(data)
     assert put_to_store(_target(device, evidence_id), data) == 200
     with store_calls(store) as calls:
@@ -253,10 +257,10 @@ def test_a_trusted_store_verifies_from_its_kept_sha256_and_the_first_bytes_only(
 def test_a_trusted_store_keeping_another_sha256_is_a_mismatch_found_without_reading(trusted):
     # Given other bytes stored with their own (boto3-computed) SHA-256, as S3 would keep it
     device, session, store = trusted
-    evidence_id = device.register(JPEG)
+    evidence_id = device.register(BIG_JPEG)
     _target(device, evidence_id)
     key = _row(session, evidence_id).storage_key
-    changed = bytes(b ^ 0x01 for b in JPEG[:64]) + JPEG[64:]
+    changed = bytes(b ^ 0x01 for b in BIG_JPEG[:64]) + BIG_JPEG[64:]
     store.client.put_object(Bucket=store.bucket, Key=key, Body=changed, ContentType="image/jpeg",
                             ChecksumAlgorithm="SHA256")
     # When the device confirms, then the kept SHA-256 refuses it without a download, and it is deleted
@@ -270,19 +274,39 @@ def test_a_trusted_store_keeping_another_sha256_is_a_mismatch_found_without_read
 def test_a_trusted_store_with_no_sha256_kept_falls_back_to_hashing_the_object(trusted):
     # Given the right bytes stored with no SHA-256 (only boto3's default CRC32)
     device, session, store = trusted
-    evidence_id = device.register(JPEG)
+    evidence_id = device.register(BIG_JPEG)
     _target(device, evidence_id)
-    store.put(_row(session, evidence_id).storage_key, JPEG, "image/jpeg")
+    store.put(_row(session, evidence_id).storage_key, BIG_JPEG, "image/jpeg")
     # When the device confirms, then the whole object is read and hashed
     with store_calls(store) as calls:
         assert device.confirm(evidence_id).get_json() == {"status": "verified"}
     assert calls == [("HeadObject", None), ("GetObject", None)]
 
 
+def test_a_small_file_is_read_whole_in_one_get_even_from_a_trusted_store(trusted):
+    device, session, store = trusted
+    evidence_id = device.register(JPEG)
+    assert put_to_store(_target(device, evidence_id), JPEG) == 200
+    with store_calls(store) as calls:
+        assert device.confirm(evidence_id).get_json() == {"status": "verified"}
+    assert calls == [("GetObject", None)]
+
+
+def test_a_store_not_trusted_for_checksums_hashes_every_file_in_one_get(device, bucket):
+    evidence_id = device.register(BIG_JPEG)
+    assert put_to_store(_target(device, evidence_id), BIG_JPEG) == 200
+    with store_calls(bucket) as calls:
+        assert device.confirm(evidence_id).get_json() == {"status": "verified"}
+    assert calls == [("GetObject", None)]
+
+
 def test_a_trusted_store_still_rejects_an_exe_by_its_first_bytes(trusted):
     device, session, store = trusted
-    evidence_id = device.register(EXE, media_type="image/jpeg", filename="photo.jpg")
-    body = device.upload(evidence_id, EXE).get_json()
+    big_exe = EXE + bytes(1024 * 1024)
+    evidence_id = device.register(big_exe, media_type="image/jpeg", filename="photo.jpg")
+    with store_calls(store) as calls:
+        body = device.upload(evidence_id, big_exe).get_json()
+    assert ("GetObject", "bytes=0-15") in calls
     assert (body["status"], body["code"]) == ("rejected", "evidence.wrong_type")
     assert store.head(_row(session, evidence_id).storage_key) is None
 

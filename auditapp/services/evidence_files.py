@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from ..models import Audit, Evidence, User, VisitAssignment
 from ..models.base import utcnow
-from ..storage import BlobNotFound, BlobStore, BlobStoreUnavailable, BlobTooLarge, UploadTarget
+from ..storage import BlobNotFound, BlobScan, BlobStore, BlobStoreUnavailable, BlobTooLarge, UploadTarget
 from . import audit_log
 from .access import CAPTURE_TYPES, EDITABLE
 from .changes import log_changes
@@ -34,6 +34,9 @@ MAGIC = ((b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG\r\n\x1a\n", "image/png"), (
 RETRY_CODES = ("evidence.not_uploaded", "evidence.checksum_mismatch", "evidence.size_mismatch",
                "evidence.target_expired")
 UNAVAILABLE = "evidence.store_unavailable"
+# Up to this size confirm reads the whole file even from a store trusted for checksums: one GET of
+# a photo costs less than a HEAD plus a ranged GET (two round trips), and hashes it as well.
+READ_WHOLE_UP_TO = 1024 * 1024
 
 
 class TooLarge(DomainError):
@@ -186,36 +189,43 @@ def _refuse_if_settled(row: Evidence) -> None:
 
 def _inspect(store: BlobStore, row: Evidence) -> tuple[tuple[str, str] | None, datetime | None]:
     """(problem code and message, or None; when the store wrote the object)."""
-    info = store.head(row.storage_key)
-    if info is None:
+    found = _look(store, row)
+    if found is None:
         return ("evidence.not_uploaded", "No file has been uploaded; ask for a target and upload it"), None
-    if row.upload_expires_at is None or (info.modified_at is not None and info.modified_at > row.upload_expires_at):
+    if row.upload_expires_at is None or (found.modified_at is not None and found.modified_at > row.upload_expires_at):
         return ("evidence.target_expired", "The file arrived after its upload link expired; upload it again"), None
-    if info.size != row.size_bytes:
-        return _size_mismatch(info.size, row), None
-    try:
-        if info.sha256_hex is not None:  # the store checked the bytes against it: read only the magic number
-            size, sha256_hex = info.size, info.sha256_hex
-            prefix = store.read_prefix(row.storage_key) if sha256_hex == row.sha256 else b""
-        else:
-            scan = store.scan(row.storage_key)
-            size, sha256_hex, prefix = scan.size, scan.sha256_hex, scan.prefix
-    except BlobNotFound:
-        return ("evidence.not_uploaded", "No file has been uploaded; ask for a target and upload it"), None
-    if size != row.size_bytes:
-        return _size_mismatch(size, row), None
-    if sha256_hex != row.sha256:
+    if found.size != row.size_bytes:
+        return ("evidence.size_mismatch", f"{found.size} bytes arrived, not the {row.size_bytes} registered"), None
+    if found.sha256_hex != row.sha256:
         return ("evidence.checksum_mismatch", "The file changed on the way (its SHA-256 differs); upload it again"), None
-    actual = sniff_media_type(prefix)
+    actual = sniff_media_type(found.prefix)
     if actual != row.media_type:
-        found = MEDIA_LABELS.get(actual, "another kind of file")
+        label = MEDIA_LABELS.get(actual, "another kind of file")
         return ("evidence.wrong_type",
-                f"The file is not a {MEDIA_LABELS.get(row.media_type, row.media_type)}: its contents are {found}"), None
-    return None, info.modified_at
+                f"The file is not a {MEDIA_LABELS.get(row.media_type, row.media_type)}: its contents are {label}"), None
+    return None, found.modified_at
 
 
-def _size_mismatch(size: int, row: Evidence) -> tuple[str, str]:
-    return "evidence.size_mismatch", f"{size} bytes arrived, not the {row.size_bytes} registered"
+def _look(store: BlobStore, row: Evidence) -> BlobScan | None:
+    """The object's size, write time, SHA-256 and first bytes, in as few requests as the store allows; None if absent.
+
+    A large file in a store trusted for checksums: HEAD gives the SHA-256 the store checked, then
+    16 bytes are read for the type (nothing more when size or hash are already wrong). Otherwise,
+    or when the store kept no SHA-256, one GET streams the object through the hash; a small file is
+    read whole anyway, as one GET costs less than a HEAD and a ranged GET.
+    """
+    try:
+        if store.trust_checksums and row.size_bytes > READ_WHOLE_UP_TO:
+            info = store.head(row.storage_key)
+            if info is None:
+                return None
+            if info.sha256_hex is not None or info.size != row.size_bytes:
+                intact = (info.size, info.sha256_hex) == (row.size_bytes, row.sha256)
+                prefix = store.read_prefix(row.storage_key) if intact else b""
+                return BlobScan(info.size, info.sha256_hex, prefix, info.modified_at)
+        return store.scan(row.storage_key, max_bytes=row.size_bytes)
+    except BlobNotFound:
+        return None
 
 
 def _discard(store: BlobStore, key: str) -> None:

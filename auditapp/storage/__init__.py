@@ -60,11 +60,16 @@ class BlobInfo:
 
 @dataclass(frozen=True)
 class BlobScan:
-    """One streamed pass over a blob: its size, SHA-256 and first bytes (for magic-number checks)."""
+    """One streamed pass over a blob: its size, SHA-256 and first bytes (for magic-number checks).
+
+    `sha256_hex` is None and `prefix` empty when the blob was not read because it is larger than
+    the caller's `max_bytes`; `modified_at` is when the store wrote it.
+    """
 
     size: int
-    sha256_hex: str
+    sha256_hex: str | None
     prefix: bytes
+    modified_at: datetime | None = field(default=None, compare=False)
 
 
 PREFIX_BYTES = 16
@@ -85,7 +90,12 @@ class UploadTarget:
 
 @runtime_checkable
 class BlobStore(Protocol):
-    """Store evidence bytes under opaque keys; every method refuses a malformed key with ValueError."""
+    """Store evidence bytes under opaque keys; every method refuses a malformed key with ValueError.
+
+    `trust_checksums`: `head` reports a SHA-256 the store itself checked against the bytes.
+    """
+
+    trust_checksums: bool
 
     def put(self, key: str, data: bytes, content_type: str) -> None:
         """Store `data` under `key`, replacing any blob already there."""
@@ -105,9 +115,10 @@ class BlobStore(Protocol):
         :raises BlobNotFound: when nothing is stored under `key`.
         """
 
-    def scan(self, key: str, prefix_bytes: int = PREFIX_BYTES) -> BlobScan:
-        """Stream the blob once: size, hex SHA-256 and the first `prefix_bytes` bytes.
+    def scan(self, key: str, prefix_bytes: int = PREFIX_BYTES, max_bytes: int | None = None) -> BlobScan:
+        """Stream the blob once: size, write time, hex SHA-256 and the first `prefix_bytes` bytes.
 
+        A blob larger than `max_bytes` is not read: only its size and write time come back.
         :raises BlobNotFound: when nothing is stored under `key`.
         """
 

@@ -25,6 +25,8 @@ _META_SUFFIX = ".content-type"
 class LocalBlobStore:
     """Keep blobs as files under `root`; no key can name a path outside it."""
 
+    trust_checksums = False  # no checksum is kept: confirm hashes the file (a local read)
+
     def __init__(self, root: Path) -> None:
         # Nothing is created here: the factory has no side effects. `put` makes folders on demand.
         self.root = Path(root)
@@ -99,19 +101,24 @@ class LocalBlobStore:
         except FileNotFoundError:
             raise BlobNotFound(key) from None
 
-    def scan(self, key: str, prefix_bytes: int = PREFIX_BYTES) -> BlobScan:
-        """Read the file once in chunks: size, hex SHA-256 and its first bytes.
+    def scan(self, key: str, prefix_bytes: int = PREFIX_BYTES, max_bytes: int | None = None) -> BlobScan:
+        """Read the file once in chunks: size, write time, hex SHA-256 and its first bytes.
 
+        A file larger than `max_bytes` is not read: only its size and write time come back.
         :raises BlobNotFound: when nothing is stored under `key`.
         """
         digest, size, prefix = hashlib.sha256(), 0, b""
         with self.open(key) as f:
+            stat = os.fstat(f.fileno())
+            modified_at = datetime.fromtimestamp(stat.st_mtime, timezone.utc)
+            if max_bytes is not None and stat.st_size > max_bytes:
+                return BlobScan(size=stat.st_size, sha256_hex=None, prefix=b"", modified_at=modified_at)
             while chunk := f.read(CHUNK):
                 if len(prefix) < prefix_bytes:
                     prefix += chunk[: prefix_bytes - len(prefix)]
                 digest.update(chunk)
                 size += len(chunk)
-        return BlobScan(size=size, sha256_hex=digest.hexdigest(), prefix=prefix)
+        return BlobScan(size=size, sha256_hex=digest.hexdigest(), prefix=prefix, modified_at=modified_at)
 
     def read_prefix(self, key: str, prefix_bytes: int = PREFIX_BYTES) -> bytes:
         """Return the file's first `prefix_bytes` bytes.

@@ -103,20 +103,27 @@ class S3BlobStore:
                 digest.update(chunk)
         return digest.hexdigest()
 
-    def scan(self, key: str, prefix_bytes: int = PREFIX_BYTES) -> BlobScan:
-        """Stream the object once in 1 MiB chunks: size, hex SHA-256 and its first bytes.
+    def scan(self, key: str, prefix_bytes: int = PREFIX_BYTES, max_bytes: int | None = None) -> BlobScan:
+        """Stream the object once in 1 MiB chunks: size, write time, hex SHA-256 and its first bytes.
 
+        One GET: its headers give the size and write time, so an object larger than `max_bytes`
+        is closed unread (a HEAD first would cost every confirm a round trip).
         :raises BlobNotFound: when nothing is stored under `key`.
         :raises BlobStoreUnavailable: when the endpoint cannot be reached or fails mid-stream.
         """
+        validate_key(key)
+        response = self._get(key)
+        body, modified_at = response["Body"], response.get("LastModified")
         digest, size, prefix = hashlib.sha256(), 0, b""
-        with self._body(key) as body, _reachable():
+        with contextlib.closing(body), _reachable():
+            if max_bytes is not None and int(response["ContentLength"]) > max_bytes:
+                return BlobScan(size=int(response["ContentLength"]), sha256_hex=None, prefix=b"", modified_at=modified_at)
             for chunk in body.iter_chunks(CHUNK):
                 if len(prefix) < prefix_bytes:
                     prefix += chunk[: prefix_bytes - len(prefix)]
                 digest.update(chunk)
                 size += len(chunk)
-        return BlobScan(size=size, sha256_hex=digest.hexdigest(), prefix=prefix)
+        return BlobScan(size=size, sha256_hex=digest.hexdigest(), prefix=prefix, modified_at=modified_at)
 
     def read_prefix(self, key: str, prefix_bytes: int = PREFIX_BYTES) -> bytes:
         """Return the object's first `prefix_bytes` bytes with one ranged GET.
