@@ -8,8 +8,8 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import (Boolean, BigInteger, CheckConstraint, Date, ForeignKey, Integer, String, Text,
-                        UniqueConstraint, Uuid)
+from sqlalchemy import (Boolean, BigInteger, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text,
+                        UniqueConstraint, Uuid, text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, JSONType, TZDateTime, one_of, utcnow
@@ -99,6 +99,9 @@ class Answer(Base):
     __tablename__ = "answers"
     __table_args__ = (
         UniqueConstraint("audit_id", "item_key"),
+        # The roll-up's newest registration check per provider (rollup.REGISTRATION_ITEM), migration 0007.
+        Index("ix_answers_registration_check", "audit_id", postgresql_where=text("item_key = 'HDR-4.5'"),
+              sqlite_where=text("item_key = 'HDR-4.5'")),
         one_of("rating", RATINGS),
         CheckConstraint(
             "rating IS NULL OR rating <> 'not_applicable' OR (na_reason IS NOT NULL AND length(na_reason) > 0)", name="na_needs_reason"
