@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from .models import (Action, Audit, Notification, Provider, ProviderKeyStage, ProviderProvisionType,
                      ProviderStatusChange, TemplateVersion, User, Visit)
@@ -25,6 +25,7 @@ SCHOOL_STATUSES = ("eligible", "conditional", "under_review", "suspended")
 LA_ROLES = ("maintainer", "qoe_teacher", "admin")
 AUDIT_ORDER = ("safeguarding", "health_safety", "quality_education")
 PAGE_SIZE = 20
+NAME_ORDER = (func.lower(func.coalesce(Provider.trading_name, Provider.legal_name)), Provider.id)
 OUTCOME_LABELS = {"compliant": "Compliant", "compliant_with_actions": "Compliant with actions",
                   "non_compliant": "Non-compliant"}
 # What schools are told each published status means (audit-templates.md §1.5, "What schools see").
@@ -133,11 +134,12 @@ def search(session: Session, user: User | None, filters: SearchFilters, page_siz
     total = session.scalar(select(func.count()).select_from(Provider).where(*where))
     pages = max(1, -(-total // page_size))
     page = min(max(1, filters.page), pages)
+    # One statement for the page: the ORM limits the providers in a subquery, then joins their types and key
+    # stages (a handful of rows each), where selectinload took a round trip per collection.
     providers = list(session.scalars(
         select(Provider).where(*where)
-        .options(selectinload(Provider.provision_types), selectinload(Provider.key_stages))
-        .order_by(func.lower(func.coalesce(Provider.trading_name, Provider.legal_name)), Provider.id)
-        .offset((page - 1) * page_size).limit(page_size)))
+        .options(joinedload(Provider.provision_types), joinedload(Provider.key_stages))
+        .order_by(*NAME_ORDER).offset((page - 1) * page_size).limit(page_size)).unique())
     return SearchPage(providers, total, page, pages, page_size)
 
 
@@ -146,7 +148,7 @@ def all_matching(session: Session, filters: SearchFilters) -> list[Provider]:
     return list(session.scalars(
         select(Provider).where(*_filtered(filters, school=True))
         .options(selectinload(Provider.provision_types), selectinload(Provider.key_stages))
-        .order_by(func.lower(func.coalesce(Provider.trading_name, Provider.legal_name)), Provider.id)))
+        .order_by(*NAME_ORDER)))
 
 
 def visible_provider(session: Session, user: User | None, provider_id: int, school: bool | None = None) -> Provider:
