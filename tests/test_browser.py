@@ -1,15 +1,13 @@
 """In headless Chromium at 1024x768: every role signs in, lands on its home page, and every page
 it can reach from the navigation passes axe-core with no violations."""
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
 from . import world
+from .browser_helpers import assert_accessible, sign_in
 
 pytestmark = pytest.mark.browser
 
-AXE = Axe()
-WCAG = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]}}
 HOME_HEADINGS = {
     "auditor": "Your upcoming visits",
     "qoe_teacher": "Your upcoming quality of education visits",
@@ -18,18 +16,6 @@ HOME_HEADINGS = {
     "admin": "Administration",
     "la_officer": "AP placements across the county and the city",
 }
-
-
-def assert_accessible(page: Page) -> None:
-    results = AXE.run(page, options=WCAG)
-    assert results.violations_count == 0, f"{page.url}\n{results.generate_report()}"
-
-
-def sign_in(page: Page, live_url: str, role: str) -> None:
-    page.goto(f"{live_url}/sign-in")
-    page.get_by_label("Email address").fill(world.EMAIL[role])
-    page.get_by_label("Password", exact=True).fill(world.PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
 
 
 def test_sign_in_page_is_accessible_and_shows_errors_accessibly(page: Page, live_url):
@@ -95,7 +81,7 @@ def test_admin_form_errors_swap_in_place_on_422(page: Page, live_url):
     assert_accessible(page)
 
 
-def test_keyboard_user_can_skip_to_content_and_sign_in(page: Page, live_url):
+def test_keyboard_user_can_skip_to_content_andsign_in(page: Page, live_url):
     # Given the sign-in page, used only by keyboard
     page.goto(f"{live_url}/sign-in")
     page.keyboard.press("Tab")

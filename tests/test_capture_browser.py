@@ -10,13 +10,11 @@ import time
 from pathlib import Path
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import BrowserContext, Page, Route, expect
 
 from . import world
+from .browser_helpers import assert_accessible, sign_in
 
-AXE = Axe()
-WCAG = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]}}
 SHELL_BUDGET = 150 * 1024  # gzip bytes: the capture page, every precached asset and sw.js
 ALL_SYNCED = re.compile(r"All synced · last synced \d\d:\d\d")
 
@@ -35,19 +33,6 @@ SERVER_PACK = """async (visit) => {
 
 
 # ---- helpers -------------------------------------------------------------------------------------
-
-def assert_accessible(page: Page, where: str) -> None:
-    results = AXE.run(page, options=WCAG)
-    assert results.violations_count == 0, f"{where}: {page.url}\n{results.generate_report()}"
-
-
-def sign_in(page: Page, live_url: str, role: str = "auditor") -> None:
-    page.goto(f"{live_url}/sign-in")
-    page.get_by_label("Email address").fill(world.EMAIL[role])
-    page.get_by_label("Password", exact=True).fill(world.PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
-
 
 def make_available_offline(page: Page, live_url: str, index: int = 0) -> int:
     """Click the index-th "Make available offline" on My visits; return the visit id once it is ready."""

@@ -9,8 +9,7 @@ import uuid
 from datetime import date
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 from sqlalchemy import select
 
 from auditapp.db import bind, session_scope
@@ -18,19 +17,13 @@ from auditapp.models import Provider, User
 from auditapp.services.decisions import Decision, decide
 
 from . import world
-from .live_server import serving
+from .browser_helpers import assert_accessible, sign_in
 from .conftest import make_test_app, world_database
+from .live_server import serving
 
 pytestmark = pytest.mark.browser
 
-AXE = Axe()
-WCAG = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]}}
 REASON = "Police investigation into the site manager"
-
-
-def assert_accessible(page: Page, where: str) -> None:
-    results = AXE.run(page, options=WCAG)
-    assert results.violations_count == 0, f"{where}: {page.url}\n{results.generate_report()}"
 
 
 @pytest.fixture
@@ -40,14 +33,6 @@ def live():
     app = make_test_app(database_url)
     with serving(app) as url:
         yield url, database_url
-
-
-def sign_in(page: Page, url: str, role: str) -> None:
-    page.goto(f"{url}/sign-in")
-    page.get_by_label("Email address").fill(world.EMAIL[role])
-    page.get_by_label("Password", exact=True).fill(world.PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
 
 
 def maintainer_suspends(database_url: str, provider_id: int) -> None:

@@ -8,7 +8,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
 from auditapp.db import db as app_db
@@ -16,15 +15,20 @@ from auditapp.db import session_scope
 from auditapp.models import Audit
 from auditapp.storage import get_blob_store
 
-from . import world
-from .live_server import serving
+from .browser_helpers import assert_accessible, sign_in
 from .conftest import make_test_app, world_database
-from .evidence_helpers import JPEG, PDF, registered, rejected, started_audit, verified, withdrawn
+from .evidence_helpers import (
+    JPEG,
+    PDF,
+    registered,
+    rejected,
+    started_audit,
+    verified,
+    withdrawn,
+)
+from .live_server import serving
 
 pytestmark = pytest.mark.browser
-
-AXE = Axe()
-WCAG = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]}}
 
 
 @pytest.fixture(scope="module")
@@ -47,29 +51,16 @@ def reviewed(tmp_path_factory):
         yield url, ids
 
 
-def _sign_in(page: Page, base: str, role: str) -> None:
-    page.goto(f"{base}/sign-in")
-    page.get_by_label("Email address").fill(world.EMAIL[role])
-    page.get_by_label("Password", exact=True).fill(world.PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
-
-
-def _assert_accessible(page: Page) -> None:
-    results = AXE.run(page, options=WCAG)
-    assert results.violations_count == 0, f"{page.url}\n{results.generate_report()}"
-
-
 def test_the_audit_evidence_page_is_accessible_and_opens_the_verified_bytes(page: Page, reviewed):
     base, ids = reviewed
     # Given a maintainer on the audit's evidence page
-    _sign_in(page, base, "maintainer")
+    sign_in(page, base, "maintainer")
     page.goto(f"{base}/audits/{ids['audit']}/evidence")
     # Then it says how many files arrived, shows each state, and passes axe
     expect(page.locator("#evidence-total")).to_have_text("2 of 4 files received")
     expect(page.get_by_text("Withdrawn: Superseded by the May version")).to_be_visible()
     expect(page.get_by_text("The file is not a JPEG photo")).to_be_visible()
-    _assert_accessible(page)
+    assert_accessible(page)
     # When they reach the policy's "Open" link by keyboard and press Enter
     link = page.get_by_role("link", name="Open Child protection policy.pdf")
     link.focus()
@@ -84,9 +75,9 @@ def test_the_audit_evidence_page_is_accessible_and_opens_the_verified_bytes(page
 
 def test_the_visit_page_counts_are_accessible_and_lead_to_the_files(page: Page, reviewed):
     base, ids = reviewed
-    _sign_in(page, base, "auditor")
+    sign_in(page, base, "auditor")
     page.goto(f"{base}/visits/{ids['visit']}")
     expect(page.locator("#visit-evidence")).to_contain_text("Safeguarding: 2 of 4 files received, 1 rejected.")
-    _assert_accessible(page)
+    assert_accessible(page)
     page.get_by_role("link", name="See the files for the safeguarding audit").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Evidence for the safeguarding audit")

@@ -10,21 +10,14 @@ from __future__ import annotations
 import re
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
 from . import world
+from .browser_helpers import assert_accessible, sign_in, tab_to
 
 pytestmark = pytest.mark.browser
 
-AXE = Axe()
-WCAG = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]}}
 AREAS = [f"QA-{n}" for n in range(1, 8)] + ["overall"]
-
-
-def assert_accessible(page: Page, where: str) -> None:
-    results = AXE.run(page, options=WCAG)
-    assert results.violations_count == 0, f"{where}: {page.url}\n{results.generate_report()}"
 
 
 def watch_errors(page: Page) -> list[str]:
@@ -32,23 +25,6 @@ def watch_errors(page: Page) -> list[str]:
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     return errors
-
-
-def sign_in(page: Page, live_url: str, role: str) -> None:
-    page.goto(f"{live_url}/sign-in")
-    page.get_by_label("Email address").fill(world.EMAIL[role])
-    page.get_by_label("Password", exact=True).fill(world.PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
-
-
-def tab_to(page: Page, selector: str, limit: int = 300) -> None:
-    """Press Tab until the focused element matches `selector` (the test only reads the page)."""
-    for _ in range(limit):
-        if page.evaluate("s => !!document.activeElement && document.activeElement.matches(s)", selector):
-            return
-        page.keyboard.press("Tab")
-    raise AssertionError(f"Tab never reached {selector}")
 
 
 def open_from_queue(page: Page, live_url: str, link_text: str) -> None:

@@ -8,8 +8,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from auditapp.db import bind, session_scope
@@ -18,14 +17,12 @@ from auditapp.services import provider_records, rollup
 from auditapp.web.maintainer_pages import today
 
 from . import world
-from .live_server import serving
+from .browser_helpers import assert_accessible, sign_in, tab_to
 from .conftest import make_test_app, world_database
 from .directory_helpers import concern, in_date, new_provider
+from .live_server import serving
 
 pytestmark = pytest.mark.browser
-
-AXE = Axe()
-WCAG = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]}}
 
 
 @pytest.fixture(scope="module")
@@ -47,28 +44,6 @@ def maintainers_live():
     app = make_test_app(url)
     with serving(app) as base:
         yield {"url": base, "database": url, **ids}
-
-
-def assert_accessible(page: Page, where: str = "") -> None:
-    results = AXE.run(page, options=WCAG)
-    assert results.violations_count == 0, f"{where} {page.url}\n{results.generate_report()}"
-
-
-def sign_in(page: Page, base: str, role: str) -> None:
-    page.goto(f"{base}/sign-in")
-    page.get_by_label("Email address").fill(world.EMAIL[role])
-    page.get_by_label("Password", exact=True).fill(world.PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
-
-
-def tab_to(page: Page, target: Locator, limit: int = 80) -> None:
-    """Press Tab until `target` has the focus, as a keyboard user would."""
-    for _ in range(limit):
-        page.keyboard.press("Tab")
-        if target.evaluate("element => element === document.activeElement"):
-            return
-    raise AssertionError(f"Tab never reached {target}")
 
 
 def test_a_maintainer_reads_why_and_suspends_from_the_queue_by_keyboard(page: Page, maintainers_live):

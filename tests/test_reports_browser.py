@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
@@ -25,14 +24,12 @@ from auditapp.services import share_links
 
 from . import report_helpers as rh
 from . import world
-from .live_server import serving
+from .browser_helpers import assert_accessible, sign_in, tab_to
 from .conftest import make_test_app, world_database
+from .live_server import serving
 from .review_helpers import LEAD
 
 pytestmark = pytest.mark.browser
-
-AXE = Axe()
-WCAG = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]}}
 
 
 @dataclass
@@ -62,28 +59,6 @@ def live():
     with serving(app) as url:
         yield Live(url, ids[0], ids[1], token, expired)
     binding.engine.dispose()
-
-
-def assert_accessible(page: Page, where: str) -> None:
-    results = AXE.run(page, options=WCAG)
-    assert results.violations_count == 0, f"{where}: {page.url}\n{results.generate_report()}"
-
-
-def sign_in(page: Page, url: str, email: str) -> None:
-    page.goto(f"{url}/sign-in")
-    page.get_by_label("Email address").fill(email)
-    page.get_by_label("Password", exact=True).fill(world.PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
-
-
-def tab_to(page: Page, selector: str, limit: int = 300) -> None:
-    """Press Tab until the focused element matches `selector`."""
-    for _ in range(limit):
-        if page.evaluate("s => !!document.activeElement && document.activeElement.matches(s)", selector):
-            return
-        page.keyboard.press("Tab")
-    raise AssertionError(f"Tab never reached {selector}")
 
 
 def test_lead_reviewer_confirms_actions_by_keyboard(page: Page, live: Live):

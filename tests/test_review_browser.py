@@ -13,7 +13,6 @@ import uuid
 from dataclasses import dataclass
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
 from auditapp.db import bind, session_scope
@@ -22,14 +21,12 @@ from auditapp.services import review
 from auditapp.services.audits import submit_audits
 
 from . import world
-from .live_server import serving
+from .browser_helpers import assert_accessible, tab_to
 from .conftest import make_test_app, world_database
+from .live_server import serving
 from .review_helpers import LEAD, by_email, conflicted_audit, second_lead
 
 pytestmark = pytest.mark.browser
-
-AXE = Axe()
-WCAG = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]}}
 
 
 @dataclass
@@ -51,20 +48,6 @@ def live():
     with serving(app) as url:
         yield Live(url, binding, audit_id)
     binding.engine.dispose()
-
-
-def assert_accessible(page: Page, where: str) -> None:
-    results = AXE.run(page, options=WCAG)
-    assert results.violations_count == 0, f"{where}: {page.url}\n{results.generate_report()}"
-
-
-def tab_to(page: Page, selector: str, limit: int = 600) -> None:
-    """Press Tab until the focused element matches `selector` (the test only reads the page)."""
-    for _ in range(limit):
-        if page.evaluate("s => !!document.activeElement && document.activeElement.matches(s)", selector):
-            return
-        page.keyboard.press("Tab")
-    raise AssertionError(f"Tab never reached {selector}")
 
 
 def press_on(page: Page, selector: str, key: str = "Enter") -> None:
