@@ -8,7 +8,7 @@ Creation goes through `providers.create_provider` (the CLI's and the demo's path
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, fields, replace
+from dataclasses import fields, replace
 from datetime import date, datetime, timezone
 
 from sqlalchemy import func, select
@@ -20,38 +20,12 @@ from ..models.enums import (DELIVERY_MODES, DISTRICTS, KEY_STAGES, PROVISION_TYP
                             TRIGGER_LABELS)
 from . import audit_log, decisions, rollup
 from .errors import Conflict, Forbidden, Invalid, NotFound
-from .providers import NewProvider, NewSite, create_provider
+from .providers import NewProvider, NewSite, ProviderDetails, create_provider
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 POSTCODE_RE = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2}$")
 MAX_NOTE = 2000
 _LISTS = ("provision_types", "key_stages", "council_ids")
-
-
-@dataclass(frozen=True)
-class ProviderDetails:
-    """Everything a maintainer edits on a provider's record (status and audit facts are not here)."""
-
-    legal_name: str
-    contact_name: str
-    contact_email: str
-    district: str
-    time_basis: str
-    delivery_mode: str
-    age_min: int
-    age_max: int
-    trading_name: str | None = None
-    company_number: str | None = None
-    charity_number: str | None = None
-    contact_phone: str | None = None
-    offer_summary: str | None = None
-    send_specialism: bool = False
-    semh_specialism: bool = False
-    cost_per_day_pence: int | None = None
-    capacity: int | None = None
-    provision_types: tuple[str, ...] = ()
-    key_stages: tuple[str, ...] = ()
-    council_ids: tuple[int, ...] = ()
 
 
 def create_record(session: Session, actor: User, details: ProviderDetails, main_site: NewSite, today: date) -> Provider:

@@ -22,7 +22,9 @@ class NewSite:
 
 
 @dataclass(frozen=True)
-class NewProvider:
+class ProviderDetails:
+    """Everything a maintainer edits on a provider's record (status and audit facts are not here)."""
+
     legal_name: str
     contact_name: str
     contact_email: str
@@ -40,11 +42,17 @@ class NewProvider:
     semh_specialism: bool = False
     cost_per_day_pence: int | None = None
     capacity: int | None = None
-    directory_status: str = "pending"
-    registration_status: str = "not_checked"
     provision_types: tuple[str, ...] = ()
     key_stages: tuple[str, ...] = ()
     council_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class NewProvider(ProviderDetails):
+    """A provider's record as created: its details, where it starts in the directory, and its sites."""
+
+    directory_status: str = "pending"
+    registration_status: str = "not_checked"
     sites: tuple[NewSite, ...] = field(default_factory=tuple)
 
 

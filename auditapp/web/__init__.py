@@ -1,7 +1,7 @@
 """HTMX pages: blueprints, the page-or-fragment `render` helper and template globals."""
 from __future__ import annotations
 
-from flask import Flask, make_response, render_template
+from flask import Flask, make_response, redirect, render_template
 from flask_login import current_user
 
 from ..extensions import htmx
@@ -42,6 +42,15 @@ def render(page: str, fragment: str | None = None, status: int = 200, **context)
     response = make_response(render_template(template, **context), status)
     response.vary.add("HX-Request")
     return response
+
+
+def done(url: str):
+    """After a successful change: a 303, or for htmx an HX-Redirect (a full page load, not a swap)."""
+    if htmx:
+        response = make_response("", 200)
+        response.headers["HX-Redirect"] = url
+        return response
+    return redirect(url, code=303)
 
 
 def _template_globals() -> dict:

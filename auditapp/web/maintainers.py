@@ -7,18 +7,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, make_response, redirect, request, url_for
+from flask import Blueprint, request, url_for
 from flask_login import current_user
 from marshmallow import ValidationError
 
 from .. import maintainer_queries as mq
 from ..db import db
-from ..extensions import htmx
 from ..security import roles
 from ..services import decisions
 from ..services.eligibility import EligibilityConfig
 from ..services.errors import Conflict, DomainError
-from . import render
+from . import done, render
 from .maintainer_forms import DecisionSchema, WeekSchema, flat_errors
 from .maintainer_pages import labels, provider_context, provider_or_404, today
 
@@ -118,15 +117,6 @@ def thresholds():
     """The roll-up's thresholds, read-only, and where they are set."""
     settings = [(SETTING_LABELS.get(name, (name, "")), name, value) for name, value in EligibilityConfig().describe()]
     return render("maintainers/thresholds.html", settings=settings)
-
-
-def done(url: str):
-    """After a successful change: a redirect, which htmx follows as a full page load."""
-    if htmx:
-        response = make_response("", 200)
-        response.headers["HX-Redirect"] = url
-        return response
-    return redirect(url, code=303)
 
 
 def _decision_again(provider_id: int, form: dict, status: int, **problem):

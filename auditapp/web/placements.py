@@ -8,18 +8,17 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
-from flask import Blueprint, current_app, make_response, redirect, request, url_for
+from flask import Blueprint, current_app, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
 from ..db import db
-from ..extensions import htmx
 from ..models import Organisation, PlacementReview, Provider
 from ..models.enums import DIRECTORY_STATUS_LABELS, PLACEMENT_OUTCOME_LABELS
 from ..security import roles
 from ..services import placements as service
 from ..services.errors import DomainError, Invalid, NotFound
-from . import render
+from . import done, render
 
 bp = Blueprint("placements", __name__, url_prefix="/placements")
 READERS = ("school",) + service.LA_ROLES
@@ -146,17 +145,8 @@ def _save(placement_id: uuid.UUID | None):
         return _form_page(placement, request.form, errors, [], status=exc.status)
     db.session.commit()
     if submit:
-        return _done(url_for("placements.detail", placement_id=saved.placement.id, submitted=1))
-    return _done(url_for("placements.edit", placement_id=saved.placement.id, saved=1))
-
-
-def _done(url: str):
-    """After a successful save: a 303, or for htmx an HX-Redirect (a full page load, not a swap)."""
-    if htmx:
-        response = make_response("", 200)
-        response.headers["HX-Redirect"] = url
-        return response
-    return redirect(url, code=303)
+        return done(url_for("placements.detail", placement_id=saved.placement.id, submitted=1))
+    return done(url_for("placements.edit", placement_id=saved.placement.id, saved=1))
 
 
 def _form_page(placement, form, errors, warnings, status: int = 200):

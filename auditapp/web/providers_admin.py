@@ -14,12 +14,11 @@ from ..security import roles
 from ..services import planner, provider_records
 from ..services.errors import Conflict, DomainError
 from ..services.providers import NewSite
-from . import render
+from . import done, render
 from .maintainer_forms import (CloseSchema, EditProviderSchema, NewProviderSchema, ScheduleSchema, SiteSchema,
                                TriggerSchema, flat_errors, form_data)
 from .maintainer_pages import (labels, provider_context, provider_or_404, record_form, record_options,
                                schedule_options, today)
-from .maintainers import done
 
 bp = Blueprint("provider_records", __name__, url_prefix="/maintainers")
 SITE_FIELDS = ("name", "address_line1", "town", "postcode")
