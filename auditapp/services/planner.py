@@ -3,9 +3,10 @@ resolve triggers once the visit scheduled for them has every planned audit final
 
 A trigger (a notified change: new premises, new proprietor, ...) stays unresolved while its visit
 is only booked: a change of proprietor keeps the provider Under review "until done"
-(audit-templates.md §1.6), and a booked visit can still be cancelled. `resolve_covered_triggers`
-runs inside every roll-up (rollup.recompute), so the finalise that completes the visit resolves
-the trigger in the same transaction, and the provider's status follows at once.
+(audit-templates.md §1.6), and a booked visit can still be cancelled. Every roll-up
+(rollup.recompute) reads `open_triggers` once and resolves the covered ones, so the finalise that
+completes the visit resolves the trigger in the same transaction, and the provider's status follows
+at once.
 """
 from __future__ import annotations
 
@@ -87,24 +88,38 @@ def _check(plan: VisitPlan, provider: Provider, site: Site | None, assignees: li
         raise Invalid("visit.invalid", "Check the visit's details", errors)
 
 
-def resolve_covered_triggers(session: Session, provider_ids: list[int] | None, now: datetime,
-                             actor: User | None = None) -> int:
-    """Resolve open triggers whose scheduled visit has a finalised audit of every planned type."""
+def open_triggers(session: Session, provider_ids: list[int] | None) -> list[tuple[ProviderTrigger, bool]]:
+    """Unresolved triggers of these providers (of every provider when None), oldest first, each with whether it
+    is covered: its scheduled visit has a finalised audit of every planned type. One query, whatever the
+    number of providers: the roll-up resolves the covered ones and reads the rest as pending changes."""
     planned_but_unfinalised = (
         select(VisitAuditType.visit_id)
         .where(VisitAuditType.visit_id == ProviderTrigger.visit_id,
                ~exists().where(Audit.visit_id == VisitAuditType.visit_id, Audit.audit_type == VisitAuditType.audit_type,
                                Audit.status == "finalised")))
-    query = select(ProviderTrigger).where(
-        ProviderTrigger.resolved_at.is_(None), ProviderTrigger.visit_id.is_not(None),
-        ProviderTrigger.provider_id.in_(provider_ids) if provider_ids is not None else true(),
-        and_(exists().where(Audit.visit_id == ProviderTrigger.visit_id, Audit.status == "finalised"),
-             ~planned_but_unfinalised.exists()))
-    resolved = list(session.scalars(query))
-    for trigger in resolved:
+    covered = and_(ProviderTrigger.visit_id.is_not(None),
+                   exists().where(Audit.visit_id == ProviderTrigger.visit_id, Audit.status == "finalised"),
+                   ~planned_but_unfinalised.exists())
+    rows = session.execute(select(ProviderTrigger, covered.label("covered")).where(
+        ProviderTrigger.resolved_at.is_(None),
+        ProviderTrigger.provider_id.in_(provider_ids) if provider_ids is not None else true())
+        .order_by(ProviderTrigger.id))
+    return [(trigger, bool(is_covered)) for trigger, is_covered in rows]
+
+
+def resolve(session: Session, triggers: list[ProviderTrigger], now: datetime, actor: User | None = None) -> None:
+    """Mark covered triggers resolved, each in the audit log."""
+    for trigger in triggers:
         trigger.resolved_at, trigger.resolved_by_id = now, actor.id if actor else None
         audit_log.record(session, actor, "provider.trigger_resolved", "provider", trigger.provider_id,
                          after={"trigger_id": trigger.id, "kind": trigger.kind, "visit_id": trigger.visit_id})
-    if resolved:
+    if triggers:
         session.flush()
-    return len(resolved)
+
+
+def resolve_covered_triggers(session: Session, provider_ids: list[int] | None, now: datetime,
+                             actor: User | None = None) -> int:
+    """Resolve open triggers whose scheduled visit has a finalised audit of every planned type."""
+    covered = [trigger for trigger, is_covered in open_triggers(session, provider_ids) if is_covered]
+    resolve(session, covered, now, actor)
+    return len(covered)

@@ -53,8 +53,10 @@ def recompute(session: Session, provider_ids: list[int] | None, today: date, cau
               ) -> list[StatusChange]:
     """Recompute the providers (all open ones when `provider_ids` is None); return what changed."""
     now = datetime.now(timezone.utc)
-    # A finalise can complete the visit booked for a notified change: resolve it before reading facts.
-    planner.resolve_covered_triggers(session, provider_ids, now, actor)
+    # A finalise can complete the visit booked for a notified change: resolve it; the rest are facts.
+    triggers = planner.open_triggers(session, provider_ids)
+    planner.resolve(session, [trigger for trigger, covered in triggers if covered], now, actor)
+    pending = _pending_changes(trigger for trigger, covered in triggers if not covered)
     if provider_ids is None:
         # The full roll-up reads plain rows (no ORM objects for thousands of unchanged providers) and every
         # fact row without an id filter.
@@ -62,7 +64,7 @@ def recompute(session: Session, provider_ids: list[int] | None, today: date, cau
     else:
         stored = list(session.scalars(select(Provider).where(Provider.closed_at.is_(None),
                                                              Provider.id.in_(provider_ids))))
-    facts = gather_facts(session, stored, everyone=provider_ids is None)
+    facts = gather_facts(session, stored, everyone=provider_ids is None, pending=pending)
     # computed_at is the API's change stamp for what a recompute derives (directory_queries.change_stamp), so it
     # must move whenever a response could. An event (finalise, action, concern, decision, edit) can change
     # what schools read (audit dates, open actions) without changing the stored result: stamp every provider it
@@ -164,11 +166,13 @@ def _history(session, provider, kind, before, after, reasons, cause, actor, audi
     return StatusChange(provider.id, provider.display_name, kind, before, after)
 
 
-def gather_facts(session: Session, providers: list, everyone: bool = False) -> dict[int, ProviderFacts]:
+def gather_facts(session: Session, providers: list, everyone: bool = False,
+                 pending: dict[int, list[str]] | None = None) -> dict[int, ProviderFacts]:
     """Everything eligibility() needs for these providers, in a fixed number of queries.
 
     `providers`: Provider objects or rows with their id, first_listed_on and registration_status.
     `everyone`: the providers are all there are, so the queries need no id filter.
+    `pending`: the notified changes awaiting re-audit, when the caller has read them (recompute does).
     """
     if not providers:
         return {}
@@ -182,13 +186,10 @@ def gather_facts(session: Session, providers: list, everyone: bool = False) -> d
                                     .where(_among(SafeguardingConcern.provider_id, ids),
                                            SafeguardingConcern.status == "open")
                                     .group_by(SafeguardingConcern.provider_id)).all())
-    triggers: dict[int, list[str]] = {}
-    for provider_id, kind in session.execute(select(ProviderTrigger.provider_id, ProviderTrigger.kind)
-                                             .where(_among(ProviderTrigger.provider_id, ids),
-                                                    ProviderTrigger.resolved_at.is_(None),
-                                                    ProviderTrigger.kind.in_(REVIEW_TRIGGERS))
-                                             .order_by(ProviderTrigger.id)):
-        triggers.setdefault(provider_id, []).append(kind)
+    if pending is None:
+        pending = _pending_changes(session.scalars(select(ProviderTrigger).where(
+            _among(ProviderTrigger.provider_id, ids), ProviderTrigger.resolved_at.is_(None))
+            .order_by(ProviderTrigger.id)))
     facts = {}
     for provider in providers:
         pid = provider.id
@@ -200,8 +201,17 @@ def gather_facts(session: Session, providers: list, everyone: bool = False) -> d
                                    registration=registration.get(pid, provider.registration_status),
                                    audits=audits, actions=tuple(actions.get(pid, ())),
                                    untriaged_concerns=concerns.get(pid, 0),
-                                   pending_changes=tuple(triggers.get(pid, ())))
+                                   pending_changes=tuple(pending.get(pid, ())))
     return facts
+
+
+def _pending_changes(open_triggers) -> dict[int, list[str]]:
+    """The kinds of the open triggers that keep a provider under review, per provider, in the given order."""
+    kinds: dict[int, list[str]] = {}
+    for trigger in open_triggers:
+        if trigger.kind in REVIEW_TRIGGERS:
+            kinds.setdefault(trigger.provider_id, []).append(trigger.kind)
+    return kinds
 
 
 def _among(column, ids):
