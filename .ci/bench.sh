@@ -12,6 +12,7 @@ stop_services_on_exit  # .ci/lib.sh: stops whatever was started, however the scr
 
 # 1. System packages (RECIPES §3, §10).
 command -v wrk >/dev/null || { log "installing wrk"; apt_install wrk; }
+command -v chromium >/dev/null || { log "installing chromium"; apt_install chromium; }  # the capture figures
 [ -x /usr/lib/postgresql/15/bin/initdb ] || { log "installing postgresql-15"; apt_install postgresql-15; }
 ensure_pdf_libs  # .ci/lib.sh: Pango and a font for the report PDFs (WeasyPrint)
 
@@ -30,4 +31,15 @@ rc=0
 log "sync model test, ${SYNC_MODEL_EXAMPLES:=2000} sequences (+ half as many with two tablets)"
 TEST_DATABASE_URL=$DATABASE_URL SYNC_MODEL_EXAMPLES=$SYNC_MODEL_EXAMPLES \
   .venv/bin/python -m pytest -q -p no:cacheprovider tests/test_sync_model.py || rc=$?
+# 6. The capture screen in headless Chromium (issue 3's figures): a rating click -> IndexedDB -> screen, and
+#    a 120-item audit opened offline. The browser test prints them; nothing there is asserted against a time.
+log "capture screen figures (headless Chromium)"
+capture_log=$(mktemp)
+if TEST_DATABASE_URL=$DATABASE_URL .venv/bin/python -m pytest -q -s -p no:cacheprovider -p no:logging \
+     tests/test_capture_browser.py -k "worker_and_a_120_item_audit" >"$capture_log" 2>&1; then
+  grep -E "^\[capture figures\]" "$capture_log"
+else
+  rc=1; tail -40 "$capture_log"
+fi
+rm -f "$capture_log"
 exit "$rc"
