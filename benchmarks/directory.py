@@ -15,6 +15,11 @@ Figures (targets from issue 6):
 - the per-finalise recompute of one provider, `recompute(session, [id], ...)`: < 10 ms (p50/p95
   over 200 providers);
 - the schools' search page on this directory, one client, 200 requests: p95 < 50 ms.
+run.py holds the first steady-state run and the worst search p95 of the three searches to the targets.
+
+Alone (no wrk, no other phases): `DATABASE_URL=... .venv/bin/python -m benchmarks.directory [--reuse]`
+prints the same figures, with the median of several steady-state runs and each run's SQL statement
+count (steadier than wall time on a shared machine).
 """
 from __future__ import annotations
 

@@ -16,10 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
-from sqlalchemy import and_, func, or_, select, true
+from sqlalchemy import and_, func, select, true
 from sqlalchemy.orm import Session
 
-from ..models import (Action, Answer, Audit, Provider, ProviderStatusChange, ProviderTrigger, QoeGrade,
+from ..models import (Action, Answer, Audit, Provider, ProviderStatusChange, QoeGrade,
                       SafeguardingConcern, User, Visit)
 from ..models.enums import AUDIT_TYPES
 from . import audit_log, notifications, placements, planner
@@ -30,6 +30,7 @@ LISTED = ("eligible", "conditional")
 HELD_BY_MAINTAINERS = ("suspended", "removed")  # only a decision moves a provider out of these
 REVIEW_TRIGGERS = ("new_proprietor", "serious_incident")  # notified changes that put a provider under review
 REGISTRATION_ITEM = "HDR-4.5"  # the partial index ix_answers_registration_check is on this item
+_TYPE_SLOT = {audit_type: n for n, audit_type in enumerate(AUDIT_TYPES)}
 DATE_DRIVEN = "rollup"  # the cause of the daily roll-up (audit-tools rollup), which no event triggered
 
 
@@ -57,14 +58,8 @@ def recompute(session: Session, provider_ids: list[int] | None, today: date, cau
     triggers = planner.open_triggers(session, provider_ids)
     planner.resolve(session, [trigger for trigger, covered in triggers if covered], now, actor)
     pending = _pending_changes(trigger for trigger, covered in triggers if not covered)
-    if provider_ids is None:
-        # The full roll-up reads plain rows (no ORM objects for thousands of unchanged providers) and every
-        # fact row without an id filter.
-        stored = session.execute(select(*_STORED).where(Provider.closed_at.is_(None))).all()
-    else:
-        stored = list(session.scalars(select(Provider).where(Provider.closed_at.is_(None),
-                                                             Provider.id.in_(provider_ids))))
-    facts = gather_facts(session, stored, everyone=provider_ids is None, pending=pending)
+    stored, registration, untriaged = _load(session, provider_ids, open_only=True)
+    facts = _facts(session, stored, provider_ids, registration, untriaged, pending)
     # computed_at is the API's change stamp for what a recompute derives (directory_queries.change_stamp), so it
     # must move whenever a response could. An event (finalise, action, concern, decision, edit) can change
     # what schools read (audit dates, open actions) without changing the stored result: stamp every provider it
@@ -166,37 +161,57 @@ def _history(session, provider, kind, before, after, reasons, cause, actor, audi
     return StatusChange(provider.id, provider.display_name, kind, before, after)
 
 
-def gather_facts(session: Session, providers: list, everyone: bool = False,
-                 pending: dict[int, list[str]] | None = None) -> dict[int, ProviderFacts]:
-    """Everything eligibility() needs for these providers, in a fixed number of queries.
-
-    `providers`: Provider objects or rows with their id, first_listed_on and registration_status.
-    `everyone`: the providers are all there are, so the queries need no id filter.
-    `pending`: the notified changes awaiting re-audit, when the caller has read them (recompute does).
-    """
-    if not providers:
-        return {}
+def gather_facts(session: Session, providers: list[Provider], everyone: bool = False) -> dict[int, ProviderFacts]:
+    """Everything eligibility() needs for these providers, in a fixed number of queries (the maintainers' "why"
+    page; recompute reads the same facts with its own loading). `everyone`: the providers are all there are."""
     ids = None if everyone else [p.id for p in providers]
-    by_provider: dict[int, list[AuditFact]] = {}
-    for pid, audit in _latest_finalised(session, ids):
-        by_provider.setdefault(pid, []).append(audit)
-    registration, concerns = _registration_and_concerns(session, ids)
-    actions = _open_actions(session, ids)
-    if pending is None:
-        pending = _pending_changes(session.scalars(select(ProviderTrigger).where(
-            _among(ProviderTrigger.provider_id, ids), ProviderTrigger.resolved_at.is_(None))
-            .order_by(ProviderTrigger.id)))
+    _, registration, untriaged = _load(session, ids, open_only=False)
+    pending = _pending_changes(trigger for trigger, _ in planner.open_triggers(session, ids))
+    return _facts(session, providers, ids, registration, untriaged, pending)
+
+
+def _load(session: Session, provider_ids: list[int] | None, open_only: bool) -> tuple[list, dict, dict]:
+    """The providers (all when `provider_ids` is None) with the two facts that have one value per provider:
+    the newest registration check and the number of untriaged concerns, joined on in the same statement.
+
+    Plain rows of the _STORED columns for the full roll-up (no ORM objects for thousands of unchanged
+    providers), Provider objects for named ones. Returns (providers, registration by id, concerns by id).
+    """
+    newest, concerns = _registration_and_concerns(provider_ids)
+    columns = _STORED if provider_ids is None else (Provider,)
+    rows = session.execute(select(*columns, newest.c.value.label("registration_check"),
+                                  concerns.c.count.label("untriaged"))
+                           .outerjoin(newest, newest.c.provider_id == Provider.id)
+                           .outerjoin(concerns, concerns.c.provider_id == Provider.id)
+                           .where(_among(Provider.id, provider_ids),
+                                  Provider.closed_at.is_(None) if open_only else true())).all()
+    providers = rows if provider_ids is None else [row.Provider for row in rows]
+    registration, untriaged = {}, {}
+    for row, provider in zip(rows, providers):
+        if isinstance(row.registration_check, str):
+            registration[provider.id] = row.registration_check
+        if row.untriaged:
+            untriaged[provider.id] = row.untriaged
+    return providers, registration, untriaged
+
+
+def _facts(session: Session, providers: list, provider_ids: list[int] | None, registration: dict[int, str],
+           untriaged: dict[int, int], pending: dict[int, list[str]]) -> dict[int, ProviderFacts]:
+    """ProviderFacts for each provider (objects or rows with id, first_listed_on, registration_status), reading
+    the facts with several rows per provider: latest audits and open actions, by id (every row when None)."""
+    audits: dict[int, list] = {}
+    for pid, audit in _latest_finalised(session, provider_ids):
+        # Slots in a fixed type order, so the reasons come out in the same order every run and an unchanged
+        # provider compares equal to what is stored (the query's row order is not fixed).
+        audits.setdefault(pid, [None] * len(AUDIT_TYPES))[_TYPE_SLOT[audit.audit_type]] = audit
+    actions = _open_actions(session, provider_ids)
     facts = {}
     for provider in providers:
         pid = provider.id
-        # A fixed order, so the reasons come out in the same order every run and an unchanged provider
-        # compares equal to what is stored (the query's row order is not fixed).
-        audits = tuple(sorted(by_provider.get(pid, ()), key=lambda a: AUDIT_TYPES.index(a.audit_type)))
         listed = provider.first_listed_on.date() if provider.first_listed_on else None
-        facts[pid] = ProviderFacts(listed_since=listed,
-                                   registration=registration.get(pid, provider.registration_status),
-                                   audits=audits, actions=tuple(actions.get(pid, ())),
-                                   untriaged_concerns=concerns.get(pid, 0),
+        facts[pid] = ProviderFacts(listed_since=listed, registration=registration.get(pid, provider.registration_status),
+                                   audits=tuple(a for a in audits.get(pid, ()) if a is not None),
+                                   actions=tuple(actions.get(pid, ())), untriaged_concerns=untriaged.get(pid, 0),
                                    pending_changes=tuple(pending.get(pid, ())))
     return facts
 
@@ -238,10 +253,9 @@ def _latest_finalised(session, provider_ids) -> list[tuple[int, AuditFact]]:
             for pid, audit_type, outcome, visit_date, overall in rows]
 
 
-def _registration_and_concerns(session, provider_ids) -> tuple[dict[int, str], dict[int, int]]:
-    """Each provider's newest registration check (HDR-4.5) among its finalised audits, and its number of
-    safeguarding concerns awaiting triage. One value each per provider, so one statement serves both (joined
-    to the provider): a round trip fewer on every recompute."""
+def _registration_and_concerns(provider_ids) -> tuple:
+    """Subqueries of each provider's newest registration check (HDR-4.5) among its finalised audits, and of
+    its number of safeguarding concerns awaiting triage (one row per provider each, for _load to join)."""
     ranked = (select(Visit.provider_id, Answer.value,
                      func.row_number().over(partition_by=Visit.provider_id,
                                             order_by=(Visit.visit_date.desc(), Audit.finalised_at.desc())).label("rank"))
@@ -253,18 +267,7 @@ def _registration_and_concerns(session, provider_ids) -> tuple[dict[int, str], d
     concerns = (select(SafeguardingConcern.provider_id, func.count().label("count"))
                 .where(_among(SafeguardingConcern.provider_id, provider_ids), SafeguardingConcern.status == "open")
                 .group_by(SafeguardingConcern.provider_id).subquery())
-    rows = session.execute(select(Provider.id, newest.c.value, concerns.c.count)
-                           .outerjoin(newest, newest.c.provider_id == Provider.id)
-                           .outerjoin(concerns, concerns.c.provider_id == Provider.id)
-                           .where(_among(Provider.id, provider_ids),
-                                  or_(newest.c.provider_id.is_not(None), concerns.c.provider_id.is_not(None))))
-    registration, untriaged = {}, {}
-    for pid, value, count in rows:
-        if isinstance(value, str):
-            registration[pid] = value
-        if count:
-            untriaged[pid] = count
-    return registration, untriaged
+    return newest, concerns
 
 
 def _open_actions(session, provider_ids) -> dict[int, list[ActionFact]]:
