@@ -18,7 +18,6 @@ from .models import (
 )
 from .services.errors import NotFound
 
-QUEUE_STATUSES = ("under_review", "pending", "suspended")
 ALL_VISITS_ROLES = ("admin", "maintainer")
 
 
@@ -57,13 +56,6 @@ def provider_visits(session: Session, provider_id: int) -> list[Visit]:
                                 .options(selectinload(Visit.audit_types), selectinload(Visit.assignments))
                                 .order_by(Visit.visit_date.desc())))
 
-
-def directory_queue(session: Session) -> list[Provider]:
-    """Providers that need a maintainer: under review first, then pending, then suspended."""
-    order = {status: rank for rank, status in enumerate(QUEUE_STATUSES)}
-    providers = session.scalars(select(Provider).where(Provider.directory_status.in_(QUEUE_STATUSES))
-                                .options(selectinload(Provider.councils)))
-    return sorted(providers, key=lambda p: (order[p.directory_status], p.display_name.lower()))
 
 
 def open_concerns(session: Session) -> list:

@@ -129,12 +129,19 @@ def test_a_school_role_cannot_be_placed_in_a_council(client, auth, db_session):
     assert "cannot belong to Leicester City Council" in response.get_data(as_text=True)
 
 
-def test_maintainer_queue_puts_under_review_first(client, auth, db_session):
+def test_maintainers_home_shows_the_decision_queue_most_urgent_first(client, auth, db_session):
+    # Given two providers waiting for a decision: one on safeguarding grounds, one other
+    providers = db_session.query(Provider).order_by(Provider.id).limit(2).all()
+    for provider, urgency in zip(providers, (1, 3)):
+        provider.needs_decision, provider.queue_urgency = True, urgency
+    db_session.flush()
     auth.login("maintainer")
-    body = client.get("/directory/queue").get_data(as_text=True)
-    under_review = db_session.query(Provider).filter_by(directory_status="under_review").all()
-    suspended = db_session.query(Provider).filter_by(directory_status="suspended").one()
-    assert max(body.index(p.display_name) for p in under_review) < body.index(suspended.display_name)
+    body = client.get("/").get_data(as_text=True)
+    # Then the home page lists the safeguarding one first, each linking to the decision page
+    other, safeguarding = providers
+    assert body.index(safeguarding.display_name) < body.index(other.display_name)
+    assert f'href="/maintainers/providers/{safeguarding.id}"' in body and "Open the decision queue" in body
+    assert "Safeguarding" in body
 
 
 def test_health_check_reports_ok(client):

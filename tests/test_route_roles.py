@@ -36,7 +36,6 @@ MATRIX = {
     ("GET", "visits.detail"):          (302, 200, 200, 404, 200, 403, 403),
     ("GET", "directory.index"):        (302, 200, 200, 200, 403, 200, 403),
     ("GET", "directory.provider"):     (302, 200, 200, 200, 403, 200, 403),
-    ("GET", "directory.queue"):        (302, 200, 200, 403, 403, 403, 403),
     ("GET", "directory.export"):       (302, 200, 200, 200, 403, 200, 403),
     # Watching is for school users; the plain form POST is sent back to the provider's page.
     ("POST", "directory.watch"):       (302, 403, 403, 403, 403, 303, 403),

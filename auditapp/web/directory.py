@@ -102,12 +102,6 @@ def unwatch(provider_id: int):
     return _watch_answer(provider_id, watching=False)
 
 
-@bp.get("/queue")
-@roles("maintainer", "admin")
-def queue():
-    """Providers waiting for a maintainer's decision, most urgent first."""
-    return render("directory/queue.html", queue=queries.directory_queue(db.session))
-
 
 def _maintainers_record(provider_id: int) -> str | None:
     """The maintainers' record of the provider, for the roles that may open it."""

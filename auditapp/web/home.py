@@ -7,7 +7,7 @@ from flask import Blueprint
 from flask_login import current_user
 from sqlalchemy import text
 
-from .. import grading_queries, queries
+from .. import grading_queries, maintainer_queries, queries
 from ..db import db
 from ..models.enums import ROLES
 from ..security import public, roles
@@ -26,7 +26,7 @@ def index():
     if user.role in ("auditor", "qoe_teacher"):
         context["visits"] = queries.visits_for(session, user, upcoming_only=True)
     elif user.role == "maintainer":
-        context["queue"] = queries.directory_queue(session)
+        context["queue"] = maintainer_queries.queue(session)
         context["concerns"] = queries.open_concerns(session)
         context["counts"] = queries.status_counts(session)
     elif user.role == "school":
