@@ -242,13 +242,13 @@ def _settle(session: Session, actor: User, row: Evidence, status: str, now: date
     row.status, row.version, row.last_error, row.last_error_at = status, row.version + 1, None, None
     if status == "verified":
         row.verified_at, row.uploaded_at = now, uploaded_at or row.uploaded_at or now
-    session.flush()
-    log_changes(session, [{"entity": "evidence", "entity_id": str(row.id), "version": row.version,
-                           "audit_id": row.audit_id}])
     audit_log.record(session, actor, "evidence.verify" if status == "verified" else "evidence.reject", "evidence",
                      row.id, before={"status": before},
                      after={"status": status, "sha256": row.sha256, "size_bytes": row.size_bytes,
                             **({"code": row.rejection_code} if status == "rejected" else {})})
+    session.flush()  # the row and the audit-log entry before the change-log lock, so it is held for one insert
+    log_changes(session, [{"entity": "evidence", "entity_id": str(row.id), "version": row.version,
+                           "audit_id": row.audit_id}])
 
 
 # ---- viewing ---------------------------------------------------------------------------------
