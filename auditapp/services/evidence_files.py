@@ -1,12 +1,12 @@
 """Evidence bytes: upload targets, the local upload, confirm (the server's own verification),
 viewing and purge. Metadata (register, withdraw, counts) is services/evidence.py.
 
-Confirm never trusts the device: it asks the store for the object's size and write time (HEAD).
-A store trusted for checksums (AWS S3: it refuses a presigned PUT whose bytes differ from the
-signed `x-amz-checksum-sha256`) also reports the SHA-256 it checked, and confirm then reads only
-the first bytes. Any other store (moto keeps a claimed checksum without checking it) has the object
-streamed once to hash it. The type is the magic number of the bytes, never the declared media type
-or the PUT's Content-Type.
+Confirm never trusts the device: the store tells the object's size and write time, and its SHA-256
+comes either from the store itself or from streaming the object once (`_look`). Only a store trusted
+for checksums (AWS S3: it refuses a presigned PUT whose bytes differ from the signed
+`x-amz-checksum-sha256`) is believed about the SHA-256, and then only the first bytes of a large
+file are read; moto, for one, keeps a claimed checksum without checking it. The type is the magic
+number of the bytes, never the declared media type or the PUT's Content-Type.
 """
 from __future__ import annotations
 
