@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cache
 
-from sqlalchemy import and_, exists, select, true
+from sqlalchemy import and_, bindparam, exists, select, true
 from sqlalchemy.orm import Session
 
 from ..models import Audit, Provider, ProviderTrigger, Site, User, Visit, VisitAuditType
@@ -92,6 +93,14 @@ def open_triggers(session: Session, provider_ids: list[int] | None) -> list[tupl
     """Unresolved triggers of these providers (of every provider when None), oldest first, each with whether it
     is covered: its scheduled visit has a finalised audit of every planned type. One query, whatever the
     number of providers: the roll-up resolves the covered ones and reads the rest as pending changes."""
+    params = {} if provider_ids is None else {"provider_ids": list(provider_ids)}
+    rows = session.execute(_open_triggers_statement(provider_ids is None), params)
+    return [(trigger, bool(is_covered)) for trigger, is_covered in rows]
+
+
+@cache
+def _open_triggers_statement(everyone: bool):
+    """Built once per shape (every trigger, or the ids bound at execution): it runs in every recompute."""
     planned_but_unfinalised = (
         select(VisitAuditType.visit_id)
         .where(VisitAuditType.visit_id == ProviderTrigger.visit_id,
@@ -100,11 +109,10 @@ def open_triggers(session: Session, provider_ids: list[int] | None) -> list[tupl
     covered = and_(ProviderTrigger.visit_id.is_not(None),
                    exists().where(Audit.visit_id == ProviderTrigger.visit_id, Audit.status == "finalised"),
                    ~planned_but_unfinalised.exists())
-    rows = session.execute(select(ProviderTrigger, covered.label("covered")).where(
-        ProviderTrigger.resolved_at.is_(None),
-        ProviderTrigger.provider_id.in_(provider_ids) if provider_ids is not None else true())
-        .order_by(ProviderTrigger.id))
-    return [(trigger, bool(is_covered)) for trigger, is_covered in rows]
+    return (select(ProviderTrigger, covered.label("covered"))
+            .where(ProviderTrigger.resolved_at.is_(None),
+                   true() if everyone else ProviderTrigger.provider_id.in_(bindparam("provider_ids", expanding=True)))
+            .order_by(ProviderTrigger.id))
 
 
 def resolve(session: Session, triggers: list[ProviderTrigger], now: datetime, actor: User | None = None) -> None:

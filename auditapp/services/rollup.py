@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
+from functools import cache
 
-from sqlalchemy import and_, func, select, true
+from sqlalchemy import and_, bindparam, func, select, true
 from sqlalchemy.orm import Session
 
 from ..models import (Action, Answer, Audit, Provider, ProviderStatusChange, QoeGrade,
@@ -177,14 +178,7 @@ def _load(session: Session, provider_ids: list[int] | None, open_only: bool) -> 
     Plain rows of the _STORED columns for the full roll-up (no ORM objects for thousands of unchanged
     providers), Provider objects for named ones. Returns (providers, registration by id, concerns by id).
     """
-    newest, concerns = _registration_and_concerns(provider_ids)
-    columns = _STORED if provider_ids is None else (Provider,)
-    rows = session.execute(select(*columns, newest.c.value.label("registration_check"),
-                                  concerns.c.count.label("untriaged"))
-                           .outerjoin(newest, newest.c.provider_id == Provider.id)
-                           .outerjoin(concerns, concerns.c.provider_id == Provider.id)
-                           .where(_among(Provider.id, provider_ids),
-                                  Provider.closed_at.is_(None) if open_only else true())).all()
+    rows = session.execute(_load_statement(provider_ids is None, open_only), _params(provider_ids)).all()
     providers = rows if provider_ids is None else [row.Provider for row in rows]
     registration, untriaged = {}, {}
     for row, provider in zip(rows, providers):
@@ -193,6 +187,16 @@ def _load(session: Session, provider_ids: list[int] | None, open_only: bool) -> 
         if row.untriaged:
             untriaged[provider.id] = row.untriaged
     return providers, registration, untriaged
+
+
+@cache
+def _load_statement(everyone: bool, open_only: bool):
+    newest, concerns = _registration_and_concerns(everyone)
+    columns = _STORED if everyone else (Provider,)
+    return (select(*columns, newest.c.value.label("registration_check"), concerns.c.count.label("untriaged"))
+            .outerjoin(newest, newest.c.provider_id == Provider.id)
+            .outerjoin(concerns, concerns.c.provider_id == Provider.id)
+            .where(_among(Provider.id, everyone), Provider.closed_at.is_(None) if open_only else true()))
 
 
 def _facts(session: Session, providers: list, provider_ids: list[int] | None, registration: dict[int, str],
@@ -225,8 +229,15 @@ def _pending_changes(open_triggers) -> dict[int, list[str]]:
     return kinds
 
 
-def _among(column, ids):
-    return true() if ids is None else column.in_(ids)
+# Each statement is built once per shape (every provider, or the ids bound at execution): building the
+# expressions took about as long as running a one-provider query.
+def _among(column, everyone: bool):
+    """No filter for the full roll-up (it reads every row), else the ids bound at execution (_params)."""
+    return true() if everyone else column.in_(bindparam("provider_ids", expanding=True))
+
+
+def _params(provider_ids: list[int] | None) -> dict:
+    return {} if provider_ids is None else {"provider_ids": list(provider_ids)}
 
 
 def _latest_finalised(session, provider_ids) -> list[tuple[int, AuditFact]]:
@@ -238,34 +249,39 @@ def _latest_finalised(session, provider_ids) -> list[tuple[int, AuditFact]]:
     partition at rank 1 (the plan's "Run Condition"); measured on 60,000 audits they take the same time, and
     this one also runs on SQLite (`make run`).
     """
-    ranked = (select(Visit.provider_id, Audit.id, Audit.audit_type, Audit.outcome, Visit.visit_date,
-                     func.row_number().over(partition_by=(Visit.provider_id, Audit.audit_type),
-                                            order_by=(Visit.visit_date.desc(), Audit.revision.desc())).label("rank"))
-              .join(Visit, Visit.id == Audit.visit_id)
-              .where(_among(Visit.provider_id, provider_ids), Audit.status == "finalised", Audit.outcome.is_not(None))
-              .subquery())
-    grade = and_(QoeGrade.audit_id == ranked.c.id, ranked.c.audit_type == "quality_education",
-                 QoeGrade.area == "overall", QoeGrade.moderation.is_not(None))
-    rows = session.execute(select(ranked.c.provider_id, ranked.c.audit_type, ranked.c.outcome, ranked.c.visit_date,
-                                  func.coalesce(QoeGrade.moderated_grade, QoeGrade.grade))
-                           .outerjoin(QoeGrade, grade).where(ranked.c.rank == 1))
+    rows = session.execute(_latest_statement(provider_ids is None), _params(provider_ids))
     return [(pid, AuditFact(audit_type, outcome, visit_date, overall))
             for pid, audit_type, outcome, visit_date, overall in rows]
 
 
-def _registration_and_concerns(provider_ids) -> tuple:
+@cache
+def _latest_statement(everyone: bool):
+    ranked = (select(Visit.provider_id, Audit.id, Audit.audit_type, Audit.outcome, Visit.visit_date,
+                     func.row_number().over(partition_by=(Visit.provider_id, Audit.audit_type),
+                                            order_by=(Visit.visit_date.desc(), Audit.revision.desc())).label("rank"))
+              .join(Visit, Visit.id == Audit.visit_id)
+              .where(_among(Visit.provider_id, everyone), Audit.status == "finalised", Audit.outcome.is_not(None))
+              .subquery())
+    grade = and_(QoeGrade.audit_id == ranked.c.id, ranked.c.audit_type == "quality_education",
+                 QoeGrade.area == "overall", QoeGrade.moderation.is_not(None))
+    return (select(ranked.c.provider_id, ranked.c.audit_type, ranked.c.outcome, ranked.c.visit_date,
+                   func.coalesce(QoeGrade.moderated_grade, QoeGrade.grade))
+            .outerjoin(QoeGrade, grade).where(ranked.c.rank == 1))
+
+
+def _registration_and_concerns(everyone: bool) -> tuple:
     """Subqueries of each provider's newest registration check (HDR-4.5) among its finalised audits, and of
     its number of safeguarding concerns awaiting triage (one row per provider each, for _load to join)."""
     ranked = (select(Visit.provider_id, Answer.value,
                      func.row_number().over(partition_by=Visit.provider_id,
                                             order_by=(Visit.visit_date.desc(), Audit.finalised_at.desc())).label("rank"))
               .join(Audit, Audit.id == Answer.audit_id).join(Visit, Visit.id == Audit.visit_id)
-              .where(_among(Visit.provider_id, provider_ids), Audit.status == "finalised",
+              .where(_among(Visit.provider_id, everyone), Audit.status == "finalised",
                      Answer.item_key == REGISTRATION_ITEM, Answer.value.is_not(None))
               .subquery())
     newest = select(ranked.c.provider_id, ranked.c.value).where(ranked.c.rank == 1).subquery()
     concerns = (select(SafeguardingConcern.provider_id, func.count().label("count"))
-                .where(_among(SafeguardingConcern.provider_id, provider_ids), SafeguardingConcern.status == "open")
+                .where(_among(SafeguardingConcern.provider_id, everyone), SafeguardingConcern.status == "open")
                 .group_by(SafeguardingConcern.provider_id).subquery())
     return newest, concerns
 
@@ -274,11 +290,15 @@ def _open_actions(session, provider_ids) -> dict[int, list[ActionFact]]:
     """Confirmed actions not yet closed, of finalised audits only: a reviewer confirms actions before the
     audit is finalised, and an audit still in review must not move the directory (proposed ones are not
     actions until a reviewer confirms them)."""
-    rows = session.execute(select(Action.provider_id, Audit.audit_type, Action.due_date, Action.status)
-                           .join(Audit, and_(Audit.id == Action.audit_id, Audit.status == "finalised"))
-                           .where(_among(Action.provider_id, provider_ids),
-                                  Action.status.not_in(CLOSED_ACTION_STATUSES + ("proposed",))))
     actions: dict[int, list[ActionFact]] = {}
-    for provider_id, audit_type, due, status in rows:
+    for provider_id, audit_type, due, status in session.execute(_actions_statement(provider_ids is None),
+                                                                _params(provider_ids)):
         actions.setdefault(provider_id, []).append(ActionFact(audit_type, due, status))
     return actions
+
+
+@cache
+def _actions_statement(everyone: bool):
+    return (select(Action.provider_id, Audit.audit_type, Action.due_date, Action.status)
+            .join(Audit, and_(Audit.id == Action.audit_id, Audit.status == "finalised"))
+            .where(_among(Action.provider_id, everyone), Action.status.not_in(CLOSED_ACTION_STATUSES + ("proposed",))))
