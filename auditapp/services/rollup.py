@@ -73,8 +73,12 @@ def recompute(session: Session, provider_ids: list[int] | None, today: date, cau
     if provider_ids is None and due:
         due = list(session.scalars(select(Provider).where(Provider.id.in_([row.id for row in due]))))
     changes: list[StatusChange] = []
-    for provider in due:
-        changes += _apply(session, provider, results[provider.id], now, cause, actor, audit_id)
+    # The loop adds rows (history, audit log, notifications) and reads only watchers and placements, which it
+    # never writes: without autoflush its inserts go out batched at the next flush, not one round trip before
+    # each watcher query (the first roll-up of a directory changes thousands of providers).
+    with session.no_autoflush:
+        for provider in due:
+            changes += _apply(session, provider, results[provider.id], now, cause, actor, audit_id)
     return changes
 
 
