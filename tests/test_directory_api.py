@@ -1,6 +1,8 @@
 """The directory's JSON API: the schools' view, filters like the search page, ETags from the change
 stamp with 304 on If-None-Match, stable error codes, and its OpenAPI document fuzzed by
 schemathesis (no 5xx, every answer as documented)."""
+from datetime import timedelta
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -11,7 +13,7 @@ from auditapp.services.decisions import Decision, decide
 from auditapp.web.api_v1_openapi import OPENAPI
 
 from . import world
-from .directory_helpers import concern, in_date, new_provider
+from .directory_helpers import concern, finalised_audit, in_date, new_provider
 
 TODAY = world.TODAY
 
@@ -84,6 +86,25 @@ def test_detail_etag_moves_with_the_roll_up(client, db_session, school):
     assert changed.status_code == 200 and changed.get_json()["status"] == "under_review"
     text = changed.get_data(as_text=True)
     assert "never see" not in text and "triage" not in text  # the concern's content and the LA's reason text
+
+
+def test_detail_etag_holds_through_a_nightly_roll_up_and_moves_with_a_finalise(client, db_session, school):
+    listed = new_provider(db_session)
+    audits = in_date(db_session, listed)
+    rollup.recompute(db_session, [listed.id], TODAY, "finalise")
+    db_session.flush()
+    etag = client.get(f"/api/v1/providers/{listed.id}").headers["ETag"]
+    rollup.recompute(db_session, None, TODAY, "rollup")  # the nightly run: nothing about this provider changed
+    db_session.flush()
+    assert client.get(f"/api/v1/providers/{listed.id}", headers={"If-None-Match": etag}).status_code == 304
+    # A newer QoE audit changes what the API shows (its visit date) but not the status or valid-until.
+    newer = audits["quality_education"].visit.visit_date + timedelta(days=30)
+    finalised_audit(db_session, listed, "quality_education", "compliant", newer, grade="secure")
+    rollup.recompute(db_session, [listed.id], TODAY, "finalise")
+    db_session.flush()
+    changed = client.get(f"/api/v1/providers/{listed.id}", headers={"If-None-Match": etag})
+    assert changed.status_code == 200 and changed.get_json()["status"] == "eligible"
+    assert newer.isoformat() in [a["visit_date"] for a in changed.get_json()["latest_audits"]]
 
 
 def test_who_may_call(client, auth, db_session):
