@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import select, update
 
-from auditapp.models import Audit, ChangeLogEntry, Evidence
+from auditapp.models import Audit, ChangeLogEntry, Evidence, User, VisitAssignment
 from auditapp.storage import get_blob_store
 from sync.client import uuid7
 
@@ -327,6 +327,22 @@ def test_a_qoe_teacher_cannot_add_evidence_to_a_safeguarding_audit(client, auth,
     teacher = Device(client, device_for(client, db_session))
     result = teacher.push(register_mutation(device.audit_id, JPEG))[0]
     assert (result["status"], result["code"]) == ("rejected", "sync.forbidden")
+
+
+def test_an_assigned_user_whose_role_does_not_do_the_audit_type_may_not_upload_to_it(client, auth, device, db_session):
+    # Given a QoE teacher assigned to the visit of the auditor's safeguarding audit (QoE teachers do
+    # quality-of-education audits only), then neither a target nor a confirm is given
+    evidence_id = device.register(JPEG)
+    audit = db_session.get(Audit, uuid.UUID(device.audit_id))
+    teacher_id = db_session.scalar(select(User.id).where(User.email == world.EMAIL["qoe_teacher"]))
+    db_session.add(VisitAssignment(visit_id=audit.visit_id, user_id=teacher_id))
+    db_session.flush()
+    auth.logout()
+    auth.login("qoe_teacher")
+    teacher = Device(client, device_for(client, db_session))
+    for response in (teacher.target(evidence_id), teacher.confirm(evidence_id)):
+        assert (response.status_code, response.get_json()["code"]) == (403, "evidence.forbidden")
+    assert _row(db_session, evidence_id).upload_expires_at is None
 
 
 def test_a_finalised_audit_takes_no_new_evidence_and_no_uploads(device, db_session):
