@@ -54,6 +54,8 @@ def recompute(session: Session, provider_ids: list[int] | None, today: date, cau
               actor: User | None = None, audit_id=None, config: EligibilityConfig = EligibilityConfig()
               ) -> list[StatusChange]:
     """Recompute the providers (all open ones when `provider_ids` is None); return what changed."""
+    if provider_ids is not None and not provider_ids:
+        return []
     now = datetime.now(timezone.utc)
     # A finalise can complete the visit booked for a notified change: resolve it; the rest are facts.
     triggers = planner.open_triggers(session, provider_ids)
@@ -61,17 +63,8 @@ def recompute(session: Session, provider_ids: list[int] | None, today: date, cau
     pending = _pending_changes(trigger for trigger, covered in triggers if not covered)
     stored, registration, untriaged = _load(session, provider_ids, open_only=True)
     facts = _facts(session, stored, provider_ids, registration, untriaged, pending)
-    # computed_at is the API's change stamp for what a recompute derives (directory_queries.change_stamp), so it
-    # must move whenever a response could. An event (finalise, action, concern, decision, edit) can change
-    # what schools read (audit dates, open actions) without changing the stored result: stamp every provider it
-    # recomputes. The date-driven roll-up changes no facts, only what today's date makes of them, all of it
-    # stored here: it stamps only the providers whose stored result it changes, so the nightly run over an
-    # unchanged directory writes nothing and leaves every ETag valid.
-    stamp_all = cause != DATE_DRIVEN
     results = {row.id: eligibility(facts[row.id], today, config) for row in stored}
-    due = [row for row in stored if stamp_all or row.computed_at is None or _differs(row, results[row.id])]
-    if provider_ids is None and due:
-        due = list(session.scalars(select(Provider).where(Provider.id.in_([row.id for row in due]))))
+    due = _to_write(session, stored, results, stamp_all=cause != DATE_DRIVEN)
     changes: list[StatusChange] = []
     # The loop adds rows (history, audit log, notifications) and reads only watchers and placements, which it
     # never writes: without autoflush its inserts go out batched at the next flush, not one round trip before
@@ -80,6 +73,22 @@ def recompute(session: Session, provider_ids: list[int] | None, today: date, cau
         for provider in due:
             changes += _apply(session, provider, results[provider.id], now, cause, actor, audit_id)
     return changes
+
+
+def _to_write(session: Session, stored: list, results: dict[int, Eligibility], stamp_all: bool) -> list[Provider]:
+    """The providers to write to, as Provider objects (`stored` holds plain rows in the full roll-up).
+
+    computed_at is the API's change stamp for what a recompute derives (directory_queries.change_stamp), so it
+    must move whenever a response could. An event (finalise, action, concern, decision, edit) can change what
+    schools read (audit dates, open actions) without changing the stored result: it stamps (`stamp_all`) every
+    provider it recomputes. The date-driven roll-up changes no facts, only what today's date makes of them, all
+    of it stored here: it writes only the providers whose stored result differs, so the nightly run over an
+    unchanged directory sends no UPDATE and leaves every ETag valid.
+    """
+    due = [row for row in stored if stamp_all or row.computed_at is None or _differs(row, results[row.id])]
+    if due and not isinstance(due[0], Provider):
+        due = list(session.scalars(select(Provider).where(Provider.id.in_([row.id for row in due]))))
+    return due
 
 
 def _wanted(stored, result: Eligibility) -> dict:
