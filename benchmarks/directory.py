@@ -314,7 +314,8 @@ def main(argv: list[str] | None = None) -> int:
         upgrade(url)
     roll = time_rollup(url, first_id, steady_runs=args.steady_runs)
     print(f"providers: {roll['providers']:,}")
-    print(f"full roll-up, first: {roll['first_s']:.3f} s ({roll['first_changes']} changes, "
+    first = "first run of this process (the directory was rolled up before)" if args.reuse else "first"
+    print(f"full roll-up, {first}: {roll['first_s']:.3f} s ({roll['first_changes']} changes, "
           f"{roll['first_statements']} statements)")
     print(f"full roll-up, steady state: median {roll['steady_median_s']:.3f} s of "
           f"{', '.join(f'{s:.3f}' for s in roll['steady_runs_s'])} s ({roll['steady_statements']} statements, "
