@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error, response_schema_conformance, status_code_conformance
 
 from auditapp.services import rollup
@@ -130,9 +131,12 @@ def test_directory_api_never_answers_with_a_server_error(app, client, auth, db_s
     operations = [result.ok() for result in schema.get_all_operations()]
     assert {op.path for op in operations} == {"/api/v1/providers", "/api/v1/providers/{provider_id}"}
     calls = []
-    for operation in operations:
-        @given(case=operation.as_strategy())
-        @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    # Valid requests (schema-conforming values) and invalid ones (values the schema excludes), so the error
+    # paths run on every test run rather than when the random valid values happen to reach them.
+    for operation, mode in [(op, mode) for op in operations for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)]:
+        @given(case=operation.as_strategy(generation_mode=mode))
+        @settings(max_examples=60 if mode is GenerationMode.POSITIVE else 30, deadline=None,
+                  suppress_health_check=list(HealthCheck), database=None)
         def call(case):
             response = case.call(cookies=cookies)
             calls.append(response.status_code)

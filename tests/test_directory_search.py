@@ -111,6 +111,12 @@ def test_unknown_parameters_are_ignored_and_a_page_past_the_end_shows_the_last(c
     assert status == 200 and len(names(body)) == 11
 
 
+@pytest.mark.parametrize("provider_id", [0, 2**31, 10**20])
+def test_a_provider_id_out_of_range_is_not_found_never_a_500(client, school, provider_id):
+    response = client.get(f"/directory/providers/{provider_id}")
+    assert response.status_code == 404
+
+
 def test_results_come_in_pages_of_twenty(client, db_session, school):
     for _ in range(25):
         new_provider(db_session, status="eligible")
