@@ -9,7 +9,10 @@ moves the *published* status only where the app may do so on its own:
 Everything else — a first listing, a suspension, a reinstatement, a removal, clearing a review —
 is a maintainer's decision (services/decisions.py), which calls `recompute` too. Every change is
 written to the history timeline and the audit log, and watchers are notified, in the caller's
-transaction. Idempotent: recomputing unchanged facts changes nothing.
+transaction. Idempotent: recomputing unchanged facts changes nothing, and the daily roll-up over an
+unchanged directory writes nothing at all (`_to_write` says when computed_at, the API's change
+stamp, moves). Statements: four for the full roll-up, five for named providers (the per-event hook,
+every one served by provider-id indexes).
 """
 from __future__ import annotations
 
