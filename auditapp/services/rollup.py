@@ -11,8 +11,8 @@ is a maintainer's decision (services/decisions.py), which calls `recompute` too.
 written to the history timeline and the audit log, and watchers are notified, in the caller's
 transaction. Idempotent: recomputing unchanged facts changes nothing, and the daily roll-up over an
 unchanged directory writes nothing at all (`_to_write` says when computed_at, the API's change
-stamp, moves). Statements: four for the full roll-up, five for named providers (the per-event hook,
-every one served by provider-id indexes).
+stamp, moves). Four queries either way, whatever the number of providers; the per-event hook for
+named providers (each query served by provider-id indexes) adds its one UPDATE.
 """
 from __future__ import annotations
 
