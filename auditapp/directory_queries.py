@@ -132,16 +132,24 @@ def search(session: Session, user: User | None, filters: SearchFilters, page_siz
     """One page of the providers matching `filters` that the user may see, by name."""
     school = school_view(user) if school is None else school
     where = _filtered(filters, school)
-    total = session.scalar(select(func.count()).select_from(Provider).where(*where))
-    pages = max(1, -(-total // page_size))
-    page = min(max(1, filters.page), pages)
-    # One statement for the page: the ORM limits the providers in a subquery, then joins their types and key
-    # stages (a handful of rows each), where selectinload took a round trip per collection.
-    providers = list(session.scalars(
-        select(Provider).where(*where)
+    count = select(func.count()).select_from(Provider).where(*where)
+    page = max(1, filters.page)
+    rows = _page_of(session, where, count, page, page_size)
+    if not rows and page > 1:  # past the last page (an old link): show the last one
+        page = max(1, -(-session.scalar(count) // page_size))
+        rows = _page_of(session, where, count, page, page_size)
+    total = rows[0].total if rows else 0
+    return SearchPage([row.Provider for row in rows], total, page, max(1, -(-total // page_size)), page_size)
+
+
+def _page_of(session: Session, where: list, count, page: int, page_size: int) -> list:
+    """One page of (Provider, total) rows in one statement, where a count, the page and a load per collection
+    took four round trips: the total of all matches is an uncorrelated subquery (computed once), and the ORM
+    limits the providers in a subquery before joining their types and key stages (a handful of rows each)."""
+    return session.execute(
+        select(Provider, count.scalar_subquery().label("total")).where(*where)
         .options(joinedload(Provider.provision_types), joinedload(Provider.key_stages))
-        .order_by(*NAME_ORDER).offset((page - 1) * page_size).limit(page_size)).unique())
-    return SearchPage(providers, total, page, pages, page_size)
+        .order_by(*NAME_ORDER).offset((page - 1) * page_size).limit(page_size)).unique().all()
 
 
 def all_matching(session: Session, filters: SearchFilters) -> list[Provider]:

@@ -125,6 +125,8 @@ def test_results_come_in_pages_of_twenty(client, db_session, school):
     assert "26 providers" in first and len(names(first)) == 20 and len(names(second)) == 6
     assert "1 of 2" in first and 'rel="next"' in first and 'rel="prev"' in second
     assert not names(first) & names(second)
+    past_the_end = search(client, "district=Blaby&page=7")[1]
+    assert names(past_the_end) == names(second) and "2 of 2" in past_the_end and "26 providers" in past_the_end
 
 
 def test_schools_never_see_pending_removed_or_closed_providers(client, db_session, school):
