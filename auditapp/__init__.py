@@ -3,8 +3,17 @@ from __future__ import annotations
 
 from flask import Flask
 from jinja2 import ChainableUndefined, ChoiceLoader, PackageLoader, PrefixLoader
+from werkzeug.routing import IntegerConverter
 
 from .config import load_config
+
+
+class DatabaseInteger(IntegerConverter):
+    """`int` in routes: 0 .. 2**31 - 1, the range of a PostgreSQL integer column."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(url_map, *args, **kwargs)
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -13,6 +22,9 @@ def create_app(config: dict | None = None) -> Flask:
     :raises ConfigError: when a setting is missing or malformed.
     """
     app = Flask(__name__)
+    # Every <int:…> in a route is a database key (PostgreSQL integer): a larger number in a URL matches no
+    # route (404) instead of reaching the database, which would refuse it with an error (500).
+    app.url_map.converters["int"] = DatabaseInteger
     app.config.update(load_config(config))
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,
