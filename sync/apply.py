@@ -6,12 +6,10 @@ on commit with a unique violation (the edge rolls back and retries once; INGEST.
 """
 from __future__ import annotations
 
-import gc
 import hashlib
 import json
 import re
 import uuid
-from contextlib import contextmanager
 from datetime import datetime, timezone
 
 from marshmallow import ValidationError
@@ -20,6 +18,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from auditapp.gc_pause import collector_paused
 from auditapp.models import Device, HeldMutation, ProcessedMutation, User
 from auditapp.services import audits, capture
 from auditapp.services.bulk import insert_rows, is_postgresql
@@ -51,26 +50,8 @@ def payload_hash(raw: dict) -> str:
 
 def push(session: Session, actor: User, device_id: uuid.UUID, raw_mutations: list) -> list[dict]:
     """Apply a batch of raw mutations for `actor` on `device_id`; one result per mutation, in order."""
-    with _collector_paused():
+    with collector_paused():
         return _push(session, actor, device_id, raw_mutations)
-
-
-@contextmanager
-def _collector_paused():
-    """Pause CPython's cyclic garbage collector for the length of one push.
-
-    A 10,000-mutation push builds about a million short-lived dicts and lists; each allocation
-    burst triggers collections that rescan every live object of the process (ORM state, parsed
-    templates), which measured ~30 % of a push. The push itself makes no reference cycles worth
-    collecting, its size is capped by MAX_BATCH, and normal collection resumes when it returns.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _push(session: Session, actor: User, device_id: uuid.UUID, raw_mutations: list) -> list[dict]:

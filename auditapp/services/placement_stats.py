@@ -23,6 +23,7 @@ from datetime import date
 from sqlalchemy import String, cast, func, or_, select
 from sqlalchemy.orm import Session
 
+from ..gc_pause import collector_paused
 from ..models import Placement, Provider, ProviderProvisionType, ProviderStatusChange
 
 AFFECTING = ("under_review", "suspended")
@@ -85,6 +86,11 @@ def months_between(start: date, end: date) -> list[date]:
 
 
 def dashboard(session: Session, filters: StatsFilter) -> Dashboard:
+    with collector_paused():  # one row per placement in the period: see gc_pause
+        return _dashboard(session, filters)
+
+
+def _dashboard(session: Session, filters: StatsFilter) -> Dashboard:
     months = months_between(filters.start, filters.end)
     if not months:
         months = [filters.start.replace(day=1)]
