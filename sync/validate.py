@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from functools import lru_cache
 
 from marshmallow import ValidationError
 
@@ -76,8 +77,15 @@ def _check_payload(kind: str, payload: dict) -> dict:
     return errors
 
 
+@lru_cache(maxsize=1024)
+def _audit_uuid(value: str) -> uuid.UUID | None:
+    """A payload's audit id, parsed once: a push repeats a few audit ids thousands of times, and UUID
+    objects are immutable, so sharing one is safe."""
+    return _uuid(value)
+
+
 def _is_uuid(value):
-    return None if _uuid(value) else "Not a valid UUID."
+    return None if isinstance(value, str) and _audit_uuid(value) else "Not a valid UUID."
 
 
 def _is_text(limit, allow_none=False):
@@ -163,7 +171,7 @@ PAYLOAD_RULES = {
 def _typed_payload(kind: str, payload: dict) -> dict:
     typed = dict(payload)
     if "audit_id" in typed:
-        typed["audit_id"] = uuid.UUID(typed["audit_id"])
+        typed["audit_id"] = _audit_uuid(typed["audit_id"])
     if kind == "concern.raise":
         typed["occurred_at"] = datetime.fromisoformat(typed["occurred_at"])
         typed.setdefault("reference_number", None)
