@@ -84,7 +84,8 @@ def _push(session: Session, actor: User, device_id: uuid.UUID, raw_mutations: li
             fresh.append((index, mutation))
     outcomes = apply_mutations(session, actor, [m for _, m in fresh], device_id)
     for (index, mutation), outcome in zip(fresh, outcomes):
-        results[index] = _outcome_result(mutation["mutation_id"], outcome)
+        # The canonical id text the device sent is the id's str(): no UUID formatting per mutation.
+        results[index] = _outcome_result(keys[index], outcome)
     for index, first in repeats:
         results[index] = _replay(results[first]["mutation_id"], hashes[first], hashes[index], results[first])
     _hold(session, actor, device_id, fresh, outcomes, raw_mutations)

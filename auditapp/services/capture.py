@@ -144,6 +144,7 @@ class _Writer:
     def __init__(self, spec: EntitySpec, actor: User, now: datetime) -> None:
         self.spec, self.actor, self.now = spec, actor, now
         self.conflicts: list[dict] = []
+        self._device_text: dict[uuid.UUID, str] = {}  # a batch comes from one device or a few
 
     def merge(self, state: dict, change: Change, access: AuditAccess) -> Outcome:
         key = (change.audit_id, change.key) if self.spec.keyed_by_item else change.entity_id
@@ -157,7 +158,10 @@ class _Writer:
             row = state[key] = {"id": change.entity_id, "audit_id": change.audit_id, "version": 0, "meta": {},
                                 "values": {}, "new": True, "dirty": False, "item_key": change.key,
                                 "provider_id": access.provider_id, "kind": change.key}
-        device = str(change.device_id) if change.device_id else None
+        device = None
+        if change.device_id:
+            device = self._device_text.get(change.device_id) or self._device_text.setdefault(
+                change.device_id, str(change.device_id))
         late = access.state == "submitted"  # after submission every change waits for the reviewer
         applied, clashes = {}, []
         order = str(change.ref) if isinstance(change.ref, uuid.UUID) else None
