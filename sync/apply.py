@@ -179,7 +179,7 @@ def _replay(mutation_id, stored_hash: str, digest: str, original: dict) -> dict:
     if stored_hash != digest:
         return _result(mutation_id, "rejected", code="sync.mutation_mismatch",
                        message="This mutation id was already used for a different change")
-    return _result(mutation_id, "duplicate", original=original)
+    return {"mutation_id": mutation_id, "status": "duplicate", "original": original}  # _result's shape, built directly
 
 
 def _hold(session, actor, device_id, fresh, outcomes, raw_mutations) -> None:
