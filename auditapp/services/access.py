@@ -41,13 +41,18 @@ def audit_access(session: Session, actor: User, audit_ids: set[uuid.UUID]) -> di
     contents = dict(session.execute(select(TemplateVersion.id, TemplateVersion.content)
                                     .where(TemplateVersion.id.in_({row[5] for row in rows}))).all()) if rows else {}
     for audit_id, status, audit_type, visit_id, provider_id, version_id, assigned in rows:
-        content = contents[version_id]
-        if assigned is None or audit_type not in CAPTURE_TYPES.get(actor.role, set()):
-            access[audit_id] = AuditAccess(audit_id, "forbidden")
-            continue
-        state = "writable" if status in EDITABLE else status
-        access[audit_id] = AuditAccess(audit_id, state, provider_id, visit_id, content)
+        state = capture_state(actor, audit_type, status, assigned is not None)
+        access[audit_id] = (AuditAccess(audit_id, state) if state == "forbidden"
+                            else AuditAccess(audit_id, state, provider_id, visit_id, contents[version_id]))
     return access
+
+
+def capture_state(actor: User, audit_type: str, status: str, assigned: bool) -> str:
+    """The capture rule: only a user assigned to the visit whose role carries out the audit's type may
+    write it, and only while it is a draft or returned. "writable", "forbidden" or the audit's status."""
+    if not assigned or audit_type not in CAPTURE_TYPES.get(actor.role, set()):
+        return "forbidden"
+    return "writable" if status in EDITABLE else status
 
 
 def items_of(template: dict) -> dict[str, dict]:

@@ -24,7 +24,7 @@ from ..models import Audit, Evidence, User, VisitAssignment
 from ..models.base import utcnow
 from ..storage import BlobNotFound, BlobScan, BlobStore, BlobStoreUnavailable, BlobTooLarge, UploadTarget
 from . import audit_log
-from .access import CAPTURE_TYPES, EDITABLE
+from .access import capture_state
 from .changes import log_changes
 from .errors import Conflict, DomainError, Forbidden, NotFound
 from .evidence import MEDIA_LABELS, may_view
@@ -76,8 +76,8 @@ def writable_evidence(session: Session, actor: User, evidence_id: uuid.UUID, *, 
     :raises audit.finalised: the audit is finalised.
     :raises evidence.purged: the file was deleted under the retention policy.
     """
-    # One query for the row and the capture rules of services/access.py (assigned to the visit, the
-    # role carries out the audit's type); audit_access would also load the ~40 KB template.
+    # One query for the row and what access.capture_state needs; audit_access would also load the
+    # ~40 KB template.
     query = (select(Evidence, Audit.status, Audit.audit_type, VisitAssignment.user_id)
              .join(Audit, Audit.id == Evidence.audit_id)
              .outerjoin(VisitAssignment, (VisitAssignment.visit_id == Audit.visit_id)
@@ -87,8 +87,7 @@ def writable_evidence(session: Session, actor: User, evidence_id: uuid.UUID, *, 
     if found is None:
         raise NotFound("evidence.not_found", "This evidence is not registered on the server yet; sync first")
     row, audit_status, audit_type, assigned = found
-    forbidden = assigned is None or audit_type not in CAPTURE_TYPES.get(actor.role, set())
-    state = "forbidden" if forbidden else "writable" if audit_status in EDITABLE else audit_status
+    state = capture_state(actor, audit_type, audit_status, assigned is not None)
     if state == "forbidden":
         raise Forbidden("evidence.forbidden", "You may not upload evidence for this audit")
     if state == "finalised":
