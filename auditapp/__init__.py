@@ -6,13 +6,14 @@ from jinja2 import ChainableUndefined, ChoiceLoader, PackageLoader, PrefixLoader
 from werkzeug.routing import IntegerConverter
 
 from .config import load_config
+from .models.base import MAX_INT_ID
 
 
 class DatabaseInteger(IntegerConverter):
     """`int` in routes: 0 .. 2**31 - 1, the range of a PostgreSQL integer column."""
 
     def __init__(self, url_map, *args, **kwargs):
-        kwargs.setdefault("max", 2**31 - 1)
+        kwargs.setdefault("max", MAX_INT_ID)
         super().__init__(url_map, *args, **kwargs)
 
 

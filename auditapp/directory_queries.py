@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 
 from .models import (Action, Audit, Notification, Provider, ProviderKeyStage, ProviderProvisionType,
                      ProviderStatusChange, TemplateVersion, User, Visit)
+from .models.base import MAX_INT_ID
 from .services.eligibility import CLOSED_ACTION_STATUSES
 from .services.errors import NotFound
 from .services.notifications import CATEGORY_LABELS
@@ -25,7 +26,6 @@ SCHOOL_STATUSES = ("eligible", "conditional", "under_review", "suspended")
 LA_ROLES = ("maintainer", "qoe_teacher", "admin")
 AUDIT_ORDER = ("safeguarding", "health_safety", "quality_education")
 PAGE_SIZE = 20
-MAX_ID = 2**31 - 1  # providers.id is a PostgreSQL integer
 NAME_ORDER = (func.lower(func.coalesce(Provider.trading_name, Provider.legal_name)), Provider.id)
 OUTCOME_LABELS = {"compliant": "Compliant", "compliant_with_actions": "Compliant with actions",
                   "non_compliant": "Non-compliant"}
@@ -163,7 +163,7 @@ def all_matching(session: Session, filters: SearchFilters) -> list[Provider]:
 def visible_provider(session: Session, user: User | None, provider_id: int, school: bool | None = None) -> Provider:
     """One provider the audience may see. :raises provider.not_found: unknown, or hidden from schools."""
     school = school_view(user) if school is None else school
-    if not 0 < provider_id <= MAX_ID:  # a URL can hold any integer; the database refuses one out of range
+    if not 0 < provider_id <= MAX_INT_ID:  # a URL can hold any integer; the database refuses one out of range
         raise NotFound("provider.not_found", "There is no such provider in the directory")
     provider = session.scalar(select(Provider).where(Provider.id == provider_id, _visible(school))
                               .options(selectinload(Provider.provision_types), selectinload(Provider.key_stages),

@@ -8,6 +8,9 @@ from sqlalchemy import JSON, CheckConstraint, DateTime, MetaData
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase
 
+# The largest value of a PostgreSQL `integer` column (every integer id): larger ids in input are not found.
+MAX_INT_ID = 2**31 - 1
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",

@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..models import Notification, Placement, PlacementReview, Provider, User
+from ..models.base import MAX_INT_ID
 from ..models.enums import ATTENDANCE_CODES, DIRECTORY_STATUS_LABELS, PLACEMENT_OUTCOMES
 from . import audit_log
 from .errors import Conflict, Forbidden, Invalid, NotFound
@@ -202,7 +203,7 @@ def _parse(raw: dict[str, str], key: bytes) -> tuple[dict, dict[str, list[str]]]
     _number(raw, values, errors, "hours_per_week", Decimal, Decimal("0.5"), Decimal(40), "Enter hours from 0.5 to 40")
     _number(raw, values, errors, "attendance_at_referral", Decimal, Decimal(0), Decimal(100),
             "Enter attendance as a percentage from 0 to 100")
-    _number(raw, values, errors, "provider_id", int, 1, 2**31 - 1, "Choose a provider from the directory")
+    _number(raw, values, errors, "provider_id", int, 1, MAX_INT_ID, "Choose a provider from the directory")
     for name in ("date_of_birth", "start_date", "end_date"):
         _date(raw, values, errors, name)
     if values.get("start_date") and values.get("end_date") and values["end_date"] < values["start_date"]:

@@ -1,5 +1,6 @@
 """OpenAPI 3.1 description of the directory API (served at /api/v1/openapi.json, checked by tests)."""
 from ..directory_queries import SCHOOL_STATUSES
+from ..models.base import MAX_INT_ID
 from ..models.enums import (AUDIT_OUTCOMES, AUDIT_TYPES, DELIVERY_MODES, DISTRICTS, KEY_STAGES, PROVISION_TYPES,
                             TIME_BASES)
 
@@ -111,7 +112,7 @@ OPENAPI = {
         "/api/v1/providers/{provider_id}": {"get": {
             "operationId": "getProvider",
             "parameters": [{"name": "provider_id", "in": "path", "required": True,
-                            "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}}, _IF_NONE_MATCH],
+                            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_INT_ID}}, _IF_NONE_MATCH],
             "responses": {
                 "200": {"description": "The provider as a school sees it", "headers": _ETAG,
                         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Provider"}}}},
