@@ -1,6 +1,11 @@
 """Push ingest on PostgreSQL: a 10,000-mutation push (125 audits x 80 answers) against a raw
 executemany INSERT of the same rows measured in the same run, and the replay of the same push.
 
+Each of RUNS rounds times the baseline and the push back to back (the baseline first in even
+rounds, last in odd ones, so a drift in machine load does not favour either side) and takes the
+ratio within the round; the figures are the median of those per-round ratios, with their spread.
+A ratio of two medians taken minutes apart on a shared 2-core machine moved by ±0.5x between runs.
+
 Usage: python benchmarks/ingest.py DATABASE_URL   (an empty database; it is migrated and seeded)
 Prints a JSON line of figures; benchmarks/run.py puts them in the table.
 """
@@ -24,7 +29,7 @@ from auditapp.services.audits import audit_id_for
 from sync import apply
 from sync.client import answer, start, uuid7
 
-AUDITS, PER_AUDIT, RUNS = 125, 80, 3
+AUDITS, PER_AUDIT, RUNS = 125, 80, 7
 AUDITOR = "auditor@assure.example.org"
 
 
@@ -57,20 +62,32 @@ def run(url: str) -> dict:
     with session_scope(binding) as session:  # start every audit up front: the timed push is answers only
         auditor = session.scalar(select(User).where(User.email == AUDITOR))
         apply.push(session, auditor, uuid7(), starts)
-    push_times, replay_times, raw_times, full_times = [], [], [], []
+    rounds = []
     for r in range(RUNS):
         mutations = [m for batch in audit_batches[r * AUDITS:(r + 1) * AUDITS] for m in batch]
         device = uuid7()
-        push_times.append(_timed_push(binding, device, mutations))
-        replay_times.append(_timed_push(binding, device, mutations))
-        raw_times.append(_timed_raw(binding, mutations))
-        full_times.append(_timed_full_rows(binding, mutations))
+        times = {}
+        if r % 2 == 0:
+            times["raw"] = _timed_raw(binding, mutations)
+        times["push"] = _timed_push(binding, device, mutations)
+        times["replay"] = _timed_push(binding, device, mutations)
+        if r % 2 == 1:
+            times["raw"] = _timed_raw(binding, mutations)
+        times["full"] = _timed_full_rows(binding, mutations)
+        rounds.append(times)
     binding.engine.dispose()
     n = AUDITS * PER_AUDIT
-    push, replay, raw, full = (statistics.median(t) for t in (push_times, replay_times, raw_times, full_times))
-    return {"mutations": n, "push_s": push, "push_per_s": n / push, "raw_executemany_s": raw,
-            "push_vs_raw": push / raw, "full_rows_executemany_s": full, "push_vs_full_rows": push / full,
-            "replay_s": replay, "replay_vs_push": replay / push}
+    median = {k: statistics.median(t[k] for t in rounds) for k in ("push", "replay", "raw", "full")}
+    ratios = {"push_vs_raw": [t["push"] / t["raw"] for t in rounds],
+              "push_vs_full_rows": [t["push"] / t["full"] for t in rounds],
+              "replay_vs_push": [t["replay"] / t["push"] for t in rounds]}
+    figures = {"mutations": n, "runs": RUNS, "push_s": median["push"], "push_per_s": n / median["push"],
+               "raw_executemany_s": median["raw"], "full_rows_executemany_s": median["full"],
+               "replay_s": median["replay"], "rounds": rounds}
+    for name, values in ratios.items():
+        figures[name] = statistics.median(values)
+        figures[name + "_spread"] = [min(values), max(values)]
+    return figures
 
 
 def _timed_push(binding, device, mutations) -> float:
