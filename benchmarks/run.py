@@ -442,25 +442,27 @@ def evidence_phase(database_url: str) -> dict | None:
     admin.dispose()
     figures = evidence.run(make_url(database_url).set(database="evidence_bench").render_as_string(hide_password=False),
                            endpoint)
-    verify = figures["verify_mode"]
+    verify, trusted = figures, figures["trusted_mode"]
     print("\n".join([
         "",
         f"## evidence upload to the S3 endpoint ({figures['files']} x {figures['file_mb']:.0f} MB, same run)",
         "",
-        "Two app servers: one reads every object back to hash it (the default off AWS, and the only mode",
-        "that checks anything on moto), one trusts the store's SHA-256 (the AWS default; moto records the",
-        "claimed checksum without checking it, so this row measures the app's side of the AWS path).",
+        "Two app servers: one reads every object back to hash it (the default off AWS, the app's mode for",
+        "this endpoint, and the only one that checks anything on moto), one trusts the store's SHA-256 (the",
+        "AWS default; moto records the claimed checksum without checking it, and reads a whole object to",
+        "answer a 16-byte ranged GET, so that column is the app's side of the AWS path, not AWS's cost).",
+        "Both upload one file at a time, confirming the last file and fetching the next target meanwhile.",
         "",
         "| measure | read back (default) | trusted checksum (AWS) | target |",
         "|---|---:|---:|---:|",
-        f"| app flow: register, upload target, PUT, confirm | {verify['app_flow_s']:.2f} s | {figures['app_flow_s']:.2f} s | |",
-        f"| raw boto3 put_object of the same bytes | {verify['raw_put_s']:.2f} s | {figures['raw_put_s']:.2f} s | baseline |",
-        f"| app flow / raw | {verify['flow_vs_raw']:.2f}x | {figures['flow_vs_raw']:.2f}x | <= 1.2x |",
-        f"| gunicorn workers' memory growth | {verify['workers_rss_growth_mb']:.1f} MB | {figures['workers_rss_growth_mb']:.1f} MB | < 50 MB |",
+        f"| app flow: register, upload target, PUT, confirm | {verify['app_flow_s']:.2f} s | {trusted['app_flow_s']:.2f} s | |",
+        f"| raw boto3 put_object of the same bytes | {verify['raw_put_s']:.2f} s | {trusted['raw_put_s']:.2f} s | baseline |",
+        f"| app flow / raw | {verify['flow_vs_raw']:.2f}x | {trusted['flow_vs_raw']:.2f}x | <= 1.2x |",
+        f"| gunicorn workers' memory growth | {verify['workers_rss_growth_mb']:.1f} MB | {trusted['workers_rss_growth_mb']:.1f} MB | < 50 MB |",
         (f"| confirm of one 200 KB photo, p50 / p95 | {verify['confirm_p50_ms']:.1f} / {verify['confirm_p95_ms']:.1f} ms "
-         f"| {figures['confirm_p50_ms']:.1f} / {figures['confirm_p95_ms']:.1f} ms | p95 < 30 ms |"),
-        (f"| confirm of one 5 MB file, p50 / p95 | {verify['confirm_5mb_p50_ms']:.1f} / {verify['confirm_5mb_p95_ms']:.1f} ms "
-         f"| {figures['confirm_5mb_p50_ms']:.1f} / {figures['confirm_5mb_p95_ms']:.1f} ms | |"),
+         f"| {trusted['confirm_p50_ms']:.1f} / {trusted['confirm_p95_ms']:.1f} ms | p95 < 30 ms |"),
+        (f"| confirm of one 5 MB file beside the next PUT, p50 / p95 | {verify['confirm_5mb_p50_ms']:.1f} / {verify['confirm_5mb_p95_ms']:.1f} ms "
+         f"| {trusted['confirm_5mb_p50_ms']:.1f} / {trusted['confirm_5mb_p95_ms']:.1f} ms | |"),
     ]), flush=True)
     return figures
 

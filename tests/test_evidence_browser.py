@@ -13,6 +13,7 @@ import re
 import socket
 import time
 import uuid
+from collections import Counter
 
 import pytest
 from playwright.sync_api import BrowserContext, Page, Route, expect
@@ -191,9 +192,10 @@ def test_a_dropped_upload_and_bytes_changed_in_transit_are_retried_until_each_fi
     statuses = page.evaluate("window.__seen.status")
     assert any("because the file store cannot be reached. Answers keep syncing" in s for s in statuses), statuses
     expect(page.locator("#sync-status")).to_contain_text(ALL_SYNCED, timeout=15000)
-    # And the first file was sent again after the drop, the second again after the server found the hash wrong
-    assert puts[0] == puts[1] and puts[2] == puts[1], puts
-    assert len(puts) == 5, puts
+    # And the first file was sent again after the drop, and once more after the server found its hash wrong
+    # (after the other two files: the pipeline goes on while that file waits for its retry)
+    assert puts[0] == puts[1] == puts[-1], puts
+    assert sorted(Counter(puts).values()) == [1, 1, 3], puts
     # And exactly one object per file is in the bucket, holding exactly the bytes the browser hashed
     objects = s3_objects(s3_live)
     assert sorted(objects.values()) == sorted(r["sha256"] for r in records.values())

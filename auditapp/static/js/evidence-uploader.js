@@ -102,15 +102,10 @@ async function run() {
   try {
     csrf = await csrfToken();
     let waitingForServer = 0;
-    for (let index = 0; index < ready.length; index += 1) {
-      const record = ready[index];
-      emit({ ...base, phase: 'uploading', message: '', current: { id: record.id, filename: record.filename, index: index + 1,
-                                                                    count: ready.length, loaded: 0, total: record.size_bytes } });
-      const outcome = await uploadOne(record, csrf, index + 1, ready.length);
+    await uploadAll(ready, csrf, (outcome) => {
       if (outcome === 'wait') waitingForServer += 1;
-      else backoff = 0;
-      base.waiting -= outcome === 'wait' ? 0 : 1;
-    }
+      else { backoff = 0; base.waiting -= 1; emit({ waiting: base.waiting }); }
+    });
     const left = await uploadQueue();
     const stillExpected = left.records.filter((r) => r.status === 'expected').length;
     const patch = { waiting: stillExpected, rejected: left.records.filter((r) => r.status === 'rejected').length, current: null };
@@ -174,52 +169,121 @@ async function request(method, url, csrf = null) {
   return { ok: response.ok, status: response.status, code: body && body.code, body };
 }
 
-/** One file through target -> PUT -> confirm; 'done' or 'wait' (the server does not know it yet). */
-async function uploadOne(record, csrf, index, count) {
-  const base = `/evidence/${encodeURIComponent(record.id)}`;
-  const settle = async (patch, dropBlob) => {
-    const updated = await updateEvidence(record.id, patch, { dropBlob, keepWithdrawn: true });
-    emit({ changed: [record.key] });
-    return updated;
+/** Settles to {value} or {error}: a step running beside another must never become an unhandled rejection. */
+const settled = (promise) => promise.then((value) => ({ value }), (error) => ({ error }));
+const unwrap = ({ value, error }) => { if (error) throw error; return value; };
+
+/**
+ * Every ready file, in order, one PUT at a time. While file n's bytes go up, file n-1 is confirmed and file n+1's
+ * target is fetched: the two small requests to the app no longer wait in line behind the upload. A file whose
+ * bytes were refused or did not arrive whole goes through uploadOne (with its retries) once the line is done.
+ * `onOutcome` hears 'done' or 'wait' once per file.
+ */
+async function uploadAll(ready, csrf, onOutcome) {
+  let next = settled(prepare(ready[0], csrf));
+  let confirming = null;
+  const again = [];
+  const confirmed = async () => {
+    if (!confirming) return;
+    const { record, index, result } = confirming;
+    confirming = null;
+    const outcome = unwrap(await result);
+    if (outcome === 'again') again.push([record, index]);
+    else onOutcome(outcome);
   };
-  const now = await get('records', record.key);
-  if (!now || now.status !== 'expected') return 'done'; // removed (or settled by a sync) since the run began
+  try {
+    for (let index = 0; index < ready.length; index += 1) {
+      const record = ready[index];
+      const prepared = unwrap(await next);
+      next = index + 1 < ready.length ? settled(prepare(ready[index + 1], csrf)) : null;
+      if (prepared.outcome) { onOutcome(prepared.outcome); continue; }
+      const sent = await send(record, prepared, csrf, index + 1, ready.length);
+      await confirmed();
+      if (sent) confirming = { record, index, result: settled(confirm(record, csrf)) };
+      else again.push([record, index]);
+    }
+    await confirmed();
+  } finally {
+    // On a failure, let the steps still in flight end first: each writes its own file's outcome.
+    await Promise.all([next, confirming && confirming.result]);
+  }
+  for (const [record, index] of again) onOutcome(await uploadOne(record, csrf, index + 1, ready.length));
+}
+
+/** One file through target -> PUT -> confirm, with retries; 'done' or 'wait' (the server does not know it yet). */
+async function uploadOne(record, csrf, index, count) {
   for (let attempt = 1; attempt <= TRIES; attempt += 1) {
-    const target = await request('POST', `${base}/upload-target`, csrf);
-    if (target.status === 404) return 'wait';
-    if (target.code === 'evidence.already_verified') { await settle({ status: 'verified', problem: null }, true); return 'done'; }
-    if (target.code === 'evidence.withdrawn') { await settle({ status: 'withdrawn' }, true); return 'done'; }
-    if (target.code === 'evidence.rejected') {
-      await settle({ status: 'rejected', problem: { code: target.code, message: (target.body && target.body.message) || target.code } });
-      return 'done';
-    }
-    if (!target.ok) {
-      await settle({ problem: { code: target.code || String(target.status), message: (target.body && target.body.message) || `The server answered ${target.status}` } });
-      return 'wait';
-    }
-    const blob = await blobOf(record.id);
-    if (!blob) return 'done';
-    const put = await putBytes(target.body, blob, csrf, (loaded, total) => {
-      emit({ phase: 'uploading', current: { id: record.id, filename: record.filename, index, count, loaded, total } });
-    });
-    if (put.status === 0) throw new Unreachable('The file store cannot be reached');
-    if (put.status >= 500) throw new Unreachable(`The file store answered ${put.status}`);
-    if (!put.ok) continue; // refused (an expired or spoilt target): ask for a new one
-    const confirm = await request('POST', `${base}/confirm`, csrf);
-    if (confirm.status === 404) return 'wait';
-    if (confirm.ok && confirm.body && confirm.body.status === 'verified') {
-      await settle({ status: 'verified', problem: null, verified_at: new Date().toISOString() }, true);
-      return 'done';
-    }
-    if (confirm.ok && confirm.body && confirm.body.status === 'rejected') {
-      await settle({ status: 'rejected', problem: { code: confirm.body.code, message: confirm.body.message || confirm.body.code } });
-      return 'done';
-    }
-    if (confirm.code === 'evidence.already_verified') { await settle({ status: 'verified', problem: null }, true); return 'done'; }
-    if (confirm.code === 'evidence.withdrawn') { await settle({ status: 'withdrawn' }, true); return 'done'; }
-    if (!RETRY_CONFIRM.has(confirm.code)) throw new Unreachable(`The server answered ${confirm.status}${confirm.code ? ` (${confirm.code})` : ''}`);
+    const prepared = await prepare(record, csrf);
+    if (prepared.outcome) return prepared.outcome;
+    if (!(await send(record, prepared, csrf, index, count))) continue; // refused (an expired or spoilt target): ask again
+    const outcome = await confirm(record, csrf);
+    if (outcome !== 'again') return outcome;
   }
   throw new Unreachable('The file did not arrive whole');
+}
+
+const evidenceUrl = (record) => `/evidence/${encodeURIComponent(record.id)}`;
+
+/** Write a file's outcome to IndexedDB and tell the screen. */
+async function settle(record, patch, dropBlob = false) {
+  const updated = await updateEvidence(record.id, patch, { dropBlob, keepWithdrawn: true });
+  emit({ changed: [record.key] });
+  return updated;
+}
+
+/** An upload target and the bytes for it ({target, blob}), or {outcome} when there is nothing to send. */
+async function prepare(record, csrf) {
+  const now = await get('records', record.key);
+  if (!now || now.status !== 'expected') return { outcome: 'done' }; // removed (or settled by a sync) since the run began
+  const target = await request('POST', `${evidenceUrl(record)}/upload-target`, csrf);
+  if (target.status === 404) return { outcome: 'wait' };
+  if (await settledByServer(record, target.code)) return { outcome: 'done' };
+  if (target.code === 'evidence.rejected') {
+    await settle(record, { status: 'rejected', problem: { code: target.code, message: (target.body && target.body.message) || target.code } });
+    return { outcome: 'done' };
+  }
+  if (!target.ok) {
+    await settle(record, { problem: { code: target.code || String(target.status), message: (target.body && target.body.message) || `The server answered ${target.status}` } });
+    return { outcome: 'wait' };
+  }
+  const blob = await blobOf(record.id);
+  return blob ? { target: target.body, blob } : { outcome: 'done' };
+}
+
+/** Answers meaning the file needs nothing more from this device (written down); false for any other. */
+async function settledByServer(record, code) {
+  if (code === 'evidence.already_verified') await settle(record, { status: 'verified', problem: null }, true);
+  else if (code === 'evidence.withdrawn') await settle(record, { status: 'withdrawn' }, true);
+  else return false;
+  return true;
+}
+
+/** PUT the bytes with progress: true when the store took them, false when it refused the target. */
+async function send(record, { target, blob }, csrf, index, count) {
+  const progress = (loaded, total) => emit({ phase: 'uploading', message: '', current: { id: record.id, filename: record.filename, index, count, loaded, total } });
+  progress(0, record.size_bytes);
+  const put = await putBytes(target, blob, csrf, progress);
+  if (put.status === 0) throw new Unreachable('The file store cannot be reached');
+  if (put.status >= 500) throw new Unreachable(`The file store answered ${put.status}`);
+  return put.ok;
+}
+
+/** Ask the server to check what arrived: 'done' (verified, rejected or settled), 'wait', or 'again' (PUT again). */
+async function confirm(record, csrf) {
+  const answer = await request('POST', `${evidenceUrl(record)}/confirm`, csrf);
+  if (answer.status === 404) return 'wait';
+  const status = answer.ok && answer.body ? answer.body.status : null;
+  if (status === 'verified') {
+    await settle(record, { status: 'verified', problem: null, verified_at: new Date().toISOString() }, true);
+    return 'done';
+  }
+  if (status === 'rejected') {
+    await settle(record, { status: 'rejected', problem: { code: answer.body.code, message: answer.body.message || answer.body.code } });
+    return 'done';
+  }
+  if (await settledByServer(record, answer.code)) return 'done';
+  if (RETRY_CONFIRM.has(answer.code)) return 'again';
+  throw new Unreachable(`The server answered ${answer.status}${answer.code ? ` (${answer.code})` : ''}`);
 }
 
 /** PUT the bytes with exactly the target's headers; resolves {ok, status} (status 0: no connection). */
