@@ -112,3 +112,18 @@ def test_payload_hash_is_the_sha256_of_the_canonical_json(payload):
     # Stored hashes must stay comparable across releases: the fast encoder must give json.dumps' bytes.
     assert payload_hash(raw) == hashlib.sha256(canonical.encode()).hexdigest()
     assert payload_hash({**raw, "payload": {**payload, "extra": 1}}) != payload_hash(raw)
+
+
+def test_payload_hash_of_a_known_mutation_is_pinned():
+    # Devices replay against hashes stored by earlier releases: a faster canonical form must give
+    # these exact bytes. The literal was computed once from json.dumps of the tuple
+    # (kind, entity_id, base_version, payload), sort_keys, "," and ":" separators, ASCII escapes.
+    from sync.apply import payload_hash
+    raw = {"mutation_id": "0192d5a0-1c2b-7def-8a01-000000000002", "kind": "answer.set",
+           "entity_id": "0192d5a0-1c2b-7def-8a01-000000000001", "base_version": 0,
+           "payload": {"audit_id": "0192d5a0-1c2b-7def-8a01-23456789abcd", "item_key": "SG-1.1",
+                       "fields": {"rating": "met", "note": "Seen – dated “May”, tab\there"}}}
+    assert payload_hash(raw) == "cd2ee82c68a903ce711f6311486042a15a407011e8dec2fffc928d14f680134d"
+    # The mutation id is not part of what is hashed; everything else is.
+    assert payload_hash({**raw, "mutation_id": "other"}) == payload_hash(raw)
+    assert payload_hash({**raw, "base_version": 1}) != payload_hash(raw)
