@@ -445,7 +445,8 @@ def evidence_phase(database_url: str) -> dict | None:
     verify, trusted = figures, figures["trusted_mode"]
     print("\n".join([
         "",
-        f"## evidence upload to the S3 endpoint ({figures['files']} x {figures['file_mb']:.0f} MB, same run)",
+        f"## evidence upload to the S3 endpoint ({figures['files']} x {figures['file_mb']:.0f} MB, same run, median of "
+        f"{len(figures['rounds_flow_vs_raw'])} rounds)",
         "",
         "Two app servers: one reads every object back to hash it (the default off AWS, the app's mode for",
         "this endpoint, and the only one that checks anything on moto), one trusts the store's SHA-256 (the",
