@@ -6,6 +6,8 @@ the plain portable path.
 """
 from __future__ import annotations
 
+from operator import itemgetter
+
 from sqlalchemy import JSON, Table, any_, bindparam, insert
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
@@ -29,15 +31,41 @@ def insert_rows(session: Session, model, rows: list[dict]) -> None:
     defaults = _python_defaults(table, rows[0])  # COPY skips SQLAlchemy's Python-side defaults
     columns = list(rows[0]) + list(defaults)
     rows = [{**row, **defaults} for row in rows] if defaults else rows
-    jsonb = {c for c in columns if isinstance(table.c[c].type, JSON)}
-    from psycopg.types.json import Jsonb
     session.flush()
     cursor = session.connection().connection.driver_connection.cursor()
-    statement = f'COPY {table.name} ({", ".join(columns)}) FROM STDIN'
-    with cursor.copy(statement) as copy:
-        for row in rows:
-            copy.write_row([Jsonb(row[c]) if c in jsonb and row[c] is not None else row[c] for c in columns])
+    types = _binary_types(table, tuple(columns), session.get_bind().dialect)
+    if types is not None:
+        # Binary COPY: psycopg formats uuids, timestamps and JSON in C and the server parses no
+        # text; 10,000 processed_mutations rows took 49 ms against 117 ms as text. Values must be
+        # of the column's Python type (uuid.UUID, aware datetime, ...): a wrong one fails loudly.
+        values = itemgetter(*columns) if len(columns) > 1 else (lambda row: (row[columns[0]],))
+        with cursor.copy(f'COPY {table.name} ({", ".join(columns)}) FROM STDIN (FORMAT BINARY)') as copy:
+            copy.set_types(types)
+            for row in rows:
+                copy.write_row(values(row))
+    else:
+        from psycopg.types.json import Jsonb
+        jsonb = {c for c in columns if isinstance(table.c[c].type, JSON)}
+        with cursor.copy(f'COPY {table.name} ({", ".join(columns)}) FROM STDIN') as copy:
+            for row in rows:
+                copy.write_row([Jsonb(row[c]) if c in jsonb and row[c] is not None else row[c] for c in columns])
     cursor.close()
+
+
+# PostgreSQL column types (as SQLAlchemy compiles them) that psycopg can send in a binary COPY from
+# the Python values the models use. A table with any other type is copied as text.
+_BINARY = {"UUID": "uuid", "VARCHAR": "varchar", "TEXT": "text", "INTEGER": "int4", "BIGINT": "int8",
+           "SMALLINT": "int2", "BOOLEAN": "bool", "JSONB": "jsonb", "JSON": "json", "DATE": "date",
+           "TIMESTAMP WITH TIME ZONE": "timestamptz"}
+_TYPES: dict[tuple, list[str] | None] = {}
+
+
+def _binary_types(table: Table, columns: tuple[str, ...], dialect) -> list[str] | None:
+    key = (table.name, columns)
+    if key not in _TYPES:
+        names = [_BINARY.get(table.c[c].type.compile(dialect=dialect).split("(")[0]) for c in columns]
+        _TYPES[key] = None if None in names else names
+    return _TYPES[key]
 
 
 def in_values(session: Session, column, values, item_type: TypeEngine):
