@@ -11,7 +11,7 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, text
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from .models import (Action, Audit, Notification, Provider, ProviderKeyStage, ProviderProvisionType,
@@ -258,6 +258,22 @@ def change_stamp(providers: list[Provider], *parts: object) -> str:
         computed = p.computed_at.isoformat() if isinstance(p.computed_at, datetime) else ""
         digest.update(f"|{p.id}:{p.version}:{computed}".encode())
     return digest.hexdigest()[:32]
+
+
+# One statement: the stamp, and whether this transaction has written (it would see its own changes).
+_STAMP = text("SELECT value, pg_current_xact_id_if_assigned() IS NULL FROM directory_stamp WHERE id = 1")
+
+
+def directory_stamp(session: Session) -> int | None:
+    """The directory's change stamp (migration 0008), or None when search results must not be reused.
+
+    None on SQLite (no triggers keep the stamp there), and in a transaction that has written: it sees
+    its own uncommitted changes, which neither the stamp nor other requests see.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    value, clean = session.execute(_STAMP).one()
+    return value if clean else None
 
 
 def notifications_for(session: Session, user: User, limit: int = 100) -> list[Notification]:

@@ -4,7 +4,7 @@ from .base import Base
 from .directory import (DirectoryDecision, Notification, OutboundEmail, ProviderStatusChange, ProviderTrigger,
                         SafeguardingConcern, Watch)
 from .people import Organisation, User
-from .providers import Provider, ProviderCouncil, ProviderKeyStage, ProviderProvisionType, Site
+from .providers import DirectoryStamp, Provider, ProviderCouncil, ProviderKeyStage, ProviderProvisionType, Site
 from .review import QoeGrade, ReviewComment, ShareLink
 from .placements import Placement, PlacementReview
 from .records import AuditLogEntry, ChangeLogEntry, Device, HeldMutation, ProcessedMutation, SyncConflict
@@ -12,7 +12,7 @@ from .templates import AuditTemplate, TemplateVersion
 
 __all__ = [
     "Action", "Answer", "Audit", "AuditLogEntry", "AuditTemplate", "Base", "ChangeLogEntry", "Conversation",
-    "Device", "DirectoryDecision", "Notification", "OutboundEmail", "ProviderStatusChange", "ProviderTrigger", "Watch", "HeldMutation", "SyncConflict", "Evidence", "Organisation", "Placement", "PlacementReview", "PolicyCheck", "ProcessedMutation", "Provider",
+    "Device", "DirectoryDecision", "DirectoryStamp", "Notification", "OutboundEmail", "ProviderStatusChange", "ProviderTrigger", "Watch", "HeldMutation", "SyncConflict", "Evidence", "Organisation", "Placement", "PlacementReview", "PolicyCheck", "ProcessedMutation", "Provider",
     "ProviderCouncil", "ProviderKeyStage", "ProviderProvisionType", "QoeGrade", "ReviewComment", "SafeguardingConcern",
     "ShareLink", "Site",
     "TemplateVersion", "User", "Visit", "VisitAssignment", "VisitAuditType",

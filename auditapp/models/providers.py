@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, Date, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, JSONType, TZDateTime, one_of, utcnow
@@ -115,3 +115,17 @@ class Site(Base):
     created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
 
     provider: Mapped[Provider] = relationship(back_populates="sites")
+
+
+class DirectoryStamp(Base):
+    """One row whose value moves in every committed change to providers, their types or key stages.
+
+    Kept by database triggers (migration 0008), never by the app: the search reads it to know whether
+    results it rendered earlier still hold, in any worker process (web/directory_cache.py).
+    """
+
+    __tablename__ = "directory_stamp"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger)

@@ -10,7 +10,8 @@ import csv
 import io
 from datetime import date
 
-from flask import Blueprint, Response, current_app, redirect, request, url_for
+from flask import Blueprint, Response, current_app, make_response, redirect, render_template, request, url_for
+from markupsafe import Markup
 from flask_login import current_user
 
 from .. import directory_queries, queries
@@ -21,7 +22,7 @@ from ..models.enums import DIRECTORY_STATUS_LABELS, DIRECTORY_STATUSES, DISTRICT
 from ..security import roles
 from ..services import watches
 from ..services.errors import Invalid
-from . import render
+from . import directory_cache, render
 from .directory_forms import DELIVERIES, SPECIALISMS, parse_filters, query_args
 from .directory_forms import TIME_BASES as TIME_BASIS_LABELS
 
@@ -47,15 +48,27 @@ def index():
     except Invalid as exc:
         form = {k: (request.args.getlist(k) if k == "specialism" else request.args.get(k, "")) for k in request.args}
         errors = {("specialism-send" if k == "specialism" else k): v for k, v in exc.details.items()}
-        return render("directory/index.html", "directory/_results.html", status=422, result=None, form=form,
-                      errors=errors, export_args={}, **options)
-    result = directory_queries.search(db.session, current_user, filters)
-    response = render("directory/index.html", "directory/_results.html", result=result, form=query_args(filters),
-                      errors={}, export_args=query_args(filters), page_args=lambda n: query_args(filters, n),
-                      **options)
-    if htmx:  # the address bar keeps the search, without the empty fields the form sends
-        response.headers["HX-Push-Url"] = url_for(".index", **query_args(filters, filters.page))
+        context = dict(result=None, form=form, errors=errors, export_args={}, **options)
+        return render("directory/index.html", "directory/_results.html", status=422,
+                      search_body=Markup(render_template("directory/_search.html", **context)), **context)
+    body = directory_cache.cache().get_or_render(
+        directory_queries.directory_stamp(db.session), (school, filters, bool(htmx), request.script_root),
+        lambda: _render_search(school, filters, options))
+    if not htmx:
+        return render("directory/index.html", search_body=body, errors={})
+    response = make_response(body)
+    response.vary.add("HX-Request")
+    # The address bar keeps the search, without the empty fields the form sends.
+    response.headers["HX-Push-Url"] = url_for(".index", **query_args(filters, filters.page))
     return response
+
+
+def _render_search(school: bool, filters, options: dict) -> str:
+    """The search page's body, or for HTMX only its results: nothing in it depends on the user but the audience."""
+    result = directory_queries.search(db.session, None, filters, school=school)
+    return render_template("directory/_results.html" if htmx else "directory/_search.html", result=result,
+                           form=query_args(filters), errors={}, export_args=query_args(filters),
+                           page_args=lambda n: query_args(filters, n), **options)
 
 
 @bp.get("/export.csv")

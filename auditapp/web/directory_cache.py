@@ -1,0 +1,57 @@
+"""Rendered search results, kept per worker process and reused while the directory is unchanged.
+
+The search page costs a query and a template of twenty providers; the same few searches come from
+every school. An entry is valid for one directory stamp (directory_queries.directory_stamp, kept by
+database triggers), read on every request: a change committed through any worker, the CLI or SQL
+moves the stamp, and the next search anywhere renders afresh. Only HTML that is the same for every
+user of an audience goes in (no names, no CSRF tokens, no watch buttons): the key holds the
+audience, the normalised filters and what else the HTML depends on.
+"""
+from __future__ import annotations
+
+import threading
+from typing import Callable, Hashable
+
+from flask import Flask, current_app
+from markupsafe import Markup
+
+MAX_ENTRIES = 512
+
+
+class RenderedCache:
+    """HTML by (stamp, key), bounded; entries of older stamps are dropped when a newer one is seen."""
+
+    def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
+        self.max_entries = max_entries
+        self._entries: dict[tuple[int, Hashable], Markup] = {}
+        self._newest = -1
+        self._lock = threading.Lock()  # the dev server and tests serve from threads
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get_or_render(self, stamp: int | None, key: Hashable, render: Callable[[], str]) -> Markup:
+        """The HTML for `key` at `stamp`, rendering (and keeping) it when missing; None never reuses."""
+        if stamp is None:
+            return Markup(render())
+        found = self._entries.get((stamp, key))
+        if found is not None:
+            return found
+        html = Markup(render())
+        with self._lock:
+            if stamp > self._newest:  # the directory changed: nothing rendered before can be hit again
+                self._newest = stamp
+                self._entries = {k: v for k, v in self._entries.items() if k[0] >= stamp}
+            if len(self._entries) >= self.max_entries:
+                self._entries = {}
+            self._entries[(stamp, key)] = html
+        return html
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["directory_cache"] = RenderedCache()
+
+
+def cache() -> RenderedCache:
+    """The current app's cache (two apps in one process, as in tests, never share one)."""
+    return current_app.extensions["directory_cache"]
