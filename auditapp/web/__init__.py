@@ -89,8 +89,9 @@ def init_app(app: Flask) -> None:
     from . import dashboard, placements  # schools' placement notifications; the LA dashboard
     app.register_blueprint(placements.bp)
     app.register_blueprint(dashboard.bp)
-    from . import directory_cache  # rendered search results, reused while the directory is unchanged
+    from . import directory_cache, layout  # rendered search results and page headers, reused
     directory_cache.init_app(app)
+    layout.init_app(app)
     app.context_processor(_template_globals)
     # Macros imported without context (`{% from "_macros.html" import status_tag %}`) see only the
     # environment's globals, not context processors: the status tag needs its labels there.
