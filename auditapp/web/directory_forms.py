@@ -53,10 +53,14 @@ class SearchSchema(Schema):
             raise ValidationError("Search using letters, numbers and punctuation only")
 
 
+# Built once: a schema instance holds no state between loads, and building one copies every field.
+_SCHEMA = SearchSchema()
+
+
 def parse_filters(args, school: bool) -> SearchFilters:
     """SearchFilters from query arguments (a MultiDict). :raises directory.bad_filter: with field messages."""
     raw: dict = {}
-    for name in SearchSchema().fields:
+    for name in _SCHEMA.fields:
         if name in LIST_FIELDS:
             values = [v for v in args.getlist(name) if v != ""]
             if values:
@@ -66,7 +70,7 @@ def parse_filters(args, school: bool) -> SearchFilters:
             if value.strip() != "":
                 raw[name] = value.strip()
     try:
-        loaded = SearchSchema().load(raw)
+        loaded = _SCHEMA.load(raw)
     except ValidationError as exc:
         raise Invalid("directory.bad_filter", "Check the search filters", _flat(exc.messages)) from None
     if school and loaded["status"] and loaded["status"] not in SCHOOL_STATUSES:
