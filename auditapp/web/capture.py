@@ -22,9 +22,9 @@ SHELL_ASSETS = ("vendor/govuk-frontend/govuk-frontend.min.css", "vendor/govuk-fr
                 "vendor/htmx.min.js", "css/app.css", "css/capture.css", "js/body-start.js", "js/app.js",
                 "js/capture.js", "js/capture-dom.js", "js/capture-context.js", "js/capture-screen.js",
                 "js/capture-items.js", "js/capture-conversations.js", "js/capture-concern.js", "js/capture-status.js",
-                "js/save-worker.js",
-                "js/store.js", "js/outbox.js", "js/capture-evidence.js", "js/evidence-media.js", "js/evidence-store.js",
-                "js/evidence-uploader.js", "js/evidence-worker.js", "favicon.svg", "icons/icon-192.png")
+                "js/save-worker.js", "js/store.js", "js/outbox.js", "js/sync-status.js", "js/sync-loop.js",
+                "js/capture-evidence.js", "js/evidence-media.js", "js/evidence-store.js", "js/evidence-uploader.js",
+                "js/evidence-worker.js", "favicon.svg", "icons/icon-192.png")
 
 
 @bp.get("/capture/")

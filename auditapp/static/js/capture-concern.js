@@ -1,6 +1,8 @@
 // "Raise a safeguarding concern": the disclosure route to follow now, and the referral form (saved on this
 // device and sent first).
-import { raiseConcern, refreshCounts, requestSync } from './outbox.js';
+import { raiseConcern } from './outbox.js';
+import { requestSync } from './sync-loop.js';
+import { refreshCounts } from './sync-status.js';
 import { errorMessage, h, radioGroup, setError } from './capture-dom.js';
 import { C } from './capture-context.js';
 

@@ -1,7 +1,9 @@
 // The open audit (C): its pack, template, records and DOM references, with what reads and writes them.
 // Other modules read C (a live binding) and replace it with setContext().
 import { recordKey, writeBefore } from './store.js';
-import { refreshCountsSoon, saveFields, syncSoon } from './outbox.js';
+import { saveFields } from './outbox.js';
+import { syncSoon } from './sync-loop.js';
+import { refreshCountsSoon } from './sync-status.js';
 
 // Measurements for tests and the release note: save = ms from the user's input event to "Saved on this
 // device"; open/render = ms to a rendered audit; inflight = saves not yet complete; saver = where saves run

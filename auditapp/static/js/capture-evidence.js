@@ -2,7 +2,8 @@
 // included; conversations never have any), the item's files with a thumbnail or a file tag and their upload
 // state, removal with a reason, and the evidence line of the status bar with the upload's progress.
 import { get } from './store.js';
-import { refreshCounts, refreshCountsSoon, syncSoon } from './outbox.js';
+import { syncSoon } from './sync-loop.js';
+import { refreshCounts, refreshCountsSoon } from './sync-status.js';
 import { EvidenceError, formatSize, limitsOf, prepare } from './evidence-media.js';
 import { queueEvidence, withdrawEvidence } from './evidence-store.js';
 import { onUploads, uploads } from './evidence-uploader.js';

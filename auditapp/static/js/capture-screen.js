@@ -1,7 +1,9 @@
 // The capture screen (/capture/#visit=ID&type=TYPE): routes on the hash, renders the audit from IndexedDB
 // only (the landing list and "not on this device" otherwise), jumps to sections and items, and submits.
 import { get, getAll, recordsOfAudit, savePack } from './store.js';
-import { onStatus, refreshCounts, requestSync, startSync, submitAudit } from './outbox.js';
+import { submitAudit } from './outbox.js';
+import { requestSync, startSync } from './sync-loop.js';
+import { onStatus, refreshCounts } from './sync-status.js';
 import { fill, flushTexts, h, humanise, longDate, persist, safe, summaryRow } from './capture-dom.js';
 import { applyReadOnly, buildContext, C, isAnswered, setContext, startSaver, timings, updateProgress } from './capture-context.js';
 import { renderRated, renderTyped } from './capture-items.js';

@@ -5,7 +5,8 @@
 // This entry module detects the page: the capture screen is capture-screen.js; the visits pages get the
 // offline controls below. It also warns before signing out with changes still on this device only.
 import { count, getAll, savePack, useDatabase } from './store.js';
-import { configureSync, onStatus, startSync, status as syncStatus } from './outbox.js';
+import { configureSync, startSync } from './sync-loop.js';
+import { onStatus, status as syncStatus } from './sync-status.js';
 import { h, hhmm, persist } from './capture-dom.js';
 import { startCapture } from './capture-screen.js';
 import { configureUploads, startUploads, uploads } from './evidence-uploader.js';

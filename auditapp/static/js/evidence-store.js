@@ -3,7 +3,8 @@
 // store until the server has verified them. Registering and withdrawing are outbox mutations written in the
 // same transaction as the record, so the server learns what to expect through the ordinary sync path.
 import { get, newRecord, recordKey, req, tx } from './store.js';
-import { addEntry, handlePull, startIfNeeded, uuid7 } from './outbox.js';
+import { addEntry, startIfNeeded, uuid7 } from './outbox.js';
+import { handlePull } from './sync-loop.js';
 
 export const evidenceKey = (id) => recordKey('evidence', id);
 

@@ -5,7 +5,7 @@
 // `online`, on "Sync now" and after every successful sync; when the file store is unreachable it backs off
 // like sync (1 s doubling to 5 min) while answers keep syncing. The local bytes go only after `verified`.
 import { get } from './store.js';
-import { onStatus } from './outbox.js';
+import { channel, onStatus } from './sync-status.js';
 import { blobOf, updateEvidence, uploadQueue } from './evidence-store.js';
 
 const BACKOFF_FIRST = 1000;
@@ -18,20 +18,11 @@ const UNSAFE_HEADERS = new Set(['content-length', 'host', 'connection']);
 
 // ---- status --------------------------------------------------------------------------------------
 
-const listeners = new Set();
 /** phase: idle | offline | blocked (answers first) | uploading | unreachable | registering | signin | done */
-export const uploads = { phase: 'idle', waiting: 0, rejected: 0, current: null, message: '', retryAt: null, changed: [] };
-
-export function onUploads(listener) {
-  listeners.add(listener);
-  listener(uploads);
-  return () => listeners.delete(listener);
-}
-
-function emit(patch) {
-  Object.assign(uploads, { changed: [] }, patch);
-  for (const listener of listeners) listener(uploads);
-}
+const channelOfUploads = channel({ phase: 'idle', waiting: 0, rejected: 0, current: null, message: '', retryAt: null, changed: [] });
+export const uploads = channelOfUploads.state;
+export const onUploads = channelOfUploads.on;
+const emit = channelOfUploads.emit;
 
 // ---- the loop -------------------------------------------------------------------------------------
 
