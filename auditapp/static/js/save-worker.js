@@ -1,6 +1,6 @@
 // The capture screen's save worker: writes each change it is handed (the record and its outbox mutation, in one
 // IndexedDB transaction, outbox.js saveFields) and answers once the transaction has committed. Why a worker:
-// capture-context.js, "the save worker". store.js and outbox.js load here too, so neither may touch the DOM
+// capture-context.js, "the save worker". store.js, outbox.js and sync-status.js load here too, so none may touch the DOM
 // when it loads.
 import { useDatabase } from './store.js';
 import { saveFields } from './outbox.js';
