@@ -25,6 +25,7 @@ from auditapp.services.capture import Change, Outcome
 
 from . import evidence_kinds
 from .schemas import KINDS, load_mutation
+from .validate import check_mutation
 
 FIELD_KINDS = {"answer.set": capture.record_answers, "policy_check.set": capture.record_policy_checks,
                "conversation.set": capture.record_conversations, "action.set": capture.propose_actions}
@@ -62,24 +63,25 @@ def _push(session: Session, actor: User, device_id: uuid.UUID, raw_mutations: li
     stored = _stored_results(session, device_id, {k for k in keys if k is not None})
     results: list[dict] = [{}] * len(raw_mutations)
     fresh: list[tuple[int, dict]] = []
-    first_in_batch: dict[uuid.UUID, int] = {}
+    first_in_batch: dict[str, int] = {}  # by id text: str hashes are cached, UUID hashes are not
     repeats: list[tuple[int, int]] = []  # (index, index of the first copy in this batch)
     for index, raw in enumerate(raw_mutations):
         known = stored.get(keys[index])
         if known is not None:  # a replay: answered from the stored result, no need to re-check it
             results[index] = _replay(keys[index], known[0], hashes[index], known[1])
             continue
+        key = keys[index]
         try:
-            mutation = load_mutation(raw, uuid.UUID(keys[index]) if keys[index] else None)
+            mutation = check_mutation(raw, uuid.UUID(key) if key else None)
         except ValidationError as exc:
             results[index] = _result(_mutation_id(raw), "rejected", code="sync.invalid",
                                      message="The mutation is not valid", details=exc.messages)
             continue
-        mutation_id = mutation["mutation_id"]
-        if mutation_id in first_in_batch:
-            repeats.append((index, first_in_batch[mutation_id]))
+        if key in first_in_batch:
+            repeats.append((index, first_in_batch[key]))
         else:
-            first_in_batch[mutation_id] = index
+            first_in_batch[key] = index
+            mutation["id_text"] = key  # a device's edit order, compared as text (capture.Change.order)
             fresh.append((index, mutation))
     outcomes = apply_mutations(session, actor, [m for _, m in fresh], device_id)
     for (index, mutation), outcome in zip(fresh, outcomes):
@@ -96,13 +98,16 @@ def _push(session: Session, actor: User, device_id: uuid.UUID, raw_mutations: li
 
 def apply_mutations(session: Session, actor: User, mutations: list[dict], device_id: uuid.UUID) -> list[Outcome]:
     """Group checked mutations by kind (concerns first) and apply each group through its service."""
-    outcomes: dict[int, Outcome] = {}
+    groups: dict[str, list[int]] = {}
+    for i, m in enumerate(mutations):  # one pass, not one per kind
+        groups.setdefault(m["kind"], []).append(i)
+    outcomes: list = [None] * len(mutations)
     for kind in KINDS:
-        group = [(i, m) for i, m in enumerate(mutations) if m["kind"] == kind]
-        if group:
-            for (i, _), outcome in zip(group, _bisect(session, actor, kind, [m for _, m in group], device_id)):
+        if kind in groups:
+            group = groups[kind]
+            for i, outcome in zip(group, _bisect(session, actor, kind, [mutations[i] for i in group], device_id)):
                 outcomes[i] = outcome
-    return [outcomes[i] for i in range(len(mutations))]
+    return outcomes
 
 
 def _bisect(session, actor, kind, mutations, device_id) -> list[Outcome]:
@@ -123,7 +128,8 @@ def _apply_kind(session, actor, kind, mutations, device_id) -> list[Outcome]:
     if kind in FIELD_KINDS:
         changes = [Change(ref=m["mutation_id"], entity_id=m["entity_id"], audit_id=m["payload"]["audit_id"],
                           key=m["payload"].get("item_key") or m["payload"].get("kind"),
-                          base_version=m["base_version"], fields=m["payload"]["fields"], device_id=device_id)
+                          base_version=m["base_version"], fields=m["payload"]["fields"], device_id=device_id,
+                          order=m.get("id_text"))
                    for m in mutations]
         return FIELD_KINDS[kind](session, actor, changes)
     if kind == "audit.start":
@@ -241,6 +247,16 @@ def _release_held(session: Session, started: set[uuid.UUID]) -> None:
 
 
 def _outcome_result(mutation_id, outcome: Outcome) -> dict:
+    if outcome.status == "applied" and outcome.code is None and not outcome.conflicts and outcome.details is None:
+        # Nearly every result of a big push: _result's shape, built directly.
+        result = {"mutation_id": str(mutation_id), "status": "applied"}
+        if outcome.entity_id:
+            result["entity_id"] = str(outcome.entity_id)
+        if outcome.version is not None:
+            result["version"] = outcome.version
+        if outcome.message is not None:
+            result["message"] = outcome.message
+        return result
     return _result(mutation_id, outcome.status, entity_id=str(outcome.entity_id) if outcome.entity_id else None,
                    version=outcome.version, conflicts=outcome.conflicts or None, code=outcome.code,
                    message=outcome.message, details=outcome.details)

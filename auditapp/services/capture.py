@@ -22,9 +22,9 @@ from .capture_rules import SPECS, EntitySpec
 from .changes import log_changes
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a frozen init costs ~2 us more per change, 20 ms of a 10,000 push
 class Change:
-    """One requested change to one entity's fields."""
+    """One requested change to one entity's fields. Treat it as read-only."""
 
     ref: object  # the caller's correlation, e.g. the mutation id
     entity_id: uuid.UUID
@@ -33,6 +33,9 @@ class Change:
     base_version: int
     fields: dict
     device_id: uuid.UUID | None = None
+    # The mutation id as canonical lower-case text, when the caller has it (sync does): the
+    # device's edit order. Without it, it is derived from `ref` when that is a UUID.
+    order: str | None = None
 
 
 @dataclass
@@ -82,11 +85,12 @@ def apply_changes(session: Session, actor: User, entity: str, changes: list[Chan
     outcomes: dict[int, Outcome] = {}
     ready: list[tuple[int, Change, AuditAccess]] = []
     for index, change in enumerate(changes):
-        refused = _refusal(change, access[change.audit_id], spec)
+        acc = access[change.audit_id]
+        refused = _refusal(change, acc, spec)
         if refused:
             outcomes[index] = refused
         else:
-            ready.append((index, change, access[change.audit_id]))
+            ready.append((index, change, acc))
     state = _load(session, spec, model, [c for _, c, _ in ready])
     writer = _Writer(spec, actor, datetime.now(timezone.utc))
     for index, change, acc in ready:
@@ -164,19 +168,26 @@ class _Writer:
                 change.device_id, str(change.device_id))
         late = access.state == "submitted"  # after submission every change waits for the reviewer
         applied, clashes = {}, []
-        order = str(change.ref) if isinstance(change.ref, uuid.UUID) else None
+        order = change.order or (str(change.ref) if isinstance(change.ref, uuid.UUID) else None)
+        meta, values = row["meta"], row["values"]
         for name, value in change.fields.items():
-            last = row["meta"].get(name)
+            last = meta.get(name)
+            if last is None:  # never set: no own edit to supersede, no other device to clash with
+                if late and values.get(name) != value:
+                    clashes.append(name)
+                elif values.get(name) != value or name not in values:
+                    applied[name] = value
+                continue
             if _superseded_by_own_edit(last, device, order):
                 continue  # this device already sent a newer value for the field (a reordered resend)
-            changed_by_other = last is not None and last[0] > change.base_version and last[1] != device
-            if (late or changed_by_other) and row["values"].get(name) != value:
+            changed_by_other = last[0] > change.base_version and last[1] != device
+            if (late or changed_by_other) and values.get(name) != value:
                 clashes.append(name)
-            elif row["values"].get(name) != value or name not in row["values"]:
+            elif values.get(name) != value or name not in values:
                 applied[name] = value
-            elif last is not None and last[1] == device and order is not None:
+            elif last[1] == device and order is not None:
                 # Same value re-entered: remember this newer edit so an older resend cannot undo it.
-                row["meta"][name] = [last[0], device, order]
+                meta[name] = [last[0], device, order]
                 row["dirty"] = True
         problem = self.spec.check_row({**row["values"], **applied}) if applied else None
         if problem:
