@@ -15,7 +15,7 @@ from markupsafe import Markup
 from flask_login import current_user
 
 from .. import directory_queries, queries
-from ..db import db
+from ..db import db, read_only
 from ..directory_queries import SCHOOL_STATUSES, school_view
 from ..extensions import htmx
 from ..models.enums import DIRECTORY_STATUS_LABELS, DIRECTORY_STATUSES, DISTRICTS, KEY_STAGES, PROVISION_TYPES
@@ -39,6 +39,7 @@ CSV_COLUMNS = ("Provider", "Legal name", "Status", "Status since", "Valid until"
 
 @bp.get("/")
 @roles(*DIRECTORY_ROLES)
+@read_only
 def index():
     """Search the directory; an HTMX request gets only the results."""
     school = school_view(current_user)

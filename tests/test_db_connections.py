@@ -1,0 +1,80 @@
+"""The pool's connections on real PostgreSQL: a dropped idle connection is replaced before use, and a
+`read_only` view runs its statements in autocommit while every other request keeps one transaction."""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from sqlalchemy import event, text
+from sqlalchemy.exc import DBAPIError
+
+from auditapp import db as db_module
+from auditapp.db import db as app_db, make_engine
+
+from .conftest import Auth, make_test_app, world_database
+
+
+def _drop_the_pooled_connection(engine) -> int:
+    """Terminate, from another connection, the server process behind the pool's one idle connection."""
+    with engine.connect() as conn:
+        pid = conn.scalar(text("SELECT pg_backend_pid()"))
+    other = make_engine(engine.url.render_as_string(hide_password=False))
+    with other.connect() as conn:
+        assert conn.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    other.dispose()
+    return pid
+
+
+def test_a_connection_dropped_while_idle_is_replaced_before_use(database_url, monkeypatch):
+    monkeypatch.setattr(db_module, "IDLE_BEFORE_PING_S", 0.0)
+    engine = make_engine(database_url)
+    try:
+        pid = _drop_the_pooled_connection(engine)
+        with engine.connect() as conn:
+            assert conn.scalar(text("SELECT pg_backend_pid()")) != pid
+    finally:
+        engine.dispose()
+
+
+def test_a_connection_handed_back_moments_ago_is_used_without_a_ping(database_url, monkeypatch):
+    monkeypatch.setattr(db_module, "IDLE_BEFORE_PING_S", 3600.0)
+    engine = make_engine(database_url)
+    try:
+        _drop_the_pooled_connection(engine)
+        with pytest.raises(DBAPIError), engine.connect() as conn:
+            conn.scalar(text("SELECT 1"))
+        with engine.connect() as conn:  # the failure invalidated the pool: the next checkout reconnects
+            assert conn.scalar(text("SELECT 1")) == 1
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def committed_app():
+    """An app owning its connections (the rolled-back HTTP tests join theirs to one outer transaction)."""
+    app = make_test_app(world_database(f"auditapp_conn_{uuid.uuid4().hex[:8]}"))
+    yield app
+    app_db.binding(app).engine.dispose()
+
+
+@pytest.mark.parametrize("path, autocommit", [
+    ("/directory/?district=Blaby", True),  # read_only
+    ("/", False),
+    ("/notifications/", False),
+])
+def test_only_read_only_views_run_their_statements_in_autocommit(committed_app, path, autocommit):
+    client = committed_app.test_client()
+    auth = Auth(client)
+    assert auth.login("school").status_code == 302
+    seen = []
+
+    def record(conn, *_args):
+        seen.append(conn.connection.dbapi_connection.autocommit)
+
+    engine = app_db.binding(committed_app).engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert client.get(path).status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert seen and set(seen) == {autocommit}
