@@ -16,7 +16,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from ..models import Notification, OutboundEmail, Provider, User, Watch
@@ -60,10 +60,14 @@ def status_changed(session: Session, provider: Provider, before: str, after: str
     return len(watchers)
 
 
+# Built once: the layout counts on every school page, and building the statement cost more than running it.
+_UNREAD = (select(func.count()).select_from(Notification)
+           .where(Notification.user_id == bindparam("user_id"), Notification.read_at.is_(None)))
+
+
 def unread_count(session: Session, user: User) -> int:
-    from sqlalchemy import func
-    return session.scalar(select(func.count()).select_from(Notification)
-                          .where(Notification.user_id == user.id, Notification.read_at.is_(None)))
+    """How many of the user's notifications are unread."""
+    return session.scalar(_UNREAD, {"user_id": user.id})
 
 
 class EmailSender(Protocol):

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -132,12 +132,16 @@ def set_password(session: Session, actor: User | None, user: User, password: str
     audit_log.record(session, actor, "user.set_password", "user", user.id)
 
 
+# Built once: every signed-in request runs it (session.get builds its statement anew each time).
+_SESSION_USER = select(User).where(User.id == bindparam("user_id"))
+
+
 def load_session_user(session: Session, cookie_id: str) -> User | None:
     """Resolve a session cookie's `id:version` to an active user, or None."""
     user_id, _, version = cookie_id.partition(":")
     if not (user_id.isdigit() and version.isdigit()):
         return None
-    user = session.get(User, int(user_id))
+    user = session.execute(_SESSION_USER, {"user_id": int(user_id)}).scalar_one_or_none()
     if user is None or not user.is_active or user.session_version != int(version):
         return None
     return user
