@@ -58,15 +58,15 @@ def _push(session: Session, actor: User, device_id: uuid.UUID, raw_mutations: li
     if not _device_belongs_to(session, actor, device_id):
         return [_result(_mutation_id(raw), "rejected", code="sync.forbidden",
                         message="This device is registered to another user") for raw in raw_mutations]
-    hashes = [payload_hash(raw) if isinstance(raw, dict) else "" for raw in raw_mutations]
     keys = [_canonical_id(raw) for raw in raw_mutations]
-    stored = _stored_results(session, device_id, {k for k in keys if k is not None})
+    stored = _stored_results(session, device_id, keys)
+    hashes = [payload_hash(raw) if isinstance(raw, dict) else "" for raw in raw_mutations]
     results: list[dict] = [{}] * len(raw_mutations)
     fresh: list[tuple[int, dict]] = []
     first_in_batch: dict[str, int] = {}  # by id text: str hashes are cached, UUID hashes are not
     repeats: list[tuple[int, int]] = []  # (index, index of the first copy in this batch)
     for index, raw in enumerate(raw_mutations):
-        known = stored.get(keys[index])
+        known = stored.get(index)
         if known is not None:  # a replay: answered from the stored result, no need to re-check it
             results[index] = _replay(keys[index], known[0], hashes[index], known[1])
             continue
@@ -152,45 +152,45 @@ def _device_belongs_to(session: Session, actor: User, device_id: uuid.UUID) -> b
     return owner == actor.id
 
 
-def _stored_results(session, device_id, keys: set[str]) -> dict[str, tuple[str, dict]]:
-    """Stored (payload hash, result) of the mutations of this device already processed, by id text.
+def _stored_results(session, device_id, keys: list[str | None]) -> dict[int, tuple[str, dict]]:
+    """Stored (payload hash, result) of the mutations of this device already processed, by position.
 
-    Keyed by the canonical id text the device sent, so a replay of 10,000 mutations parses no
-    UUIDs in Python. Applied results are rebuilt from plain columns; only the rare others carry
-    their JSON.
+    `keys` are the batch's mutation ids as canonical text (None where a mutation has no valid id).
+    A replay of 10,000 mutations parses and formats no UUIDs in Python. Applied results are rebuilt
+    from plain columns; only the rare others carry their JSON.
     """
-    if not keys:
+    if not any(keys):
         return {}
     if not is_postgresql(session):
         return _stored_results_portable(session, device_id, keys)
-    # The driver's cursor, and the ids as one comma-joined text: binding 10,000 ids as an array
-    # parameter (psycopg checks each element for quoting) and building ORM rows cost half of a
-    # replay. PostgreSQL prints uuids in canonical text, the form the keys are in.
+    # The driver's cursor, and the ids as one comma-joined text ('' for none: NULL, matching
+    # nothing), numbered by position: binding 10,000 ids as an array parameter (psycopg checks each
+    # element for quoting), sending each id back and building ORM rows cost half of a replay.
     session.flush()
     cursor = session.connection().connection.driver_connection.cursor()
-    cursor.execute(_STORED_SQL, (device_id, ",".join(keys)), prepare=False)
+    cursor.execute(_STORED_SQL, (",".join(k or "" for k in keys), device_id), prepare=False)
     rows = cursor.fetchall()
     cursor.close()
-    return {key: (digest, result if result is not None else _applied(key, status, entity_id, version))
-            for key, digest, status, entity_id, version, result in rows}
+    return {i - 1: (digest, result if result is not None else _applied(keys[i - 1], status, entity_id, version))
+            for i, digest, status, entity_id, version, result in rows}
 
 
-_STORED_SQL = ("SELECT mutation_id::text, payload_hash, status, entity_id::text, version, result"
-               " FROM processed_mutations WHERE device_id = %s"
-               " AND mutation_id = ANY(string_to_array(%s, ',')::uuid[])")
+_STORED_SQL = ("SELECT k.i, p.payload_hash, p.status, p.entity_id::text, p.version, p.result"
+               " FROM unnest(string_to_array(%s, ',', '')::uuid[]) WITH ORDINALITY AS k(id, i)"
+               " JOIN processed_mutations p ON p.device_id = %s AND p.mutation_id = k.id")
 
 
-def _stored_results_portable(session, device_id, keys: set[str]) -> dict[str, tuple[str, dict]]:
+def _stored_results_portable(session, device_id, keys: list[str | None]) -> dict[int, tuple[str, dict]]:
     rows = session.execute(select(ProcessedMutation.mutation_id, ProcessedMutation.payload_hash,
                                   ProcessedMutation.status, ProcessedMutation.entity_id,
                                   ProcessedMutation.version, ProcessedMutation.result)
                            .where(ProcessedMutation.device_id == device_id,
-                                  ProcessedMutation.mutation_id.in_([uuid.UUID(k) for k in keys])))
-    stored = {}
+                                  ProcessedMutation.mutation_id.in_({uuid.UUID(k) for k in keys if k})))
+    by_key = {}
     for mutation_id, digest, status, entity_id, version, result in rows:
         key = str(mutation_id)
-        stored[key] = (digest, result if result is not None else _applied(key, status, entity_id and str(entity_id), version))
-    return stored
+        by_key[key] = (digest, result if result is not None else _applied(key, status, entity_id and str(entity_id), version))
+    return {i: by_key[k] for i, k in enumerate(keys) if k in by_key}
 
 
 def _applied(key: str, status: str, entity_id: str, version: int | None) -> dict:

@@ -275,3 +275,16 @@ def test_maintainers_see_a_new_concern_on_their_home_page(client, auth, db_sessi
     auth.logout()
     auth.login("school")
     assert "LADO-123" not in client.get("/").get_data(as_text=True)
+
+
+def test_a_resent_batch_in_another_order_with_a_bad_id_gets_each_stored_result_in_its_place(device):
+    a, b, c = (answer(device.audit_id, key, {"note": key}) for key in ("SG-1.1", "SG-1.2", "SG-1.3"))
+    bad = {**answer(device.audit_id, "SG-1.4", {"note": "x"}), "mutation_id": "not-a-uuid"}
+    first = device.push(device.start(), a, bad, b)
+    assert [r["status"] for r in first] == ["applied", "applied", "rejected", "applied"]
+
+    again = device.push(b, bad, a, {**a, "mutation_id": a["mutation_id"].upper()}, c)
+
+    assert [r["status"] for r in again] == ["duplicate", "rejected", "duplicate", "duplicate", "applied"]
+    assert again[0]["original"] == first[3] and again[2]["original"] == again[3]["original"] == first[1]
+    assert again[1]["code"] == "sync.invalid" and again[4]["entity_id"] == c["entity_id"]
