@@ -163,12 +163,13 @@ def _stored_results(session, device_id, keys: list[str | None]) -> dict[int, tup
         return {}
     if not is_postgresql(session):
         return _stored_results_portable(session, device_id, keys)
-    # The driver's cursor, and the ids as one comma-joined text ('' for none: NULL, matching
+    # The driver's cursor, and the ids as one uuid[] literal (NULL where there is none, matching
     # nothing), numbered by position: binding 10,000 ids as an array parameter (psycopg checks each
     # element for quoting), sending each id back and building ORM rows cost half of a replay.
+    # The keys are canonical UUID text, so they need no quoting inside the literal.
     session.flush()
     cursor = session.connection().connection.driver_connection.cursor()
-    cursor.execute(_STORED_SQL, (",".join(k or "" for k in keys), device_id), prepare=False)
+    cursor.execute(_STORED_SQL, ("{" + ",".join(k or "NULL" for k in keys) + "}", device_id), prepare=False)
     rows = cursor.fetchall()
     cursor.close()
     return {i - 1: (digest, result if result is not None else _applied(keys[i - 1], status, entity_id, version))
@@ -176,7 +177,7 @@ def _stored_results(session, device_id, keys: list[str | None]) -> dict[int, tup
 
 
 _STORED_SQL = ("SELECT k.i, p.payload_hash, p.status, p.entity_id::text, p.version, p.result"
-               " FROM unnest(string_to_array(%s, ',', '')::uuid[]) WITH ORDINALITY AS k(id, i)"
+               " FROM unnest(%s::uuid[]) WITH ORDINALITY AS k(id, i)"
                " JOIN processed_mutations p ON p.device_id = %s AND p.mutation_id = k.id")
 
 
