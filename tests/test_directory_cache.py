@@ -16,6 +16,7 @@ from sqlalchemy import create_engine, text
 from auditapp.db import bind, db as app_db, session_scope
 from auditapp.directory_queries import directory_stamp
 from auditapp.services import users
+from auditapp.web.directory_cache import RenderedCache
 
 from . import world
 from .conftest import CSRF_RE, Auth, make_test_app, world_database
@@ -206,3 +207,21 @@ def test_an_htmx_search_after_the_page_gets_only_the_results(workers):
     assert body.lstrip().startswith('<div id="directory-results"') and "<html" not in body
     assert fragment.headers["HX-Push-Url"] == "/directory/?key_stage=KS3&district=Blaby"
     assert "<html" in school.get(query).get_data(as_text=True)
+
+
+def test_the_cache_reuses_html_for_one_stamp_and_renders_afresh_otherwise():
+    cache, renders = RenderedCache(max_entries=3), []
+
+    def render(text):
+        return lambda: renders.append(text) or text
+
+    assert cache.get_or_render(5, "a", render("a5")) == "a5"
+    assert cache.get_or_render(5, "a", render("again")) == "a5"  # kept
+    assert cache.get_or_render(None, "a", render("none")) == "none"  # a writer's transaction: never reused
+    assert cache.get_or_render(6, "a", render("a6")) == "a6"  # the directory changed
+    assert len(cache) == 1  # what stamp 5 rendered is gone
+    assert cache.get_or_render(6, "b", render("b6")) == "b6" and cache.get_or_render(6, "c", render("c6")) == "c6"
+    assert cache.get_or_render(6, "d", render("d6")) == "d6" and len(cache) == 1  # bounded: emptied when full
+    assert cache.get_or_render(2, "a", render("a2")) == "a2" and len(cache) == 1  # gone back: started again
+    assert cache.get_or_render(6, "d", render("d6 again")) == "d6 again"
+    assert renders == ["a5", "none", "a6", "b6", "c6", "d6", "a2", "d6 again"]

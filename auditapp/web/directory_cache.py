@@ -15,7 +15,7 @@ from typing import Callable, Hashable
 from flask import Flask, current_app
 from markupsafe import Markup
 
-MAX_ENTRIES = 512
+MAX_ENTRIES = 256  # a page body is about 35 KB: under 10 MB a worker
 
 
 class RenderedCache:
@@ -42,6 +42,11 @@ class RenderedCache:
             if stamp > self._newest:  # the directory changed: nothing rendered before can be hit again
                 self._newest = stamp
                 self._entries = {k: v for k, v in self._entries.items() if k[0] >= stamp}
+            elif stamp < self._newest - 1:
+                # Gone back (a database restored from a backup): values seen before may come to stand for other
+                # data, so start again. One behind is a request that read it just before a commit; a slow
+                # thread further behind only costs a fresh start.
+                self._newest, self._entries = stamp, {}
             if len(self._entries) >= self.max_entries:
                 self._entries = {}
             self._entries[(stamp, key)] = html

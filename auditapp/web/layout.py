@@ -1,4 +1,5 @@
-"""The layout's header (skip link, service header, navigation), rendered once per process and reused.
+"""The layout's shared parts, built once per process and reused: the header (skip link, service header,
+navigation) and the addresses of the static files every page links.
 
 GOV.UK's header and navigation macros cost more than the rest of a page's layout together, and their
 output depends only on the navigation of the user's role, the page (the current item), the unread
@@ -7,7 +8,7 @@ is not in it: layout.html renders that for every request.
 """
 from __future__ import annotations
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app, request, url_for
 from jinja2 import pass_context
 from markupsafe import Markup
 
@@ -32,6 +33,17 @@ def site_header(context) -> Markup:
     return found
 
 
+def static_url(filename: str) -> str:
+    """`url_for("static", filename=...)`, built once per script root (the layout links seven files a page)."""
+    key = (request.script_root, filename)
+    urls = current_app.extensions["static_urls"]
+    found = urls.get(key)
+    if found is None:
+        found = urls[key] = url_for("static", filename=filename)
+    return found
+
+
 def init_app(app: Flask) -> None:
     app.extensions["site_headers"] = {}
-    app.jinja_env.globals["site_header"] = site_header
+    app.extensions["static_urls"] = {}  # one entry per file the layout links
+    app.jinja_env.globals.update(site_header=site_header, static_url=static_url)
