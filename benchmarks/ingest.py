@@ -4,7 +4,8 @@ executemany INSERT of the same rows measured in the same run, and the replay of 
 Each of RUNS rounds times the baseline and the push back to back (the baseline first in even
 rounds, last in odd ones, so a drift in machine load does not favour either side) and takes the
 ratio within the round; the figures are the median of those per-round ratios, with their spread.
-A ratio of two medians taken minutes apart on a shared 2-core machine moved by ±0.5x between runs.
+A ratio of two medians of 3 runs each read anywhere from 2.4x to 3.4x from one run to the next
+on this shared 2-core machine.
 
 Usage: python benchmarks/ingest.py DATABASE_URL   (an empty database; it is migrated and seeded)
 Prints a JSON line of figures; benchmarks/run.py puts them in the table.
