@@ -402,7 +402,7 @@ def ingest_phase(database_url: str) -> dict:
         f"## sync push ingest on PostgreSQL (median of {figures['runs']} rounds; 125 audits x 80 answers)",
         "",
         "Ratios are taken within each round (baseline and push back to back) and the median is shown,",
-        "with the lowest and highest round in brackets.",
+        "with the lowest and highest round in parentheses.",
         "",
         "| measure | value | target |",
         "|---|---:|---:|",
