@@ -1,5 +1,6 @@
 """Read-only selects for the schools' directory: search, one provider as a school sees it, the
-change stamp behind the API's ETags. Visibility is decided here, never in a template.
+change stamp behind the API's ETags, the directory's stamp behind the search cache. Visibility is
+decided here, never in a template.
 
 A school sees only the published statuses it may see (never Pending or Removed) and never a
 closed provider; LA roles see every provider in the search. The CSV and the API always give the
