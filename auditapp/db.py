@@ -102,7 +102,7 @@ class Database:
         if "db_session" not in g:
             session = self.binding().sessionmaker()
             # A session joined to an outer transaction (the tests' rolled-back one) keeps it.
-            if isinstance(session.bind, Engine) and _read_only_request():
+            if isinstance(session.bind, Engine) and read_only_request():
                 session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
             g.db_session = session
         return g.db_session
@@ -122,7 +122,8 @@ def read_only(view: Callable) -> Callable:
     return view
 
 
-def _read_only_request() -> bool:
+def read_only_request() -> bool:
+    """True while serving a view marked `read_only` (nothing it does changes what it read at the start)."""
     if not has_request_context() or request.endpoint is None:
         return False
     return getattr(current_app.view_functions.get(request.endpoint), "read_only", False)

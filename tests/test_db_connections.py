@@ -78,3 +78,25 @@ def test_only_read_only_views_run_their_statements_in_autocommit(committed_app, 
     finally:
         event.remove(engine, "before_cursor_execute", record)
     assert seen and set(seen) == {autocommit}
+
+
+def test_a_kept_search_costs_two_statements_the_user_with_its_unread_count_and_the_stamp(committed_app):
+    client = committed_app.test_client()
+    assert Auth(client).login("school").status_code == 302
+    path = "/directory/?district=Charnwood"
+    assert client.get(path).status_code == 200  # rendered and kept
+    statements = []
+
+    def record(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    engine = app_db.binding(committed_app).engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        body = client.get(path).get_data(as_text=True)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert 'id="nav-unread"' in body
+    assert len(statements) == 2
+    assert "FROM users" in statements[0] and "notifications" in statements[0]
+    assert "directory_stamp" in statements[1]

@@ -131,6 +131,8 @@ def test_mark_all_read_and_nobody_reads_anothers_notifications(client, auth, db_
     db_session.flush()
     auth.login("school")
     assert unread_badge(client.get("/").get_data(as_text=True)) == "3 unread"
+    # The search is read-only: it shows the count loaded with the user, not a statement of its own.
+    assert unread_badge(client.get("/directory/").get_data(as_text=True)) == "3 unread"
     assert post(client, auth, f"/notifications/{theirs.id}/read").status_code == 404
     assert "Not yours" not in client.get("/notifications/").get_data(as_text=True)
     answer = post(client, auth, "/notifications/read-all", htmx=False)
@@ -138,6 +140,7 @@ def test_mark_all_read_and_nobody_reads_anothers_notifications(client, auth, db_
     for note in mine + [theirs]:
         db_session.refresh(note)
     assert all(n.read_at is not None for n in mine) and theirs.read_at is None
+    assert unread_badge(client.get("/directory/").get_data(as_text=True)) == ""
 
 
 def test_mail_settings_default_to_the_outbox_folder(tmp_path):

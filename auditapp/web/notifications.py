@@ -9,7 +9,7 @@ from flask import Blueprint, redirect, url_for
 from flask_login import current_user
 
 from .. import directory_queries
-from ..db import db
+from ..db import db, read_only_request
 from ..extensions import htmx
 from ..models.enums import ROLES
 from ..security import roles
@@ -68,5 +68,7 @@ def _unread_count() -> dict:
     def unread() -> int:
         if not current_user.is_authenticated or current_user.role not in COUNTED_ROLES:
             return 0
+        if read_only_request() and current_user.unread_count is not None:
+            return current_user.unread_count  # loaded with the user; a read-only view marks nothing read
         return notification_service.unread_count(db.session, current_user)
     return {"unread_notifications": unread}
