@@ -90,7 +90,7 @@ def _push(session: Session, actor: User, device_id: uuid.UUID, raw_mutations: li
     for index, first in repeats:
         results[index] = _replay(results[first]["mutation_id"], hashes[first], hashes[index], results[first])
     _hold(session, actor, device_id, fresh, outcomes, raw_mutations)
-    _record(session, device_id, fresh, results, hashes)
+    _record(session, device_id, fresh, outcomes, results, hashes)
     _release_held(session, {m["entity_id"] for (_, m), o in zip(fresh, outcomes)
                             if m["kind"] == "audit.start" and o.status == "applied"})
     return results  # type: ignore[return-value]
@@ -218,13 +218,26 @@ def _hold(session, actor, device_id, fresh, outcomes, raw_mutations) -> None:
         session.execute(insert(HeldMutation), rows)
 
 
-def _record(session, device_id, fresh, results, hashes) -> None:
-    rows = [{"device_id": device_id, "mutation_id": m["mutation_id"], "kind": m["kind"], "entity_id": m["entity_id"],
-             "payload_hash": hashes[index], "status": results[index]["status"],
-             "version": results[index].get("version"),
-             "result": None if results[index]["status"] == "applied" else results[index]}
-            for index, m in fresh]
+def _record(session, device_id, fresh, outcomes, results, hashes) -> None:
+    rows = []
+    for (index, m), outcome in zip(fresh, outcomes):
+        result = results[index]
+        plain = _plain(result)
+        # A plain applied result is kept as columns, and its entity is the one the server kept (for
+        # an answer, the first id proposed for its item), which a replay must give back unchanged.
+        rows.append({"device_id": device_id, "mutation_id": m["mutation_id"], "kind": m["kind"],
+                     "entity_id": outcome.entity_id if plain else m["entity_id"], "payload_hash": hashes[index],
+                     "status": result["status"], "version": result.get("version"),
+                     "result": None if plain else result})
     insert_rows(session, ProcessedMutation, rows)
+
+
+_PLAIN_KEYS = frozenset(("mutation_id", "status", "entity_id", "version"))
+
+
+def _plain(result: dict) -> bool:
+    """True for an applied result that _applied() rebuilds exactly from the row's columns."""
+    return result["status"] == "applied" and "entity_id" in result and result.keys() <= _PLAIN_KEYS
 
 
 def _release_held(session: Session, started: set[uuid.UUID]) -> None:
@@ -239,11 +252,13 @@ def _release_held(session: Session, started: set[uuid.UUID]) -> None:
         mutations = [load_mutation(h.mutation) for h in batch]
         for h, outcome in zip(batch, apply_mutations(session, actor, mutations, device_id)):
             result = _outcome_result(h.mutation_id, outcome)
+            plain = _plain(result)
             session.execute(update(ProcessedMutation)
                             .where(tuple_(ProcessedMutation.device_id, ProcessedMutation.mutation_id)
                                    == (h.device_id, h.mutation_id))
                             .values(status=result["status"], version=result.get("version"),
-                                    result=None if result["status"] == "applied" else result))
+                                    result=None if plain else result,
+                                    **({"entity_id": outcome.entity_id} if plain else {})))
     session.execute(delete(HeldMutation).where(HeldMutation.parent_audit_id.in_(started)))
 
 

@@ -288,3 +288,18 @@ def test_a_resent_batch_in_another_order_with_a_bad_id_gets_each_stored_result_i
     assert [r["status"] for r in again] == ["duplicate", "rejected", "duplicate", "duplicate", "applied"]
     assert again[0]["original"] == first[3] and again[2]["original"] == again[3]["original"] == first[1]
     assert again[1]["code"] == "sync.invalid" and again[4]["entity_id"] == c["entity_id"]
+
+
+def test_a_replay_returns_the_entity_id_the_server_kept_not_the_one_the_device_proposed(client, auth, db_session):
+    auth.login("auditor")
+    tablet_a, tablet_b = device_for(client, db_session), device_for(client, db_session)
+    tablet_a.push(tablet_a.start(), answer(tablet_a.audit_id, "SG-8.1", {"rating": "met"}))
+    # The second tablet proposes its own id for the same answer; the server keeps the first one
+    late = answer(tablet_b.audit_id, "SG-8.1", {"note": "seen"}, base_version=1)
+    first = tablet_b.push(late)[0]
+    kept = str(_answers(db_session, tablet_a.audit_id)["SG-8.1"].id)
+    assert first["status"] == "applied" and first["entity_id"] == kept != late["entity_id"]
+
+    again = tablet_b.push(late)[0]
+
+    assert again["status"] == "duplicate" and again["original"] == first
