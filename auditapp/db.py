@@ -6,18 +6,14 @@ The engine lives in `app.extensions`, so two apps in one process (tests) never s
 """
 from __future__ import annotations
 
-import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
 from flask import Flask, current_app, g, has_request_context, request
-from sqlalchemy import create_engine, event, exc
+from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
-
-# A pooled connection idle for longer than this is pinged before use (see _ping_when_idle).
-IDLE_BEFORE_PING_S = 1.0
 
 
 def make_engine(url: str) -> Engine:
@@ -32,29 +28,10 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    engine = create_engine(url)
-    _ping_when_idle(engine)
-    return engine
-
-
-def _ping_when_idle(engine: Engine) -> None:
-    """pool_pre_ping for connections that sat idle in the pool: a dropped connection (a database restart,
-    a proxy's idle timeout) is replaced before a request uses it. pool_pre_ping pings on every checkout,
-    one round trip per request more; a connection handed back moments ago is not worth it. Under steady
-    load a restart therefore fails one request per pooled connection, which invalidates the pool."""
-    @event.listens_for(engine, "checkin")
-    def _checked_in(_dbapi_connection, record) -> None:
-        record.info["idle_since"] = time.monotonic()
-
-    @event.listens_for(engine, "checkout")
-    def _checked_out(dbapi_connection, record, _proxy) -> None:
-        since = record.info.get("idle_since")
-        if since is None or time.monotonic() - since < IDLE_BEFORE_PING_S:
-            return
-        try:
-            engine.dialect.do_ping(dbapi_connection)
-        except engine.dialect.loaded_dbapi.Error as error:
-            raise exc.InvalidatePoolError() from error  # the pool reconnects and tries again
+    # pool_pre_ping: a connection the database dropped (a restart, a proxy's idle timeout) is replaced before a
+    # request uses it. One round trip per request; tried pinging only after a second idle, but then under
+    # steady load a database restart turned a request per worker into an error page (session 2026-11-29).
+    return create_engine(url, pool_pre_ping=True)
 
 
 @dataclass
@@ -104,6 +81,7 @@ class Database:
             # A session joined to an outer transaction (the tests' rolled-back one) keeps it.
             if isinstance(session.bind, Engine) and read_only_request():
                 session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+                _refuse_writes(session)
             g.db_session = session
         return g.db_session
 
@@ -120,6 +98,24 @@ def read_only(view: Callable) -> Callable:
     takes its own snapshot anyway, so the view reads exactly what it would have read in one."""
     view.read_only = True
     return view
+
+
+class ReadOnlyViolation(RuntimeError):
+    """A `read_only` view tried to write: in autocommit each statement would have committed on its own."""
+
+
+def _refuse_writes(session: Session) -> None:
+    """`read_only` is checked, not trusted: a flush or an ORM INSERT/UPDATE/DELETE fails before it reaches the
+    database (an error page, nothing written), instead of committing statement by statement."""
+    def before_flush(*_args) -> None:
+        raise ReadOnlyViolation("a read_only view tried to write (flush)")
+
+    def do_orm_execute(state) -> None:
+        if state.is_insert or state.is_update or state.is_delete:
+            raise ReadOnlyViolation("a read_only view tried to write")
+
+    event.listen(session, "before_flush", before_flush)
+    event.listen(session, "do_orm_execute", do_orm_execute)
 
 
 def read_only_request() -> bool:
