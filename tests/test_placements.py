@@ -155,3 +155,34 @@ def test_schools_with_running_placements_hear_when_the_provider_is_suspended(db_
     told = db_session.scalars(select(Notification).where(Notification.kind == "placement_affected",
                                                          Notification.provider_id == eligible.id)).all()
     assert [n.user_id for n in told] == [school.id] and "Suspended" in told[0].title
+
+
+def test_one_roll_up_over_many_providers_tells_each_its_own_watchers_and_schools(db_session, school, other_school):
+    from sqlalchemy import event
+
+    from auditapp.models import Watch
+    from auditapp.services import rollup
+    from .directory_helpers import concern, in_date, new_provider
+    # Given two listed providers: one watched by a school, one where another school has a pupil placed
+    watched, placed = new_provider(db_session), new_provider(db_session)
+    for provider in (watched, placed):
+        in_date(db_session, provider)
+    rollup.recompute(db_session, [watched.id, placed.id], TODAY, "rollup")
+    db_session.add(Watch(user_id=other_school.id, provider_id=watched.id))
+    submit(db_session, school, placed)
+    for provider in (watched, placed):
+        concern(db_session, provider)
+    db_session.flush()
+    statements: list[str] = []
+    event.listen(db_session.connection(), "before_cursor_execute", lambda *args: statements.append(args[2]))
+    # When one recompute drops both
+    rollup.recompute(db_session, [watched.id, placed.id], TODAY, "concern")
+    db_session.flush()
+    # Then each provider's own watcher and school are told, and nobody about the other provider
+    told = db_session.execute(select(Notification.user_id, Notification.provider_id, Notification.kind).where(
+        Notification.provider_id.in_([watched.id, placed.id]),
+        Notification.kind.in_(("status_changed", "placement_affected")))).all()
+    assert sorted(told) == sorted([(other_school.id, watched.id, "status_changed"),
+                                   (school.id, placed.id, "placement_affected")])
+    # And the watchers of both were read in one statement, not one per provider
+    assert sum(" watches" in s for s in statements) == 1, statements

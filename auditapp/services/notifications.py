@@ -44,10 +44,22 @@ def plain_reasons(reasons: list[dict]) -> list[str]:
     return seen
 
 
-def status_changed(session: Session, provider: Provider, before: str, after: str, reasons: list[dict]) -> int:
-    """Notify every active watcher of `provider`; return how many were told."""
-    watchers = session.scalars(select(User).join(Watch, Watch.user_id == User.id)
-                               .where(Watch.provider_id == provider.id, User.is_active.is_(True))).all()
+def active_watchers(session: Session, provider_ids: list[int]) -> dict[int, list[User]]:
+    """The active users watching each of these providers, in one query (a roll-up publishes many at once)."""
+    watchers: dict[int, list[User]] = {}
+    rows = session.execute(select(Watch.provider_id, User).join(User, Watch.user_id == User.id)
+                           .where(Watch.provider_id.in_(provider_ids), User.is_active.is_(True))
+                           .order_by(Watch.provider_id, User.id))
+    for provider_id, user in rows:
+        watchers.setdefault(provider_id, []).append(user)
+    return watchers
+
+
+def status_changed(session: Session, provider: Provider, before: str, after: str, reasons: list[dict],
+                   watchers: list[User] | None = None) -> int:
+    """Notify every active watcher of `provider` (`watchers`, when read already); return how many were told."""
+    if watchers is None:
+        watchers = active_watchers(session, [provider.id]).get(provider.id, [])
     name = provider.display_name
     title = f"{name} is now {DIRECTORY_STATUS_LABELS[after]}"
     why = plain_reasons(reasons)

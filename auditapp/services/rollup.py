@@ -31,6 +31,7 @@ from .eligibility import (CLOSED_ACTION_STATUSES, ActionFact, AuditFact, Eligibi
                           ProviderFacts, eligibility)
 
 LISTED = ("eligible", "conditional")
+DROPPED = ("under_review", "suspended")  # schools with pupils there are told to review their placements
 HELD_BY_MAINTAINERS = ("suspended", "removed")  # only a decision moves a provider out of these
 REVIEW_TRIGGERS = ("new_proprietor", "serious_incident")  # notified changes that put a provider under review
 REGISTRATION_ITEM = "HDR-4.5"  # the partial index ix_answers_registration_check is on this item
@@ -69,13 +70,35 @@ def recompute(session: Session, provider_ids: list[int] | None, today: date, cau
     results = {row.id: eligibility(facts[row.id], today, config) for row in stored}
     due = _to_write(session, stored, results, stamp_all=cause != DATE_DRIVEN)
     changes: list[StatusChange] = []
-    # The loop adds rows (history, audit log, notifications) and reads only watchers and placements, which it
-    # never writes: without autoflush its inserts go out batched at the next flush, not one round trip before
-    # each watcher query (the first roll-up of a directory changes thousands of providers).
+    audience = _audience(session, due, results, now.date())
+    # The loop only adds rows (history, audit log, notifications): without autoflush they go out batched at the
+    # next flush (the first roll-up of a directory changes thousands of providers).
     with session.no_autoflush:
         for provider in due:
-            changes += _apply(session, provider, results[provider.id], now, cause, actor, audit_id)
+            changes += _apply(session, provider, results[provider.id], now, cause, actor, audit_id, audience)
     return changes
+
+
+@dataclass
+class Audience:
+    """Who hears of the statuses this recompute publishes, read in three queries for all of them (per provider,
+    the first roll-up of a directory spent most of its time asking)."""
+    watchers: dict[int, list]
+    schools: placements.SchoolsToTell
+
+
+def _audience(session: Session, due: list[Provider], results: dict[int, Eligibility], today: date) -> Audience:
+    """Watchers of every provider whose published status will change, and the schools with pupils at those
+    it will drop (as _apply decides: automatic_publication differs from the published status)."""
+    publishing = {}
+    for provider in due:
+        status = automatic_publication(provider.directory_status, results[provider.id].status)
+        if status != provider.directory_status:
+            publishing[provider.id] = status
+    dropping = [pid for pid, status in publishing.items() if status in DROPPED]
+    return Audience(notifications.active_watchers(session, list(publishing)) if publishing else {},
+                    placements.schools_to_tell(session, dropping, today) if dropping
+                    else placements.SchoolsToTell({}, {}))
 
 
 def _to_write(session: Session, stored: list, results: dict[int, Eligibility], stamp_all: bool) -> list[Provider]:
@@ -109,7 +132,8 @@ def _differs(stored, result: Eligibility) -> bool:
     return any(getattr(stored, name) != value for name, value in _wanted(stored, result).items())
 
 
-def _apply(session, provider: Provider, result: Eligibility, now, cause, actor, audit_id) -> list[StatusChange]:
+def _apply(session, provider: Provider, result: Eligibility, now, cause, actor, audit_id,
+           audience: Audience) -> list[StatusChange]:
     """Store the result (only the attributes that differ), publish, stamp; return the status changes."""
     wanted = _wanted(provider, result)
     reasons, published = wanted["computed_reasons"], wanted.pop("directory_status")
@@ -122,7 +146,7 @@ def _apply(session, provider: Provider, result: Eligibility, now, cause, actor, 
     if published != provider.directory_status:
         changes.append(_history(session, provider, "published", provider.directory_status, published,
                                 reasons, cause, actor, audit_id, now))
-        publish(session, provider, published, now, reasons)
+        publish(session, provider, published, now, reasons, audience)
     _store(provider, queue)
     provider.computed_at = now
     return changes
@@ -156,16 +180,19 @@ def queue_position(published: str, result: Eligibility) -> tuple[bool, int]:
     return True, 2 if result.status == "suspended" else 1
 
 
-def publish(session: Session, provider: Provider, status: str, now: datetime, reasons: list[dict]) -> None:
-    """Set the published status, bump the version schools' caches key on, and tell the watchers."""
+def publish(session: Session, provider: Provider, status: str, now: datetime, reasons: list[dict],
+            audience: Audience | None = None) -> None:
+    """Set the published status, bump the version schools' caches key on, and tell the watchers (`audience`:
+    who they are, when read already for many providers)."""
     before = provider.directory_status
     provider.directory_status, provider.status_changed_at = status, now
     provider.version += 1
     if status in LISTED and provider.first_listed_on is None:
         provider.first_listed_on = now
-    notifications.status_changed(session, provider, before, status, reasons)
-    if status in ("under_review", "suspended"):  # commissioners with pupils there must review them now
-        placements.notify_affected_schools(session, provider, status, now.date())
+    notifications.status_changed(session, provider, before, status, reasons,
+                                 audience.watchers.get(provider.id, []) if audience else None)
+    if status in DROPPED:  # commissioners with pupils there must review them now
+        placements.notify_affected_schools(session, provider, status, now.date(), audience.schools if audience else None)
 
 
 def _history(session, provider, kind, before, after, reasons, cause, actor, audit_id, now) -> StatusChange:
