@@ -43,7 +43,8 @@ def _rows(session, audit) -> dict[str, QoeGrade]:
 
 def _log(session, action: str, audit) -> list[AuditLogEntry]:
     return list(session.scalars(select(AuditLogEntry).where(AuditLogEntry.action == action,
-                                                             AuditLogEntry.entity_id == str(audit.id))))
+                                                             AuditLogEntry.entity_id == str(audit.id))
+                                .order_by(AuditLogEntry.id)))
 
 
 def _form(auth, path: str, fields: dict) -> dict:

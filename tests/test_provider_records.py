@@ -45,7 +45,8 @@ def _post(client, auth, path, data, htmx=False):
 
 def _logged(db_session, action, entity_id) -> list[AuditLogEntry]:
     return list(db_session.scalars(select(AuditLogEntry).where(AuditLogEntry.action == action,
-                                                               AuditLogEntry.entity_id == str(entity_id))))
+                                                               AuditLogEntry.entity_id == str(entity_id))
+                                   .order_by(AuditLogEntry.id)))
 
 
 # ---- records ------------------------------------------------------------------------------------

@@ -30,7 +30,8 @@ def _post(client, auth, path, **data):
 def _log(db_session, audit_id, action):
     return db_session.scalars(select(AuditLogEntry).where(AuditLogEntry.entity == "audit",
                                                           AuditLogEntry.entity_id == str(audit_id),
-                                                          AuditLogEntry.action == action)).all()
+                                                          AuditLogEntry.action == action)
+                              .order_by(AuditLogEntry.id)).all()
 
 
 @pytest.fixture

@@ -29,7 +29,8 @@ def finalised(app, db_session):
 def _logged(db_session, link_id, action):
     return db_session.scalars(select(AuditLogEntry).where(AuditLogEntry.entity == "share_link",
                                                           AuditLogEntry.entity_id == str(link_id),
-                                                          AuditLogEntry.action == action)).all()
+                                                          AuditLogEntry.action == action)
+                              .order_by(AuditLogEntry.id)).all()  # no ORDER BY, no order: PostgreSQL may return any
 
 
 def test_only_the_tokens_hash_is_stored_and_the_link_expires_as_configured(app, db_session, finalised):
