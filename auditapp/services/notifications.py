@@ -1,4 +1,5 @@
-"""Tell school users about providers they watch: in-app notifications and queued e-mails.
+"""Tell school users about providers they watch, or where they have pupils placed: in-app notifications
+and queued e-mails.
 
 Notifications and e-mails are written in the transaction of the change they report, so a rolled
 back change tells nobody. E-mails wait in `outbound_emails` until `deliver` hands them to the
@@ -11,7 +12,7 @@ from __future__ import annotations
 import secrets
 import smtplib
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Protocol
@@ -19,8 +20,9 @@ from typing import Protocol
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
-from ..models import Notification, OutboundEmail, Provider, User, Watch
+from ..models import Notification, OutboundEmail, Placement, Provider, User, Watch
 from ..models.enums import DIRECTORY_STATUS_LABELS
+from .placements import running_on
 
 # What a school may read about why a status changed (audit-templates.md §1.5: never safeguarding detail).
 CATEGORY_LABELS = {
@@ -70,6 +72,46 @@ def status_changed(session: Session, provider: Provider, before: str, after: str
         session.add(Notification(user_id=user.id, provider_id=provider.id, kind="status_changed", title=title, body=body))
         session.add(OutboundEmail(to_address=user.email, subject=title, body=body))
     return len(watchers)
+
+
+# ---- schools with pupils placed where a status drops ---------------------------------------------
+
+@dataclass
+class SchoolsToTell:
+    """Who has pupils at which providers today, read once for many providers (a roll-up publishes many)."""
+    schools_at: dict[int, set[int]]       # provider id -> schools with a running placement there
+    users_of: dict[int, list[User]]       # school organisation id -> its active school users
+
+
+def schools_to_tell(session: Session, provider_ids: list[int], today: date) -> SchoolsToTell:
+    """The schools with a placement running at each provider, and their active school users (two queries)."""
+    schools_at: dict[int, set[int]] = {}
+    for provider_id, school_id in session.execute(
+            select(Placement.provider_id, Placement.school_id).where(Placement.provider_id.in_(provider_ids),
+                                                                     *running_on(today))):
+        schools_at.setdefault(provider_id, set()).add(school_id)
+    schools = set().union(*schools_at.values()) if schools_at else set()
+    users_of: dict[int, list[User]] = {}
+    if schools:
+        for user in session.scalars(select(User).where(User.organisation_id.in_(schools), User.role == "school",
+                                                       User.is_active.is_(True)).order_by(User.id)):
+            users_of.setdefault(user.organisation_id, []).append(user)
+    return SchoolsToTell(schools_at, users_of)
+
+
+def notify_affected_schools(session: Session, provider: Provider, status: str, today: date,
+                            known: SchoolsToTell | None = None) -> int:
+    """Tell each school with a running placement at `provider` that its status dropped; return how many users.
+    `known`: the same facts read already for many providers (schools_to_tell)."""
+    known = known or schools_to_tell(session, [provider.id], today)
+    users = [user for school in sorted(known.schools_at.get(provider.id, ())) for user in known.users_of.get(school, [])]
+    label = DIRECTORY_STATUS_LABELS[status]
+    for user in users:
+        session.add(Notification(user_id=user.id, provider_id=provider.id, kind="placement_affected",
+                                 title=f"{provider.display_name} is now {label}: review your placement",
+                                 body=f"Your school has a pupil placed at {provider.display_name}, which is now {label} "
+                                      "in the AP directory. Review the placement now and contact the AP team."))
+    return len(users)
 
 
 # Built once: the layout counts on every school page, and building the statement cost more than running it.

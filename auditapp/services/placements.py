@@ -340,48 +340,14 @@ def purge(session: Session, actor: User | None, ended_before: date, *, dry_run: 
     return [p.id for p in rows]
 
 
+def running_on(today: date) -> tuple:
+    """The conditions of a placement running on `today`: submitted and not ended."""
+    return (Placement.status == "submitted", (Placement.end_date.is_(None)) | (Placement.end_date >= today))
+
+
 def running_at(session: Session, provider_id: int, today: date):
     """A select of the submitted placements at a provider that have not ended by `today`."""
-    return select(Placement).where(Placement.provider_id == provider_id, Placement.status == "submitted",
-                                   (Placement.end_date.is_(None)) | (Placement.end_date >= today))
-
-
-@dataclass
-class SchoolsToTell:
-    """Who has pupils at which providers today, read once for many providers (a roll-up publishes many)."""
-    schools_at: dict[int, set[int]]       # provider id -> schools with a running placement there
-    users_of: dict[int, list[User]]       # school organisation id -> its active school users
-
-
-def schools_to_tell(session: Session, provider_ids: list[int], today: date) -> SchoolsToTell:
-    schools_at: dict[int, set[int]] = {}
-    for provider_id, school_id in session.execute(
-            select(Placement.provider_id, Placement.school_id).where(
-                Placement.provider_id.in_(provider_ids), Placement.status == "submitted",
-                (Placement.end_date.is_(None)) | (Placement.end_date >= today))):
-        schools_at.setdefault(provider_id, set()).add(school_id)
-    schools = set().union(*schools_at.values()) if schools_at else set()
-    users_of: dict[int, list[User]] = {}
-    if schools:
-        for user in session.scalars(select(User).where(User.organisation_id.in_(schools), User.role == "school",
-                                                       User.is_active.is_(True)).order_by(User.id)):
-            users_of.setdefault(user.organisation_id, []).append(user)
-    return SchoolsToTell(schools_at, users_of)
-
-
-def notify_affected_schools(session: Session, provider: Provider, status: str, today: date,
-                            known: SchoolsToTell | None = None) -> int:
-    """Tell each school with a running placement at `provider` that its status dropped; return how many users.
-    `known`: the same facts read already for many providers (schools_to_tell)."""
-    known = known or schools_to_tell(session, [provider.id], today)
-    users = [user for school in sorted(known.schools_at.get(provider.id, ())) for user in known.users_of.get(school, [])]
-    label = DIRECTORY_STATUS_LABELS[status]
-    for user in users:
-        session.add(Notification(user_id=user.id, provider_id=provider.id, kind="placement_affected",
-                                 title=f"{provider.display_name} is now {label}: review your placement",
-                                 body=f"Your school has a pupil placed at {provider.display_name}, which is now {label} "
-                                      "in the AP directory. Review the placement now and contact the AP team."))
-    return len(users)
+    return select(Placement).where(Placement.provider_id == provider_id, *running_on(today))
 
 
 def affected_at(session: Session, provider_id: int) -> list[tuple[Placement, "object"]]:

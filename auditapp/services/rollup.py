@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from ..models import (Action, Answer, Audit, Provider, ProviderStatusChange, QoeGrade,
                       SafeguardingConcern, User, Visit)
 from ..models.enums import AUDIT_TYPES
-from . import audit_log, notifications, placements, planner
+from . import audit_log, notifications, planner
 from .eligibility import (CLOSED_ACTION_STATUSES, ActionFact, AuditFact, Eligibility, EligibilityConfig,
                           ProviderFacts, eligibility)
 
@@ -84,7 +84,7 @@ class Audience:
     """Who hears of the statuses this recompute publishes, read in three queries for all of them (per provider,
     the first roll-up of a directory spent most of its time asking)."""
     watchers: dict[int, list]
-    schools: placements.SchoolsToTell
+    schools: notifications.SchoolsToTell
 
 
 def _audience(session: Session, due: list[Provider], results: dict[int, Eligibility], today: date) -> Audience:
@@ -97,8 +97,8 @@ def _audience(session: Session, due: list[Provider], results: dict[int, Eligibil
             publishing[provider.id] = status
     dropping = [pid for pid, status in publishing.items() if status in DROPPED]
     return Audience(notifications.active_watchers(session, list(publishing)) if publishing else {},
-                    placements.schools_to_tell(session, dropping, today) if dropping
-                    else placements.SchoolsToTell({}, {}))
+                    notifications.schools_to_tell(session, dropping, today) if dropping
+                    else notifications.SchoolsToTell({}, {}))
 
 
 def _to_write(session: Session, stored: list, results: dict[int, Eligibility], stamp_all: bool) -> list[Provider]:
@@ -192,7 +192,7 @@ def publish(session: Session, provider: Provider, status: str, now: datetime, re
     notifications.status_changed(session, provider, before, status, reasons,
                                  audience.watchers.get(provider.id, []) if audience else None)
     if status in DROPPED:  # commissioners with pupils there must review them now
-        placements.notify_affected_schools(session, provider, status, now.date(), audience.schools if audience else None)
+        notifications.notify_affected_schools(session, provider, status, now.date(), audience.schools if audience else None)
 
 
 def _history(session, provider, kind, before, after, reasons, cause, actor, audit_id, now) -> StatusChange:
