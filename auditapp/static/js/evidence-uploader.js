@@ -5,6 +5,7 @@
 // `online`, on "Sync now" and after every successful sync; when the file store is unreachable it backs off
 // like sync (1 s doubling to 5 min) while answers keep syncing. The local bytes go only after `verified`.
 import { get } from './store.js';
+import { withLock } from './sync-loop.js';
 import { channel, onStatus } from './sync-status.js';
 import { blobOf, updateEvidence, uploadQueue } from './evidence-store.js';
 
@@ -50,7 +51,7 @@ export function requestUploads({ reset = false } = {}) {
     try {
       do {
         again = false;
-        await (navigator.locks && navigator.locks.request ? navigator.locks.request(lockName, run) : run());
+        await withLock(lockName, run);
       } while (again);
     } catch (error) {
       emit({ phase: 'unreachable', store: true, current: null, message: String((error && error.message) || error),

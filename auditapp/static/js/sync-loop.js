@@ -30,7 +30,7 @@ export function requestSync({ reset = false } = {}) {
     try {
       do {
         again = false;
-        await withLock(cycle);
+        await withLock(lockName, cycle);
       } while (again);
     } finally {
       running = null;
@@ -39,8 +39,9 @@ export function requestSync({ reset = false } = {}) {
   return running;
 }
 
-function withLock(work) {
-  if (navigator.locks && navigator.locks.request) return navigator.locks.request(lockName, work);
+/** Run `work` holding the named Web Lock (one tab of this user at a time), or at once where there are none. */
+export function withLock(name, work) {
+  if (navigator.locks && navigator.locks.request) return navigator.locks.request(name, work);
   return work();
 }
 
