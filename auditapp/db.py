@@ -6,6 +6,7 @@ The engine lives in `app.extensions`, so two apps in one process (tests) never s
 """
 from __future__ import annotations
 
+import select
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable, Iterator
@@ -13,6 +14,7 @@ from typing import Callable, Iterator
 from flask import Flask, current_app, g, has_request_context, request
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -28,10 +30,26 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    # pool_pre_ping: a connection the database dropped (a restart, a proxy's idle timeout) is replaced before a
-    # request uses it. One round trip per request; tried pinging only after a second idle, but then under
-    # steady load a database restart turned a request per worker into an error page (session 2026-11-29).
-    return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url)
+    event.listen(engine, "checkout", _refuse_closed_by_server)
+    return engine
+
+
+def _refuse_closed_by_server(dbapi_connection, _record, _proxy) -> None:
+    """A connection the database dropped (a restart, a terminated backend, a proxy's idle timeout) is replaced
+    before anyone uses it, without pool_pre_ping's round trip on every checkout (one of a cached page's two).
+
+    A pooled connection is idle: the server sends nothing until asked. If its socket has something to read, the
+    server has closed it (or sent the error that comes just before); the pool then opens a fresh one. Pinging only
+    after a second idle was tried (session 2026-11-29) and let a restart under load fail a request per worker.
+    """
+    poller = select.poll()
+    try:
+        poller.register(dbapi_connection.fileno(), select.POLLIN)
+    except Exception as exc:  # the driver already knows it is closed
+        raise DisconnectionError("the connection is closed") from exc
+    if poller.poll(0):
+        raise DisconnectionError("the database closed this connection")
 
 
 @dataclass

@@ -14,8 +14,8 @@ from flask_login import current_user
 from .db import db
 from .errors import device_request
 from .extensions import login_manager
+from .session_user import load as load_session_user
 from .services.errors import AuthenticationFailed, Forbidden
-from .services.users import load_session_user
 from .storage import browser_origins
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
@@ -48,7 +48,7 @@ def public(view: Callable) -> Callable:
 
 @login_manager.user_loader
 def _load_user(cookie_id: str):
-    return load_session_user(db.session, cookie_id)
+    return load_session_user(db.binding(), cookie_id)
 
 
 def content_security_policy(connect_origins: tuple[str, ...] = ()) -> str:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import uuid
 
+import psycopg
 import pytest
 from sqlalchemy import event, text
 
 from auditapp.db import db as app_db, make_engine
 
+from . import world
 from .conftest import Auth, make_test_app, world_database
 
 
@@ -17,8 +19,8 @@ def _drop_the_pooled_connection(engine) -> int:
     with engine.connect() as conn:
         pid = conn.scalar(text("SELECT pg_backend_pid()"))
     other = make_engine(engine.url.render_as_string(hide_password=False))
-    with other.connect() as conn:
-        assert conn.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    with other.connect() as conn:  # waits (up to 5 s) until the server process has gone
+        assert conn.scalar(text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": pid})
     other.dispose()
     return pid
 
@@ -64,26 +66,58 @@ def test_only_read_only_views_run_their_statements_in_autocommit(committed_app, 
     assert seen and set(seen) == {autocommit}
 
 
-def test_a_kept_search_costs_two_statements_the_user_with_its_unread_count_and_the_stamp(committed_app):
+class _CountingCursor(psycopg.Cursor):
+    """Records every statement sent through the driver, the ORM's and the session user's raw one alike."""
+
+    sent: list[str] = []
+
+    def execute(self, query, *args, **kwargs):
+        self.sent.append(str(query))
+        return super().execute(query, *args, **kwargs)
+
+
+def test_a_kept_search_costs_one_statement_the_user_with_its_unread_count_and_the_stamp(committed_app):
     client = committed_app.test_client()
     assert Auth(client).login("school").status_code == 302
     path = "/directory/?district=Charnwood"
-    assert client.get(path).status_code == 200  # rendered and kept
-    statements = []
-
-    def record(_conn, _cursor, statement, *_args):
-        statements.append(statement)
-
     engine = app_db.binding(committed_app).engine
-    event.listen(engine, "before_cursor_execute", record)
+    engine.dispose()  # the pool's next connections count what they send
+
+    def counting(dbapi_connection, _record):
+        dbapi_connection.cursor_factory = _CountingCursor
+
+    event.listen(engine, "connect", counting)
     try:
+        assert client.get(path).status_code == 200  # rendered and kept
+        _CountingCursor.sent = []
         body = client.get(path).get_data(as_text=True)
+        sent = _CountingCursor.sent
     finally:
-        event.remove(engine, "before_cursor_execute", record)
-    assert 'id="nav-unread"' in body
-    assert len(statements) == 2
-    assert "FROM users" in statements[0] and "notifications" in statements[0]
-    assert "directory_stamp" in statements[1]
+        event.remove(engine, "connect", counting)
+    assert 'id="nav-unread"' in body and "Charnwood" in body
+    assert len(sent) == 1, sent
+    assert "FROM users" in sent[0] and "notifications" in sent[0] and "directory_stamp" in sent[0]
+    with engine.connect() as conn:  # read in autocommit, but handed back ready for a transaction
+        assert conn.connection.dbapi_connection.autocommit is False
+
+
+def test_a_deactivated_user_is_signed_out_at_their_next_request(committed_app):
+    from sqlalchemy import update
+
+    from auditapp.models import User
+
+    client = committed_app.test_client()
+    assert Auth(client).login("school").status_code == 302
+    assert client.get("/directory/").status_code == 200
+    engine = app_db.binding(committed_app).engine
+    with engine.begin() as conn:
+        conn.execute(update(User).where(User.email == world.EMAIL["school"]).values(is_active=False))
+    try:
+        answer = client.get("/directory/")
+        assert answer.status_code == 302 and "/sign-in" in answer.headers["Location"]
+    finally:
+        with engine.begin() as conn:
+            conn.execute(update(User).where(User.email == world.EMAIL["school"]).values(is_active=True))
 
 
 def test_a_read_only_view_that_tries_to_write_fails_and_writes_nothing(committed_app):

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, query_expression, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, TZDateTime, one_of, utcnow
 from .enums import ORGANISATION_KINDS, ROLES
@@ -44,11 +44,9 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
 
     organisation: Mapped[Organisation] = relationship(back_populates="users", lazy="joined")
-    # The unread notifications when the user was loaded for a request (services.users.load_session_user),
-    # else None; not a column.
-    unread_count: Mapped[int | None] = query_expression()
 
-    # Flask-Login protocol, kept minimal: the cookie carries id and session version.
+    # Flask-Login protocol, kept minimal: the cookie carries id and session version. A signed-in request's
+    # current_user is a session_user.SessionUser instead; this one serves the sign-in request itself.
     @property
     def is_authenticated(self) -> bool:
         return True

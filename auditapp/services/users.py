@@ -7,11 +7,11 @@ from datetime import datetime, timedelta, timezone
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, with_expression
+from sqlalchemy.orm import Session
 
-from ..models import Notification, Organisation, User
+from ..models import Organisation, User
 from ..models.enums import ROLES
 from . import audit_log
 from .errors import AuthenticationFailed, Conflict, Invalid, NotFound
@@ -130,24 +130,6 @@ def set_password(session: Session, actor: User | None, user: User, password: str
     user.failed_logins = 0
     user.locked_until = None
     audit_log.record(session, actor, "user.set_password", "user", user.id)
-
-
-# Built once: every signed-in request runs it (session.get builds its statement anew each time). The unread
-# count rides along: the navigation shows it on every page, and a statement of its own was a round trip more.
-_UNREAD = (select(func.count()).select_from(Notification)
-           .where(Notification.user_id == User.id, Notification.read_at.is_(None)).correlate(User).scalar_subquery())
-_SESSION_USER = select(User).options(with_expression(User.unread_count, _UNREAD)).where(User.id == bindparam("user_id"))
-
-
-def load_session_user(session: Session, cookie_id: str) -> User | None:
-    """Resolve a session cookie's `id:version` to an active user (with `unread_count`), or None."""
-    user_id, _, version = cookie_id.partition(":")
-    if not (user_id.isdigit() and version.isdigit()):
-        return None
-    user = session.execute(_SESSION_USER, {"user_id": int(user_id)}).scalar_one_or_none()
-    if user is None or not user.is_active or user.session_version != int(version):
-        return None
-    return user
 
 
 def get_user(session: Session, user_id: int) -> User:

@@ -14,7 +14,7 @@ from flask import Blueprint, Response, current_app, make_response, redirect, ren
 from markupsafe import Markup
 from flask_login import current_user
 
-from .. import directory_queries, queries
+from .. import directory_queries, queries, session_user
 from ..db import db, read_only
 from ..directory_queries import SCHOOL_STATUSES, school_view
 from ..extensions import htmx
@@ -53,7 +53,7 @@ def index():
         return render("directory/index.html", "directory/_results.html", status=422,
                       search_body=Markup(render_template("directory/_search.html", **context)), **context)
     body = directory_cache.cache().get_or_render(
-        directory_queries.directory_stamp(db.session), (school, filters, bool(htmx), request.script_root),
+        _directory_stamp(), (school, filters, bool(htmx), request.script_root),
         lambda: _render_search(school, filters, options))
     if not htmx:
         return render("directory/index.html", search_body=body, errors={})
@@ -62,6 +62,12 @@ def index():
     # The address bar keeps the search, without the empty fields the form sends.
     response.headers["HX-Push-Url"] = url_for(".index", **query_args(filters, filters.page))
     return response
+
+
+def _directory_stamp() -> int | None:
+    """The stamp read with the session user in this request's first statement, else read now."""
+    stamp = session_user.directory_stamp_read_with_user()
+    return directory_queries.directory_stamp(db.session) if stamp is session_user.NOT_READ else stamp
 
 
 def _render_search(school: bool, filters, options: dict) -> str:

@@ -68,7 +68,8 @@ def _unread_count() -> dict:
     def unread() -> int:
         if not current_user.is_authenticated or current_user.role not in COUNTED_ROLES:
             return 0
-        if read_only_request() and current_user.unread_count is not None:
-            return current_user.unread_count  # loaded with the user; a read-only view marks nothing read
+        loaded = getattr(current_user, "unread_count", None)  # read with the session user (session_user.py)
+        if read_only_request() and loaded is not None:
+            return loaded  # a read-only view marks nothing read
         return notification_service.unread_count(db.session, current_user)
     return {"unread_notifications": unread}
