@@ -188,6 +188,55 @@ def test_one_users_name_and_token_never_reach_another_users_page(workers, second
     assert response.headers["X-Frame-Options"] == "DENY" and "HX-Request" in response.headers["Vary"]
 
 
+def test_a_kept_page_differs_between_users_only_in_their_name_and_token_and_the_token_works(
+        workers, second_school_user):
+    first = signed_in(workers[1], "school")
+    second = signed_in(workers[1], email=second_school_user)
+    query = "/directory/?district=Blaby"
+    page_a = first.get(query).get_data(as_text=True)  # the page is kept with markers for what is the user's
+    page_b = second.get(query).get_data(as_text=True)  # and filled in for each
+    token_a, token_b = CSRF_RE.search(page_a).group(1), CSRF_RE.search(page_b).group(1)
+    name_a = re.search(r"Signed in as (.*?) \(", page_a).group(1)
+    assert name_a != "Second Teacher Zed" and page_a.count(token_a) == 2  # the htmx header and the sign-out form
+    assert page_b.replace("Second Teacher Zed", name_a).replace(token_b, token_a) == page_a
+    assert second.post("/sign-out", data={"csrf_token": token_b}).status_code == 302
+    assert second.get(query).status_code == 302  # signed out
+
+
+def test_a_name_on_a_kept_page_is_escaped_as_the_template_escapes_it(workers, committed_url):
+    binding = bind(committed_url)
+    with session_scope(binding) as session:
+        school = world.user(session, "school")
+        users.create_user(session, None, users.NewUser(
+            email="odd.name@beaumontleys.example.org", full_name='Ann <b>"O\'Neil"</b> & co', role="school",
+            organisation_id=school.organisation_id, password=world.PASSWORD))
+    binding.engine.dispose()
+    page = signed_in(workers[0], email="odd.name@beaumontleys.example.org").get("/directory/?district=Melton")
+    body = page.get_data(as_text=True)
+    assert "Signed in as Ann &lt;b&gt;&#34;O&#39;Neil&#34;&lt;/b&gt; &amp; co (" in body
+    assert "<b>" not in body
+
+
+def test_a_kept_page_shows_each_users_own_unread_count(workers, sql, second_school_user):
+    first, second = signed_in(workers[0], "school"), signed_in(workers[0], email=second_school_user)
+    query = "/directory/?district=Harborough"
+    badge = re.compile(r'<span id="nav-unread">(.*?)</span>\s*</a>', re.S)
+    before = badge.search(first.get(query).get_data(as_text=True)).group(1)
+    with sql.begin() as conn:
+        conn.execute(text("INSERT INTO notifications (user_id, kind, title, body, created_at) SELECT id, "
+                          "'status_changed', 'A status changed', 'Body', now() FROM users WHERE email = :e"),
+                     {"e": second_school_user})
+    try:
+        assert badge.search(first.get(query).get_data(as_text=True)).group(1) == before
+        theirs = second.get(query).get_data(as_text=True)
+        unread = int(re.search(r"app-nav-count\">(\d+)<", theirs).group(1))
+        assert unread >= 1
+    finally:
+        with sql.begin() as conn:
+            conn.execute(text("DELETE FROM notifications WHERE title = 'A status changed' AND user_id = "
+                              "(SELECT id FROM users WHERE email = :e)"), {"e": second_school_user})
+
+
 def test_schools_and_la_roles_get_their_own_results_for_the_same_search(workers, sql):
     with sql.connect() as conn:
         name = conn.scalar(text("SELECT legal_name FROM providers WHERE directory_status = 'pending' LIMIT 1"))

@@ -22,7 +22,7 @@ from ..models.enums import DIRECTORY_STATUS_LABELS, DIRECTORY_STATUSES, DISTRICT
 from ..security import roles
 from ..services import watches
 from ..services.errors import Invalid
-from . import directory_cache, render
+from . import directory_cache, page_frame, render
 from .directory_forms import DELIVERIES, SPECIALISMS, parse_filters, query_args
 from .directory_forms import TIME_BASES as TIME_BASIS_LABELS
 
@@ -52,11 +52,14 @@ def index():
         context = dict(result=None, form=form, errors=errors, export_args={}, **options)
         return render("directory/index.html", "directory/_results.html", status=422,
                       search_body=Markup(render_template("directory/_search.html", **context)), **context)
-    body = directory_cache.cache().get_or_render(
-        _directory_stamp(), (school, filters, bool(htmx), request.script_root),
-        lambda: _render_search(school, filters, options))
-    if not htmx:
-        return render("directory/index.html", search_body=body, errors={})
+    stamp, kept = _directory_stamp(), directory_cache.cache()
+    body = kept.get_or_render(stamp, (school, filters, bool(htmx), request.script_root),
+                              lambda: Markup(_render_search(school, filters, options)))
+    if not htmx:  # the whole page, kept for the role's layout (its navigation, this unread count)
+        frame = kept.get_or_render(stamp, ("page", school, filters, request.script_root, current_user.role,
+                                           current_user.unread_count),
+                                   lambda: page_frame.build("directory/index.html", search_body=body, errors={}))
+        return page_frame.response(frame)
     response = make_response(body)
     response.vary.add("HX-Request")
     # The address bar keeps the search, without the empty fields the form sends.

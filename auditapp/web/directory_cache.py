@@ -10,34 +10,33 @@ audience, the normalised filters and what else the HTML depends on.
 from __future__ import annotations
 
 import threading
-from typing import Callable, Hashable
+from typing import Callable, Hashable, TypeVar
 
 from flask import Flask, current_app
-from markupsafe import Markup
-
-MAX_ENTRIES = 256  # a page body is about 35 KB: under 10 MB a worker
+MAX_ENTRIES = 256  # a page is about 35-70 KB: under 20 MB a worker
+T = TypeVar("T")
 
 
 class RenderedCache:
-    """HTML by (stamp, key), bounded; entries of older stamps are dropped when a newer one is seen."""
+    """Rendered pages (HTML or page frames) by (stamp, key), bounded; entries of older stamps are dropped when a newer one is seen."""
 
     def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
         self.max_entries = max_entries
-        self._entries: dict[tuple[int, Hashable], Markup] = {}
+        self._entries: dict[tuple[int, Hashable], object] = {}
         self._newest = -1
         self._lock = threading.Lock()  # the dev server and tests serve from threads
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get_or_render(self, stamp: int | None, key: Hashable, render: Callable[[], str]) -> Markup:
-        """The HTML for `key` at `stamp`, rendering (and keeping) it when missing; None never reuses."""
+    def get_or_render(self, stamp: int | None, key: Hashable, render: Callable[[], T]) -> T:
+        """What `render` made for `key` at `stamp`, rendering (and keeping) it when missing; None never reuses."""
         if stamp is None:
-            return Markup(render())
+            return render()
         found = self._entries.get((stamp, key))
         if found is not None:
             return found
-        html = Markup(render())
+        html = render()
         with self._lock:
             if stamp > self._newest:  # the directory changed: nothing rendered before can be hit again
                 self._newest = stamp

@@ -55,10 +55,16 @@ class SearchSchema(Schema):
 
 # Built once: a schema instance holds no state between loads, and building one copies every field.
 _SCHEMA = SearchSchema()
+MAX_PARSED = 1024
+_PARSED: dict[tuple, SearchFilters] = {}  # emptied when full
 
 
 def parse_filters(args, school: bool) -> SearchFilters:
-    """SearchFilters from query arguments (a MultiDict). :raises directory.bad_filter: with field messages."""
+    """SearchFilters from query arguments (a MultiDict). :raises directory.bad_filter: with field messages.
+
+    Filters once parsed are kept per process by their non-empty arguments: every school sends the same few
+    searches, and loading them through the schema cost as much as serving a kept result.
+    """
     raw: dict = {}
     for name in _SCHEMA.fields:
         if name in LIST_FIELDS:
@@ -69,6 +75,17 @@ def parse_filters(args, school: bool) -> SearchFilters:
             value = args.get(name, "")
             if value.strip() != "":
                 raw[name] = value.strip()
+    key = (school, tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in raw.items()))
+    found = _PARSED.get(key)
+    if found is None:
+        found = _load(raw, school)  # only valid filters are kept: they are short, bad input may not be
+        if len(_PARSED) >= MAX_PARSED:
+            _PARSED.clear()
+        _PARSED[key] = found
+    return found
+
+
+def _load(raw: dict, school: bool) -> SearchFilters:
     try:
         loaded = _SCHEMA.load(raw)
     except ValidationError as exc:
