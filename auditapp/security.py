@@ -8,8 +8,10 @@ from __future__ import annotations
 from functools import wraps
 from typing import Callable
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app, g, request, session
+from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
 
 from .db import db
 from .errors import device_request
@@ -70,7 +72,42 @@ def _security_headers(response):
     return response
 
 
+class SessionCookies(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, with the signing serializer built once per set of keys instead of twice
+    a request (building one makes a trial JSON round trip); signing and checking are Flask's own."""
+
+    def get_signing_serializer(self, app: Flask):
+        keys = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
+        kept = app.extensions.get("session_serializer")
+        if kept is None or kept[0] != keys:
+            kept = app.extensions["session_serializer"] = (keys, super().get_signing_serializer(app))
+        return kept[1]
+
+
+MAX_SIGNED_TOKENS = 4096  # sessions seen by one worker; emptied when full
+
+
+def csrf_token() -> str:
+    """Flask-WTF's `generate_csrf`, with each session's signed token kept per process: signing it again on every
+    page cost a serializer and an HMAC. Only while tokens never expire (WTF_CSRF_TIME_LIMIT None, as configured):
+    a token signed once is then what every later signing would give the same session, as good for as long."""
+    field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    raw = session.get(field)
+    kept = current_app.extensions["signed_csrf_tokens"]
+    if raw is not None and field not in g and raw in kept:
+        setattr(g, field, kept[raw])  # generate_csrf answers from g
+    token = generate_csrf()
+    if current_app.config.get("WTF_CSRF_TIME_LIMIT") is None and session.get(field) not in kept:
+        if len(kept) >= MAX_SIGNED_TOKENS:
+            kept.clear()
+        kept[session[field]] = token
+    return token
+
+
 def init_app(app: Flask) -> None:
     # Derived from configuration once: in S3 mode the browser PUTs evidence straight to the bucket.
     app.extensions["csp"] = content_security_policy(browser_origins(app.config))
     app.after_request(_security_headers)
+    app.session_interface = SessionCookies()
+    app.extensions["signed_csrf_tokens"] = {}
+    app.jinja_env.globals["csrf_token"] = csrf_token  # in place of Flask-WTF's, which signs anew each call

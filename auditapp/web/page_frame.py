@@ -15,8 +15,9 @@ from dataclasses import dataclass
 
 from flask import make_response, render_template
 from flask_login import current_user
-from flask_wtf.csrf import generate_csrf
 from markupsafe import escape
+
+from ..security import csrf_token
 
 # Random per process, letters and digits only: no page content can contain them by chance or on purpose,
 # and autoescaping leaves them as they are.
@@ -58,7 +59,7 @@ def build(template: str, **context) -> Frame:
 def response(frame: Frame, status: int = 200):
     """The page for this request's user; `Vary: HX-Request` as for every page that has a fragment."""
     values = {"name": escape(current_user.full_name), "organisation": escape(current_user.organisation.name),
-              "csrf": escape(generate_csrf())}
+              "csrf": escape(csrf_token())}
     out = [frame.pieces[0]]
     for slot, piece in zip(frame.slots, frame.pieces[1:]):
         out += (values[slot], piece)
