@@ -5,6 +5,7 @@ fails when a registered route lacks a declaration or a row in the role x route m
 """
 from __future__ import annotations
 
+import time
 from functools import wraps
 from typing import Callable
 
@@ -12,6 +13,7 @@ from flask import Flask, current_app, g, request, session
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
+from itsdangerous import BadSignature
 
 from .db import db
 from .errors import device_request
@@ -72,16 +74,47 @@ def _security_headers(response):
     return response
 
 
+MAX_KEPT_COOKIES = 4096  # distinct session cookies one worker has checked; emptied when full
+_SCALARS = (str, int, float, bool, type(None))
+
+
 class SessionCookies(SecureCookieSessionInterface):
-    """Flask's signed-cookie sessions, with the signing serializer built once per set of keys instead of twice
-    a request (building one makes a trial JSON round trip); signing and checking are Flask's own."""
+    """Flask's signed-cookie sessions, with two things kept per process instead of redone on every request.
+
+    - The signing serializer, per set of keys (building one makes a trial JSON round trip).
+    - What a cookie holds once its signature has been checked, keyed by the exact cookie string and the keys
+      that checked it. Only a string that passed the check before can match, its age is checked against the
+      session lifetime on every request as Flask would, and only sessions of plain values are kept, so each
+      request's session is a fresh dict that nothing can change in another's.
+    """
 
     def get_signing_serializer(self, app: Flask):
         keys = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
         kept = app.extensions.get("session_serializer")
         if kept is None or kept[0] != keys:
             kept = app.extensions["session_serializer"] = (keys, super().get_signing_serializer(app))
+            app.extensions["session_cookies"] = {}
         return kept[1]
+
+    def open_session(self, app: Flask, request):
+        serializer = self.get_signing_serializer(app)
+        value = request.cookies.get(self.get_cookie_name(app))
+        if serializer is None or not value:
+            return super().open_session(app, request)
+        max_age = app.permanent_session_lifetime.total_seconds()
+        checked = app.extensions["session_cookies"]
+        found = checked.get(value)
+        if found is not None and time.time() - found[1] <= max_age:
+            return self.session_class(found[0])
+        try:
+            data, signed_at = serializer.loads(value, max_age=int(max_age), return_timestamp=True)
+        except BadSignature:
+            return self.session_class()
+        if all(isinstance(item, _SCALARS) for item in data.values()):
+            if len(checked) >= MAX_KEPT_COOKIES:
+                checked.clear()
+            checked[value] = (data, signed_at.timestamp())
+        return self.session_class(data)
 
 
 MAX_SIGNED_TOKENS = 4096  # sessions seen by one worker; emptied when full
