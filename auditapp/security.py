@@ -101,19 +101,19 @@ class SessionCookies(SecureCookieSessionInterface):
         value = request.cookies.get(self.get_cookie_name(app))
         if serializer is None or not value:
             return super().open_session(app, request)
-        max_age = app.permanent_session_lifetime.total_seconds()
+        max_age = int(app.permanent_session_lifetime.total_seconds())
         checked = app.extensions["session_cookies"]
         found = checked.get(value)
-        if found is not None and time.time() - found[1] <= max_age:
+        if found is not None and int(time.time()) - found[1] <= max_age:  # whole seconds, as itsdangerous counts
             return self.session_class(found[0])
         try:
-            data, signed_at = serializer.loads(value, max_age=int(max_age), return_timestamp=True)
+            data, signed_at = serializer.loads(value, max_age=max_age, return_timestamp=True)
         except BadSignature:
             return self.session_class()
         if all(isinstance(item, _SCALARS) for item in data.values()):
             if len(checked) >= MAX_KEPT_COOKIES:
                 checked.clear()
-            checked[value] = (data, signed_at.timestamp())
+            checked[value] = (data, int(signed_at.timestamp()))
         return self.session_class(data)
 
 
