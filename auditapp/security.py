@@ -60,18 +60,35 @@ def content_security_policy(connect_origins: tuple[str, ...] = ()) -> str:
     return CSP.replace("connect-src 'self'", " ".join(("connect-src 'self'",) + tuple(connect_origins)))
 
 
+PERMISSIONS = "camera=(self), geolocation=(), microphone=()"
+
+
 def _security_headers(response):
-    response.headers.setdefault("Content-Security-Policy", current_app.extensions.get("csp", CSP))
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers.setdefault("Referrer-Policy", "same-origin")  # share-link pages send none at all
-    response.headers["Permissions-Policy"] = "camera=(self), geolocation=(), microphone=()"
-    if current_app.config["SESSION_COOKIE_SECURE"]:
-        response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
-    if request.endpoint != "static" and "Cache-Control" not in response.headers:
+    """Every response's security headers (worked out once per app in init_app): one pass over the headers a
+    view set, instead of a scan of them for each header added."""
+    headers = response.headers
+    present = {name.lower() for name, _ in headers}
+    always, defaults = current_app.extensions["security_headers"]
+    for name, value in always:
+        if name.lower() in present:
+            headers[name] = value
+        else:
+            headers.add(name, value)
+    for name, value in defaults:  # a view may set its own (share links send no referrer at all)
+        if name.lower() not in present:
+            headers.add(name, value)
+    if "cache-control" not in present and request.endpoint != "static":
         # Pages carry personal and safeguarding data: never keep them in shared caches.
-        response.headers["Cache-Control"] = "no-store"
+        headers.add("Cache-Control", "no-store")
     return response
+
+
+def _headers_for(app: Flask) -> tuple[tuple, tuple]:
+    always = [("X-Frame-Options", "DENY"), ("X-Content-Type-Options", "nosniff"), ("Permissions-Policy", PERMISSIONS)]
+    if app.config["SESSION_COOKIE_SECURE"]:
+        always.append(("Strict-Transport-Security", "max-age=31536000; includeSubDomains"))
+    defaults = (("Content-Security-Policy", app.extensions["csp"]), ("Referrer-Policy", "same-origin"))
+    return tuple(always), defaults
 
 
 MAX_KEPT_COOKIES = 4096  # distinct session cookies one worker has checked; emptied when full
@@ -140,6 +157,7 @@ def csrf_token() -> str:
 def init_app(app: Flask) -> None:
     # Derived from configuration once: in S3 mode the browser PUTs evidence straight to the bucket.
     app.extensions["csp"] = content_security_policy(browser_origins(app.config))
+    app.extensions["security_headers"] = _headers_for(app)
     app.after_request(_security_headers)
     app.session_interface = SessionCookies()
     app.extensions["signed_csrf_tokens"] = {}

@@ -47,17 +47,13 @@ def index():
     try:
         filters = parse_filters(request.args, school)
     except Invalid as exc:
-        form = {k: (request.args.getlist(k) if k == "specialism" else request.args.get(k, "")) for k in request.args}
-        errors = {("specialism-send" if k == "specialism" else k): v for k, v in exc.details.items()}
-        context = dict(result=None, form=form, errors=errors, export_args={}, **options)
-        return render("directory/index.html", "directory/_results.html", status=422,
-                      search_body=Markup(render_template("directory/_search.html", **context)), **context)
-    stamp, kept = _directory_stamp(), directory_cache.cache()
-    body = kept.get_or_render(stamp, (school, filters, bool(htmx), request.script_root),
+        return _bad_search(exc, options)
+    partial, stamp, kept = bool(htmx), _directory_stamp(), directory_cache.cache()
+    body = kept.get_or_render(stamp, (school, filters, partial, request.script_root),
                               lambda: Markup(_render_search(school, filters, options)))
-    if not htmx:  # the whole page, kept for the role's layout (its navigation, this unread count)
-        frame = kept.get_or_render(stamp, ("page", school, filters, request.script_root, current_user.role,
-                                           current_user.unread_count),
+    if not partial:  # the whole page, kept for the role's layout (its navigation, this unread count)
+        user = current_user._get_current_object()
+        frame = kept.get_or_render(stamp, ("page", school, filters, request.script_root, user.role, user.unread_count),
                                    lambda: page_frame.build("directory/index.html", search_body=body, errors={}))
         return page_frame.response(frame)
     response = make_response(body)
@@ -65,6 +61,15 @@ def index():
     # The address bar keeps the search, without the empty fields the form sends.
     response.headers["HX-Push-Url"] = url_for(".index", **query_args(filters, filters.page))
     return response
+
+
+def _bad_search(exc: Invalid, options: dict):
+    """The search form again with its field messages (422), the fields as they were sent."""
+    form = {k: (request.args.getlist(k) if k == "specialism" else request.args.get(k, "")) for k in request.args}
+    errors = {("specialism-send" if k == "specialism" else k): v for k, v in exc.details.items()}
+    context = dict(result=None, form=form, errors=errors, export_args={}, **options)
+    return render("directory/index.html", "directory/_results.html", status=422,
+                  search_body=Markup(render_template("directory/_search.html", **context)), **context)
 
 
 def _directory_stamp() -> int | None:

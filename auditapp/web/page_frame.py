@@ -58,11 +58,12 @@ def build(template: str, **context) -> Frame:
 
 def response(frame: Frame, status: int = 200):
     """The page for this request's user; `Vary: HX-Request` as for every page that has a fragment."""
-    values = {"name": escape(current_user.full_name), "organisation": escape(current_user.organisation.name),
+    user = current_user._get_current_object()
+    values = {"name": escape(user.full_name), "organisation": escape(user.organisation.name),
               "csrf": escape(csrf_token())}
     out = [frame.pieces[0]]
     for slot, piece in zip(frame.slots, frame.pieces[1:]):
         out += (values[slot], piece)
     answer = make_response("".join(out), status)
-    answer.vary.add("HX-Request")
+    answer.headers["Vary"] = "HX-Request"
     return answer
