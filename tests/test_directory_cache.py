@@ -274,3 +274,26 @@ def test_the_cache_reuses_html_for_one_stamp_and_renders_afresh_otherwise():
     assert cache.get_or_render(2, "a", render("a2")) == "a2" and len(cache) == 1  # gone back: started again
     assert cache.get_or_render(6, "d", render("d6 again")) == "d6 again"
     assert renders == ["a5", "none", "a6", "b6", "c6", "d6", "a2", "d6 again"]
+
+
+def test_parsed_filters_are_kept_per_audience_and_only_when_valid():
+    from werkzeug.datastructures import MultiDict
+
+    from auditapp.services.errors import Invalid
+    from auditapp.web import directory_forms
+    from auditapp.web.directory_forms import parse_filters
+
+    sent = [("district", "Blaby"), ("q", " Oak "), ("specialism", "semh"), ("specialism", ""), ("age", "")]
+    first = parse_filters(MultiDict(sent), school=True)
+    assert parse_filters(MultiDict(sent), school=True) is first  # kept
+    assert (first.district, first.q, first.specialism, first.age) == ("Blaby", "Oak", ("semh",), None)
+    pending = MultiDict([("status", "pending")])
+    assert parse_filters(pending, school=False).status == "pending"  # LA roles may see Pending
+    for _ in range(2):  # kept for LA roles, still refused for schools, every time
+        with pytest.raises(Invalid):
+            parse_filters(pending, school=True)
+    bad = MultiDict([("district", "Atlantis")])
+    for _ in range(2):
+        with pytest.raises(Invalid):
+            parse_filters(bad, school=False)
+    assert (False, tuple(bad.items(multi=True))) not in directory_forms._PARSED

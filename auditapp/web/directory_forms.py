@@ -62,9 +62,22 @@ _PARSED: dict[tuple, SearchFilters] = {}  # emptied when full
 def parse_filters(args, school: bool) -> SearchFilters:
     """SearchFilters from query arguments (a MultiDict). :raises directory.bad_filter: with field messages.
 
-    Filters once parsed are kept per process by their non-empty arguments: every school sends the same few
-    searches, and loading them through the schema cost as much as serving a kept result.
+    Filters once parsed are kept per process by the arguments exactly as sent: every school sends the same
+    few searches, and loading them through the schema cost as much as serving a kept result. Only valid
+    filters are kept; bad input is parsed (and refused) every time.
     """
+    key = (school, tuple(args.items(multi=True)))
+    found = _PARSED.get(key)
+    if found is None:
+        found = _load(_given(args), school)
+        if len(_PARSED) >= MAX_PARSED:
+            _PARSED.clear()
+        _PARSED[key] = found
+    return found
+
+
+def _given(args) -> dict:
+    """The schema's fields that were given a value (blank ones are left out, as if not sent)."""
     raw: dict = {}
     for name in _SCHEMA.fields:
         if name in LIST_FIELDS:
@@ -75,14 +88,7 @@ def parse_filters(args, school: bool) -> SearchFilters:
             value = args.get(name, "")
             if value.strip() != "":
                 raw[name] = value.strip()
-    key = (school, tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in raw.items()))
-    found = _PARSED.get(key)
-    if found is None:
-        found = _load(raw, school)  # only valid filters are kept: they are short, bad input may not be
-        if len(_PARSED) >= MAX_PARSED:
-            _PARSED.clear()
-        _PARSED[key] = found
-    return found
+    return raw
 
 
 def _load(raw: dict, school: bool) -> SearchFilters:
