@@ -66,38 +66,36 @@ def test_only_read_only_views_run_their_statements_in_autocommit(committed_app, 
     assert seen and set(seen) == {autocommit}
 
 
-class _CountingCursor(psycopg.Cursor):
-    """Records every statement sent through the driver, the ORM's and the session user's raw one alike."""
-
-    sent: list[str] = []
-
-    def execute(self, query, *args, **kwargs):
-        self.sent.append(str(query))
-        return super().execute(query, *args, **kwargs)
-
-
-def test_a_kept_search_costs_one_statement_the_user_with_its_unread_count_and_the_stamp(committed_app):
+def test_a_kept_search_costs_one_statement_the_user_with_its_unread_count_and_the_stamp(committed_app, tmp_path):
+    """Counted on the wire (libpq's protocol trace), so statements sent past SQLAlchemy and psycopg count too."""
     client = committed_app.test_client()
     assert Auth(client).login("school").status_code == 302
     path = "/directory/?district=Charnwood"
     engine = app_db.binding(committed_app).engine
-    engine.dispose()  # the pool's next connections count what they send
+    engine.dispose()  # the pool's next connections trace what they send
+    trace = open(tmp_path / "trace.txt", "w+")
 
-    def counting(dbapi_connection, _record):
-        dbapi_connection.cursor_factory = _CountingCursor
+    def traced(dbapi_connection, _record):
+        dbapi_connection.pgconn.trace(trace.fileno())
+        dbapi_connection.pgconn.set_trace_flags(psycopg.pq.Trace.SUPPRESS_TIMESTAMPS)
 
-    event.listen(engine, "connect", counting)
+    event.listen(engine, "connect", traced)
     try:
         assert client.get(path).status_code == 200  # rendered and kept
-        _CountingCursor.sent = []
+        trace.flush()
+        seen = trace.tell()
         body = client.get(path).get_data(as_text=True)
-        sent = _CountingCursor.sent
+        trace.flush()
+        trace.seek(seen)
+        sent = [line for line in trace.read().splitlines()
+                if line.startswith("F\t") and line.split("\t")[2] in ("Query", "Bind", "Parse")]
     finally:
-        event.remove(engine, "connect", counting)
+        event.remove(engine, "connect", traced)
+        engine.dispose()
+        trace.close()
     assert 'id="nav-unread"' in body and "Charnwood" in body
-    assert len(sent) == 1, sent
-    assert "FROM users" in sent[0] and "notifications" in sent[0] and "directory_stamp" in sent[0]
-    with engine.connect() as conn:  # read in autocommit, but handed back ready for a transaction
+    assert len(sent) == 1 and "auditapp_session_user" in sent[0], sent  # the prepared session-user statement
+    with engine.connect() as conn:  # handed back idle, ready for a transaction
         assert conn.connection.dbapi_connection.autocommit is False
 
 
