@@ -138,7 +138,13 @@ def _fetch_prepared(pooled, user_id: int) -> tuple | None:
     if not pooled.info.get(_PREPARED):  # info lives as long as this database connection
         _checked(pgconn.prepare(_PREPARED, _PREPARED_SQL), pq.ExecStatus.COMMAND_OK)
         pooled.info[_PREPARED] = True
-    result = _checked(pgconn.exec_prepared(_PREPARED, [b"%d" % user_id]), pq.ExecStatus.TUPLES_OK)
+    result = pgconn.exec_prepared(_PREPARED, [b"%d" % user_id])
+    if result.error_field(pq.DiagnosticField.SQLSTATE) == b"26000":  # no such prepared statement:
+        # psycopg sends DEALLOCATE ALL after a ROLLBACK (to a savepoint too) or a DROP on a connection where it
+        # prepared statements of its own. The failed call was a transaction of its own; prepare it again.
+        _checked(pgconn.prepare(_PREPARED, _PREPARED_SQL), pq.ExecStatus.COMMAND_OK)
+        result = pgconn.exec_prepared(_PREPARED, [b"%d" % user_id])
+    _checked(result, pq.ExecStatus.TUPLES_OK)
     if result.ntuples == 0:
         return None
     encoding = connection.info.encoding

@@ -99,6 +99,19 @@ def test_a_kept_search_costs_one_statement_the_user_with_its_unread_count_and_th
         assert conn.connection.dbapi_connection.autocommit is False
 
 
+def test_the_session_user_statement_is_prepared_again_after_deallocate_all(committed_app):
+    """psycopg itself sends DEALLOCATE ALL after a ROLLBACK or a DROP on a connection it prepared statements on."""
+    client = committed_app.test_client()
+    assert Auth(client).login("school").status_code == 302
+    assert client.get("/directory/").status_code == 200  # prepared on the pooled connection
+    engine = app_db.binding(committed_app).engine
+    with engine.connect() as conn:  # the pool's last-used connection: the one the next request gets
+        conn.exec_driver_sql("DEALLOCATE ALL")
+        conn.commit()
+    for _ in range(2):
+        assert client.get("/directory/").status_code == 200
+
+
 def test_a_deactivated_user_is_signed_out_at_their_next_request(committed_app):
     from sqlalchemy import update
 
