@@ -13,8 +13,8 @@ fails loudly instead of changing nothing. Views hand it to services as the actor
 services.users on the ORM row.
 
 The statement runs on a pooled connection straight through libpq (no BEGIN, no ROLLBACK, no cursor),
-handed back before the view runs. In the tests' rolled-back transaction it runs on that transaction's connection
-instead, so it sees what the test wrote.
+handed back before the view runs. In the tests' rolled-back transaction it runs on that transaction's
+connection instead, so it sees what the test wrote.
 """
 from __future__ import annotations
 
