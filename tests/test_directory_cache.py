@@ -158,16 +158,20 @@ def test_a_transaction_that_has_written_gets_no_stamp(committed_url):
         binding.engine.dispose()
 
 
-@pytest.fixture(scope="module")
-def second_school_user(committed_url):
-    binding = bind(committed_url)
+def add_school_user(url: str, email: str, full_name: str) -> str:
+    """Another user at the world's school (committed); their email."""
+    binding = bind(url)
     with session_scope(binding) as session:
         first = world.user(session, "school")
-        users.create_user(session, None, users.NewUser(
-            email="second.teacher@beaumontleys.example.org", full_name="Second Teacher Zed", role="school",
-            organisation_id=first.organisation_id, password=world.PASSWORD))
+        users.create_user(session, None, users.NewUser(email=email, full_name=full_name, role="school",
+                                                       organisation_id=first.organisation_id, password=world.PASSWORD))
     binding.engine.dispose()
-    return "second.teacher@beaumontleys.example.org"
+    return email
+
+
+@pytest.fixture(scope="module")
+def second_school_user(committed_url):
+    return add_school_user(committed_url, "second.teacher@beaumontleys.example.org", "Second Teacher Zed")
 
 
 def test_one_users_name_and_token_never_reach_another_users_page(workers, second_school_user):
@@ -204,14 +208,8 @@ def test_a_kept_page_differs_between_users_only_in_their_name_and_token_and_the_
 
 
 def test_a_name_on_a_kept_page_is_escaped_as_the_template_escapes_it(workers, committed_url):
-    binding = bind(committed_url)
-    with session_scope(binding) as session:
-        school = world.user(session, "school")
-        users.create_user(session, None, users.NewUser(
-            email="odd.name@beaumontleys.example.org", full_name='Ann <b>"O\'Neil"</b> & co', role="school",
-            organisation_id=school.organisation_id, password=world.PASSWORD))
-    binding.engine.dispose()
-    page = signed_in(workers[0], email="odd.name@beaumontleys.example.org").get("/directory/?district=Melton")
+    email = add_school_user(committed_url, "odd.name@beaumontleys.example.org", 'Ann <b>"O\'Neil"</b> & co')
+    page = signed_in(workers[0], email=email).get("/directory/?district=Melton")
     body = page.get_data(as_text=True)
     assert "Signed in as Ann &lt;b&gt;&#34;O&#39;Neil&#34;&lt;/b&gt; &amp; co (" in body
     assert "<b>" not in body
