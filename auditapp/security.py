@@ -140,7 +140,7 @@ MAX_SIGNED_TOKENS = 4096  # sessions seen by one worker; emptied when full
 def csrf_token() -> str:
     """Flask-WTF's `generate_csrf`, with each session's signed token kept per process: signing it again on every
     page cost a serializer and an HMAC. Only while tokens never expire (WTF_CSRF_TIME_LIMIT None, as configured):
-    a token signed once is then what every later signing would give the same session, as good for as long."""
+    a token signed once is then as good, for as long, as one signed afresh for the same session."""
     field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
     raw = session.get(field)
     kept = current_app.extensions["signed_csrf_tokens"]

@@ -74,3 +74,14 @@ def test_a_session_holding_a_list_is_never_kept(app):
     value = client.get_cookie(COOKIE).value
     assert client.get("/sign-in").status_code == 200
     assert value not in kept(app)
+
+
+def test_a_kept_csrf_token_is_the_same_on_every_page_and_accepted(app):
+    from .conftest import CSRF_RE
+
+    client = signed_in(app)
+    tokens = {CSRF_RE.search(client.get(path).get_data(as_text=True)).group(1)
+              for path in ("/", "/directory/", "/notifications/")}
+    assert len(tokens) == 1 and tokens <= set(app.extensions["signed_csrf_tokens"].values())
+    assert client.post("/sign-out", data={"csrf_token": "not-the-token"}).status_code == 400
+    assert client.post("/sign-out", data={"csrf_token": tokens.pop()}).status_code == 302
