@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -57,3 +58,28 @@ class User(Base):
 
     def get_id(self) -> str:
         return f"{self.id}:{self.session_version}"
+
+
+class _Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+class Actor(Protocol):
+    """Whoever does something through a service: a request's signed-in user (session_user.SessionUser) or a
+    User row (the CLI, the demo seed, tests). Services read these of an actor, and change users only as rows."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def role(self) -> str: ...
+
+    @property
+    def organisation_id(self) -> int: ...
+
+    @property
+    def is_lead_reviewer(self) -> bool: ...
+
+    @property
+    def organisation(self) -> _Named: ...

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..models import Audit, TemplateVersion, User, Visit, VisitAssignment
+from ..models import Audit, TemplateVersion, Visit, VisitAssignment
+from ..models.people import Actor
 
 # Which audit types each capturing role carries out (domain README §3).
 CAPTURE_TYPES = {"auditor": {"safeguarding", "health_safety"}, "qoe_teacher": {"quality_education"}}
@@ -25,7 +26,7 @@ class AuditAccess:
     template: dict | None = None  # the pinned template version's content
 
 
-def audit_access(session: Session, actor: User, audit_ids: set[uuid.UUID]) -> dict[uuid.UUID, AuditAccess]:
+def audit_access(session: Session, actor: Actor, audit_ids: set[uuid.UUID]) -> dict[uuid.UUID, AuditAccess]:
     """Classify each audit id for `actor` with one query: writable, read-only, forbidden or missing."""
     if not audit_ids:
         return {}
@@ -47,7 +48,7 @@ def audit_access(session: Session, actor: User, audit_ids: set[uuid.UUID]) -> di
     return access
 
 
-def capture_state(actor: User, audit_type: str, status: str, assigned: bool) -> str:
+def capture_state(actor: Actor, audit_type: str, status: str, assigned: bool) -> str:
     """The capture rule: only a user assigned to the visit whose role carries out the audit's type may
     write it, and only while it is a draft or returned. "writable", "forbidden" or the audit's status."""
     if not assigned or audit_type not in CAPTURE_TYPES.get(actor.role, set()):

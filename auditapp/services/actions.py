@@ -17,7 +17,8 @@ from datetime import date, timedelta
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, aliased
 
-from ..models import Action, Audit, Evidence, User, Visit, VisitAssignment
+from ..models import Action, Audit, Evidence, Visit, VisitAssignment
+from ..models.people import Actor
 from ..models.base import utcnow
 from ..models.enums import ACTION_PRIORITIES
 from . import audit_log, rollup
@@ -56,7 +57,7 @@ class ActionConfirmation:
     base_version: int | None = None
 
 
-def may_review(session: Session, actor: User, audit: Audit) -> bool:
+def may_review(session: Session, actor: Actor, audit: Audit) -> bool:
     """True for the audit's reviewers: a lead-reviewer auditor (SG, HS) or a QoE teacher (QE), never one
     who carried out this audit or a revision it corrects (the same rule as services/review.py)."""
     if audit.audit_type == "quality_education":
@@ -74,7 +75,7 @@ def may_review(session: Session, actor: User, audit: Audit) -> bool:
     return True
 
 
-def may_follow_up(session: Session, actor: User, audit: Audit) -> bool:
+def may_follow_up(session: Session, actor: Actor, audit: Audit) -> bool:
     """True for a maintainer, or the auditor (or QoE teacher) assigned to the audit's visit."""
     if actor.role == "maintainer":
         return True
@@ -126,7 +127,7 @@ def unconfirmed_actions(session: Session, audit_id: uuid.UUID) -> list[Action]:
     return [a for a in actions_of(session, audit_id) if a.status == "proposed"]
 
 
-def confirm_actions(session: Session, actor: User, audit: Audit,
+def confirm_actions(session: Session, actor: Actor, audit: Audit,
                     confirmations: list[ActionConfirmation]) -> list[Action]:
     """Confirm owner, due date and priority of proposed actions at review: proposed → open.
 
@@ -181,7 +182,7 @@ def confirm_actions(session: Session, actor: User, audit: Audit,
     return changed
 
 
-def report_provider_done(session: Session, actor: User, action_id: uuid.UUID, note: str = "") -> Action:
+def report_provider_done(session: Session, actor: Actor, action_id: uuid.UUID, note: str = "") -> Action:
     """Record that the provider says an action is done. It stays open until someone verifies it.
 
     :raises action.not_found: :raises action.forbidden: :raises action.not_open:
@@ -201,7 +202,7 @@ def report_provider_done(session: Session, actor: User, action_id: uuid.UUID, no
     return row
 
 
-def verify_action(session: Session, actor: User, action_id: uuid.UUID, note: str,
+def verify_action(session: Session, actor: Actor, action_id: uuid.UUID, note: str,
                   evidence_id: uuid.UUID | None) -> Action:
     """Close an action as verified, with a note and a verified evidence item of the provider's audits.
 
@@ -267,7 +268,7 @@ def mark_overdue(session: Session, today: date) -> list[Action]:
     return rows
 
 
-def _follow_up_target(session: Session, actor: User, action_id: uuid.UUID) -> Action:
+def _follow_up_target(session: Session, actor: Actor, action_id: uuid.UUID) -> Action:
     row = session.get(Action, action_id)
     if row is None:
         raise NotFound("action.not_found", "There is no such action")

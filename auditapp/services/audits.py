@@ -8,8 +8,9 @@ from datetime import date, datetime, timezone
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from ..models import (Answer, Audit, ReviewComment, SafeguardingConcern, TemplateVersion, User, Visit, VisitAssignment,
+from ..models import (Answer, Audit, ReviewComment, SafeguardingConcern, TemplateVersion, Visit, VisitAssignment,
                       VisitAuditType)
+from ..models.people import Actor
 from . import audit_log, rollup
 from .access import CAPTURE_TYPES, AuditAccess, audit_access, items_of
 from .capture import Outcome
@@ -34,7 +35,7 @@ class StartAudit:
     template_version_id: int
 
 
-def start_audits(session: Session, actor: User, starts: list[StartAudit]) -> list[Outcome]:
+def start_audits(session: Session, actor: Actor, starts: list[StartAudit]) -> list[Outcome]:
     """Create the audits a device has started; starting an existing audit again is a no-op."""
     visits = _assigned_visit_types(session, actor, {s.visit_id for s in starts})
     versions = dict(session.execute(select(TemplateVersion.id, TemplateVersion.template_id)).all())
@@ -64,7 +65,7 @@ def start_audits(session: Session, actor: User, starts: list[StartAudit]) -> lis
     return outcomes
 
 
-def submit_audits(session: Session, actor: User, refs_and_ids: list[tuple[object, uuid.UUID]],
+def submit_audits(session: Session, actor: Actor, refs_and_ids: list[tuple[object, uuid.UUID]],
                   access: dict[uuid.UUID, AuditAccess] | None = None) -> list[Outcome]:
     """Submit (or, after a return, resubmit) complete audits for review; an already submitted audit answers as applied.
 
@@ -85,7 +86,7 @@ def submit_audits(session: Session, actor: User, refs_and_ids: list[tuple[object
     return outcomes
 
 
-def _submit_one(session: Session, actor: User, ref, acc) -> Outcome:
+def _submit_one(session: Session, actor: Actor, ref, acc) -> Outcome:
     rated = {key for key, item in items_of(acc.template).items() if item.get("answer", "rating") == "rating"}
     answered = set(session.scalars(select(Answer.item_key).where(Answer.audit_id == acc.audit_id,
                                                                  Answer.rating.is_not(None))))
@@ -124,7 +125,7 @@ class NewConcern:
     summary: str | None
 
 
-def raise_concerns(session: Session, actor: User, concerns: list[NewConcern]) -> list[Outcome]:
+def raise_concerns(session: Session, actor: Actor, concerns: list[NewConcern]) -> list[Outcome]:
     """Record safeguarding concerns outside the audit record; replays of a concern are no-ops."""
     visits = _assigned_visit_types(session, actor, {c.visit_id for c in concerns})
     known = set(session.scalars(select(SafeguardingConcern.id)
@@ -152,7 +153,7 @@ def raise_concerns(session: Session, actor: User, concerns: list[NewConcern]) ->
     return outcomes
 
 
-def _assigned_visit_types(session: Session, actor: User, visit_ids: set[int]) -> dict[int, tuple[int, set[str]]]:
+def _assigned_visit_types(session: Session, actor: Actor, visit_ids: set[int]) -> dict[int, tuple[int, set[str]]]:
     rows = session.execute(select(Visit.id, Visit.provider_id, VisitAuditType.audit_type)
                            .join(VisitAssignment, (VisitAssignment.visit_id == Visit.id)
                                  & (VisitAssignment.user_id == actor.id))

@@ -15,7 +15,8 @@ from datetime import datetime, timezone
 from sqlalchemy import String, Uuid, select, update
 from sqlalchemy.orm import Session
 
-from ..models import Action, Answer, Conversation, PolicyCheck, SyncConflict, User
+from ..models import Action, Answer, Conversation, PolicyCheck, SyncConflict
+from ..models.people import Actor
 from .access import AuditAccess, audit_access
 from .bulk import in_values, insert_rows
 from .capture_rules import SPECS, EntitySpec
@@ -53,27 +54,27 @@ class Outcome:
 MODELS = {"answer": Answer, "policy_check": PolicyCheck, "conversation": Conversation, "action": Action}
 
 
-def record_answers(session: Session, actor: User, changes: list[Change]) -> list[Outcome]:
+def record_answers(session: Session, actor: Actor, changes: list[Change]) -> list[Outcome]:
     """Set ratings, notes and typed header values. :raises: nothing; per-change outcomes instead."""
     return apply_changes(session, actor, "answer", changes)
 
 
-def record_policy_checks(session: Session, actor: User, changes: list[Change]) -> list[Outcome]:
+def record_policy_checks(session: Session, actor: Actor, changes: list[Change]) -> list[Outcome]:
     """Record what the auditor saw of each policy document."""
     return apply_changes(session, actor, "policy_check", changes)
 
 
-def record_conversations(session: Session, actor: User, changes: list[Change]) -> list[Outcome]:
+def record_conversations(session: Session, actor: Actor, changes: list[Change]) -> list[Outcome]:
     """Add or edit pseudonymised learner and staff conversations."""
     return apply_changes(session, actor, "conversation", changes)
 
 
-def propose_actions(session: Session, actor: User, changes: list[Change]) -> list[Outcome]:
+def propose_actions(session: Session, actor: Actor, changes: list[Change]) -> list[Outcome]:
     """Add or edit corrective actions proposed at capture."""
     return apply_changes(session, actor, "action", changes)
 
 
-def apply_changes(session: Session, actor: User, entity: str, changes: list[Change],
+def apply_changes(session: Session, actor: Actor, entity: str, changes: list[Change],
                   access: dict[uuid.UUID, AuditAccess] | None = None) -> list[Outcome]:
     """Apply one kind of change set-based and return an outcome per change, in order.
 
@@ -145,7 +146,7 @@ def _load(session: Session, spec: EntitySpec, model, changes: list[Change]) -> d
 class _Writer:
     """Merges changes into in-memory row state, then writes everything in a few statements."""
 
-    def __init__(self, spec: EntitySpec, actor: User, now: datetime) -> None:
+    def __init__(self, spec: EntitySpec, actor: Actor, now: datetime) -> None:
         self.spec, self.actor, self.now = spec, actor, now
         self.conflicts: list[dict] = []
         self._device_text: dict[uuid.UUID, str] = {}  # a batch comes from one device or a few

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..models import Answer, Audit, Conversation, PolicyCheck, User
+from ..models import Answer, Audit, Conversation, PolicyCheck
+from ..models.people import Actor
 from ..models.enums import RATINGS
 from . import audit_log
 from .access import AuditAccess, items_of
@@ -31,7 +32,7 @@ REASON_MAX = 2000
 EDITABLE = ("draft", "returned")
 
 
-def start_correction(session: Session, actor: User, audit_id: uuid.UUID, reason: str, base_version: int) -> Audit:
+def start_correction(session: Session, actor: Actor, audit_id: uuid.UUID, reason: str, base_version: int) -> Audit:
     """Open a correction of a finalised audit: a new revision with the answers copied.
 
     :raises audit.not_found / review.stale:
@@ -73,7 +74,7 @@ def start_correction(session: Session, actor: User, audit_id: uuid.UUID, reason:
     return correction
 
 
-def correction_for_edit(session: Session, actor: User, audit_id: uuid.UUID) -> Audit:
+def correction_for_edit(session: Session, actor: Actor, audit_id: uuid.UUID) -> Audit:
     """:raises correction.forbidden: not a correction, or not the actor's. :raises correction.not_editable:"""
     audit = locked_audit(session, audit_id)
     if audit.corrects_audit_id is None or audit.created_by_id != actor.id:
@@ -84,7 +85,7 @@ def correction_for_edit(session: Session, actor: User, audit_id: uuid.UUID) -> A
     return audit
 
 
-def correct_item(session: Session, actor: User, audit_id: uuid.UUID, item_key: str, rating: str, note: str,
+def correct_item(session: Session, actor: Actor, audit_id: uuid.UUID, item_key: str, rating: str, note: str,
                  na_reason: str) -> Outcome:
     """Change one rated item of a correction (rating, note, N/A reason) through the capture services.
 
@@ -115,7 +116,7 @@ def correct_item(session: Session, actor: User, audit_id: uuid.UUID, item_key: s
     return outcome
 
 
-def submit_correction(session: Session, actor: User, audit_id: uuid.UUID, base_version: int) -> Audit:
+def submit_correction(session: Session, actor: Actor, audit_id: uuid.UUID, base_version: int) -> Audit:
     """Send a correction for review through the submit path the tablet uses.
 
     :raises correction.forbidden / correction.not_editable / review.stale:
@@ -142,7 +143,7 @@ def _access(audit: Audit) -> dict[uuid.UUID, AuditAccess]:
                                   audit.template_version.content)}
 
 
-def _copy_content(session: Session, actor: User, source: Audit, target: Audit) -> None:
+def _copy_content(session: Session, actor: Actor, source: Audit, target: Audit) -> None:
     access = _access(target)
 
     def copied_id(row_id: uuid.UUID) -> uuid.UUID:

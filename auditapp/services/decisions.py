@@ -14,7 +14,8 @@ from datetime import date, datetime, timezone
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..models import DirectoryDecision, Provider, ProviderStatusChange, User
+from ..models import DirectoryDecision, Provider, ProviderStatusChange
+from ..models.people import Actor
 from ..models.enums import DIRECTORY_STATUS_LABELS
 from . import audit_log, rollup
 from .errors import Conflict, Forbidden, Invalid, NotFound
@@ -32,7 +33,7 @@ class Decision:
     safeguarding: bool = False  # a suspension on safeguarding grounds (its reinstatement needs two maintainers)
 
 
-def decide(session: Session, actor: User, request: Decision, today: date) -> DirectoryDecision:
+def decide(session: Session, actor: Actor, request: Decision, today: date) -> DirectoryDecision:
     """Record a maintainer's decision and apply it. :raises DomainError: with what to do instead."""
     if actor.role != "maintainer":
         raise Forbidden("decision.maintainers_only", "Only directory maintainers decide a provider's status")

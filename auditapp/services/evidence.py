@@ -18,7 +18,8 @@ from sqlalchemy import exists, func, insert, select
 from sqlalchemy.orm import Session
 
 from ..config import DEFAULTS
-from ..models import Audit, Evidence, User, VisitAssignment
+from ..models import Audit, Evidence, VisitAssignment
+from ..models.people import Actor
 from ..models.base import utcnow
 from ..models.enums import EVIDENCE_MEDIA_TYPES
 from . import audit_log
@@ -80,7 +81,7 @@ def display_filename(raw: object) -> str:
     return name or "evidence"
 
 
-def register_evidence(session: Session, actor: User, registrations: list[Registration],
+def register_evidence(session: Session, actor: Actor, registrations: list[Registration],
                       limits: Limits = Limits()) -> list[Outcome]:
     """Record the files each audit should receive; re-registering the same file is a no-op.
 
@@ -121,7 +122,7 @@ def register_evidence(session: Session, actor: User, registrations: list[Registr
     return outcomes
 
 
-def withdraw_evidence(session: Session, actor: User, withdrawals: list[Withdrawal]) -> list[Outcome]:
+def withdraw_evidence(session: Session, actor: Actor, withdrawals: list[Withdrawal]) -> list[Outcome]:
     """Withdraw files the auditor no longer expects to send, each with a reason.
 
     Withdrawing again is a no-op. The object, if any, stays in the store until purge: a withdrawal
@@ -281,7 +282,7 @@ def serialise(row: Evidence) -> dict:
 
 # ---- who may see it --------------------------------------------------------------------------
 
-def may_view(session: Session, actor: User, audit_id: uuid.UUID) -> bool:
+def may_view(session: Session, actor: Actor, audit_id: uuid.UUID) -> bool:
     """True for reviewers (admin, maintainer, QoE teacher) and the auditor assigned to the visit; never schools."""
     if actor.role in REVIEW_ROLES:
         return True
@@ -309,7 +310,7 @@ class AuditEvidence:
     store_unreachable_since: datetime | None  # the newest confirm that could not reach the store
 
 
-def audit_evidence(session: Session, actor: User, audit_id: uuid.UUID) -> AuditEvidence:
+def audit_evidence(session: Session, actor: Actor, audit_id: uuid.UUID) -> AuditEvidence:
     """Every file registered for an audit, grouped by item in template order.
 
     :raises audit.not_found: no such audit.

@@ -20,7 +20,8 @@ from typing import BinaryIO
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from ..models import Audit, Evidence, User, VisitAssignment
+from ..models import Audit, Evidence, VisitAssignment
+from ..models.people import Actor
 from ..models.base import utcnow
 from ..storage import BlobNotFound, BlobScan, BlobStore, BlobStoreUnavailable, BlobTooLarge, UploadTarget
 from . import audit_log
@@ -68,7 +69,7 @@ class Confirmation:
     message: str | None = None
 
 
-def writable_evidence(session: Session, actor: User, evidence_id: uuid.UUID, *, lock: bool = False) -> Evidence:
+def writable_evidence(session: Session, actor: Actor, evidence_id: uuid.UUID, *, lock: bool = False) -> Evidence:
     """The evidence row, if `actor` may upload to it (the capture rules of its audit).
 
     :raises evidence.not_found: not registered (yet: push first).
@@ -97,7 +98,7 @@ def writable_evidence(session: Session, actor: User, evidence_id: uuid.UUID, *, 
     return row
 
 
-def issue_upload_target(session: Session, actor: User, store: BlobStore, evidence_id: uuid.UUID,
+def issue_upload_target(session: Session, actor: Actor, store: BlobStore, evidence_id: uuid.UUID,
                         ttl_seconds: int = DEFAULT_TTL_SECONDS) -> IssuedTarget:
     """Where the device uploads the file now; valid for `ttl_seconds`.
 
@@ -116,7 +117,7 @@ def issue_upload_target(session: Session, actor: User, store: BlobStore, evidenc
     return IssuedTarget(row, target, expires_at)
 
 
-def receive_upload(session: Session, actor: User, store, evidence_id: uuid.UUID, stream: BinaryIO,
+def receive_upload(session: Session, actor: Actor, store, evidence_id: uuid.UUID, stream: BinaryIO,
                    content_length: int | None, valid_until: datetime) -> int:
     """Store an upload sent to the app itself (local store), streamed to disk, capped at the registered size.
 
@@ -140,7 +141,7 @@ def receive_upload(session: Session, actor: User, store, evidence_id: uuid.UUID,
     return written
 
 
-def confirm_upload(session: Session, actor: User, store: BlobStore, evidence_id: uuid.UUID) -> Confirmation:
+def confirm_upload(session: Session, actor: Actor, store: BlobStore, evidence_id: uuid.UUID) -> Confirmation:
     """Check the uploaded object and settle the evidence: verified, rejected, or still expected.
 
     Still expected (retry with a new target) when nothing was uploaded, it was uploaded after its
@@ -235,7 +236,7 @@ def _discard(store: BlobStore, key: str) -> None:
         pass
 
 
-def _settle(session: Session, actor: User, row: Evidence, status: str, now: datetime,
+def _settle(session: Session, actor: Actor, row: Evidence, status: str, now: datetime,
             uploaded_at: datetime | None = None) -> None:
     before = row.status
     row.status, row.version, row.last_error, row.last_error_at = status, row.version + 1, None, None
@@ -252,7 +253,7 @@ def _settle(session: Session, actor: User, row: Evidence, status: str, now: date
 
 # ---- viewing ---------------------------------------------------------------------------------
 
-def open_for_viewing(session: Session, actor: User, evidence_id: uuid.UUID) -> Evidence:
+def open_for_viewing(session: Session, actor: Actor, evidence_id: uuid.UUID) -> Evidence:
     """A verified file the user may see; the view is logged.
 
     :raises evidence.not_found, evidence.forbidden, evidence.purged, evidence.not_received:
@@ -317,7 +318,7 @@ def purge_candidates(session: Session, finalised_before: datetime) -> list[Purge
     return [PurgeItem(*row) for row in rows]
 
 
-def purge_evidence(session: Session, actor: User | None, store: BlobStore, finalised_before: datetime,
+def purge_evidence(session: Session, actor: Actor | None, store: BlobStore, finalised_before: datetime,
                    *, dry_run: bool = False) -> PurgeReport:
     """Delete from the store the evidence of audits finalised before the cutoff, and mark the rows.
 

@@ -18,7 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..models import Audit, QoeGrade, TemplateVersion, User
+from ..models import Audit, QoeGrade, TemplateVersion
+from ..models.people import Actor
 from . import audit_log
 from .errors import Conflict, Forbidden, Invalid, NotFound
 
@@ -127,7 +128,7 @@ def guard_problems(sheet: Sheet, grades: dict[str, str | None]) -> list[str]:
     return problems
 
 
-def record_grades(session: Session, actor: User, changes: Sequence[AreaGrade]) -> list[QoeGrade]:
+def record_grades(session: Session, actor: Actor, changes: Sequence[AreaGrade]) -> list[QoeGrade]:
     """Set or change grades; unchanged ones are left alone. All or nothing.
 
     :raises grading.forbidden: the actor is not a QoE teacher
@@ -150,7 +151,7 @@ def record_grades(session: Session, actor: User, changes: Sequence[AreaGrade]) -
     return written
 
 
-def moderate_grades(session: Session, actor: User, decisions: Sequence[Moderation]) -> list[QoeGrade]:
+def moderate_grades(session: Session, actor: Actor, decisions: Sequence[Moderation]) -> list[QoeGrade]:
     """Agree with grades or change them with a reason, as a second teacher. All or nothing.
 
     :raises grading.forbidden: the actor is not a QoE teacher
@@ -176,7 +177,7 @@ def moderate_grades(session: Session, actor: User, decisions: Sequence[Moderatio
 
 # ---- checks ------------------------------------------------------------------------------------
 
-def _check_grader(actor: User) -> None:
+def _check_grader(actor: Actor) -> None:
     if actor is None or actor.role not in GRADER_ROLES:
         raise Forbidden("grading.forbidden", "Only quality of education teachers grade and moderate")
 
@@ -216,7 +217,7 @@ def _check_grade_input(sheet: Sheet, group: list[AreaGrade]) -> None:
         raise Invalid("grading.invalid", "Check the grades", errors)
 
 
-def _check_moderation_input(sheet: Sheet, actor: User, group: list[Moderation]) -> None:
+def _check_moderation_input(sheet: Sheet, actor: Actor, group: list[Moderation]) -> None:
     values = {g["value"] for g in sheet.grades}
     errors: dict[str, list[str]] = {}
     for d in group:
@@ -267,7 +268,7 @@ def _check_overall(sheet: Sheet, planned: dict, field: str, *, needs: str, done:
 
 # ---- writes ------------------------------------------------------------------------------------
 
-def _write_grades(session: Session, actor: User, sheet: Sheet, group: list[AreaGrade]) -> list[QoeGrade]:
+def _write_grades(session: Session, actor: Actor, sheet: Sheet, group: list[AreaGrade]) -> list[QoeGrade]:
     now, written = datetime.now(timezone.utc), []
     for change in group:
         row, rationale = sheet.rows.get(change.area), change.rationale.strip()
@@ -289,7 +290,7 @@ def _write_grades(session: Session, actor: User, sheet: Sheet, group: list[AreaG
     return written
 
 
-def _write_moderations(session: Session, actor: User, sheet: Sheet, group: list[Moderation]) -> list[QoeGrade]:
+def _write_moderations(session: Session, actor: Actor, sheet: Sheet, group: list[Moderation]) -> list[QoeGrade]:
     now, written = datetime.now(timezone.utc), []
     for d in group:
         row = sheet.rows[d.area]

@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..models import Notification, Placement, PlacementReview, Provider, User
+from ..models.people import Actor
 from ..models.base import MAX_INT_ID
 from ..models.enums import ATTENDANCE_CODES, DIRECTORY_STATUS_LABELS, PLACEMENT_OUTCOMES
 from . import audit_log
@@ -61,7 +62,7 @@ def upn_hash(upn: str, key: bytes) -> str:
     return hmac.new(key, upn.replace(" ", "").upper().encode(), hashlib.sha256).hexdigest()
 
 
-def save(session: Session, actor: User, placement_id: uuid.UUID | None, form: PlacementInput, key: bytes,
+def save(session: Session, actor: Actor, placement_id: uuid.UUID | None, form: PlacementInput, key: bytes,
          *, submit: bool, today: date, expected_version: int | None = None) -> Saved:
     """Create or update the school's draft; with `submit`, check everything and notify the LA.
 
@@ -118,7 +119,7 @@ def _refuse_duplicate(session: Session, values: dict, own_id: uuid.UUID | None) 
                        "been notified", {"placement_id": str(duplicate)})
 
 
-def _submit(session: Session, actor: User, placement: Placement) -> None:
+def _submit(session: Session, actor: Actor, placement: Placement) -> None:
     earlier = session.scalar(select(Placement.id).where(
         Placement.upn_sha256 == placement.upn_sha256, Placement.status != "draft", Placement.id != placement.id,
         Placement.start_date < placement.start_date).order_by(Placement.start_date.desc()).limit(1))
@@ -242,14 +243,14 @@ def _date(raw, values, errors, name) -> None:
         values[name] = None
 
 
-def _own(session: Session, actor: User, placement_id: uuid.UUID) -> Placement:
+def _own(session: Session, actor: Actor, placement_id: uuid.UUID) -> Placement:
     placement = session.get(Placement, placement_id)
     if placement is None or placement.school_id != actor.organisation_id:
         raise NotFound("placement.not_found", "There is no such placement for your school")
     return placement
 
 
-def read(session: Session, actor: User, placement_id: uuid.UUID) -> Placement:
+def read(session: Session, actor: Actor, placement_id: uuid.UUID) -> Placement:
     """One placement for the placing school or an LA role; the view is logged."""
     placement = session.get(Placement, placement_id)
     allowed = placement is not None and (actor.role in LA_ROLES or
@@ -260,7 +261,7 @@ def read(session: Session, actor: User, placement_id: uuid.UUID) -> Placement:
     return placement
 
 
-def visible(session: Session, actor: User):
+def visible(session: Session, actor: Actor):
     """A select of the placements `actor` may list. :raises Forbidden: for roles that see none."""
     query = select(Placement).order_by(Placement.start_date.desc().nulls_last(), Placement.created_at.desc())
     if actor.role == "school":
@@ -270,7 +271,7 @@ def visible(session: Session, actor: User):
     raise Forbidden("placement.forbidden", "Placements are for the placing school and the local authority")
 
 
-def add_review(session: Session, actor: User, placement_id: uuid.UUID, review_date: date, progress: str,
+def add_review(session: Session, actor: Actor, placement_id: uuid.UUID, review_date: date, progress: str,
                next_review_date: date | None) -> PlacementReview:
     placement = _own(session, actor, placement_id) if actor.role == "school" else None
     if placement is None:
@@ -295,7 +296,7 @@ def add_review(session: Session, actor: User, placement_id: uuid.UUID, review_da
     return review
 
 
-def end(session: Session, actor: User, placement_id: uuid.UUID, outcome: str, ended_on: date, note: str | None) -> Placement:
+def end(session: Session, actor: Actor, placement_id: uuid.UUID, outcome: str, ended_on: date, note: str | None) -> Placement:
     placement = _own(session, actor, placement_id) if actor.role == "school" else None
     if placement is None:
         raise Forbidden("placement.schools_only", "Only the placing school records the outcome")
@@ -318,7 +319,7 @@ PERSONAL = ("pupil_initials", "date_of_birth", "upn_sha256", "sensitive_notes", 
             "child_voice", "family_voice", "outcome_note")
 
 
-def purge(session: Session, actor: User | None, ended_before: date, *, dry_run: bool) -> list[uuid.UUID]:
+def purge(session: Session, actor: Actor | None, ended_before: date, *, dry_run: bool) -> list[uuid.UUID]:
     """Clear the pupil's data from placements that ended before `ended_before`; keep the counted facts.
 
     What the dashboard counts survives (dates, provider, hours, flags, whether outcomes, an exit

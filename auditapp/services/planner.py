@@ -18,6 +18,7 @@ from sqlalchemy import and_, bindparam, exists, select, true
 from sqlalchemy.orm import Session
 
 from ..models import Audit, Provider, ProviderTrigger, Site, User, Visit, VisitAuditType
+from ..models.people import Actor
 from ..models.enums import AUDIT_TYPES
 from . import audit_log
 from .access import CAPTURE_TYPES
@@ -38,7 +39,7 @@ class VisitPlan:
     announced: bool = True
 
 
-def schedule(session: Session, actor: User, plan: VisitPlan, today: date) -> Visit:
+def schedule(session: Session, actor: Actor, plan: VisitPlan, today: date) -> Visit:
     """Create the visit for auditors and teachers and link the chosen open triggers to it.
 
     :raises visit.invalid: details per field (a past date, no audit type, nobody who can carry one out)
@@ -115,7 +116,7 @@ def _open_triggers_statement(everyone: bool):
             .order_by(ProviderTrigger.id))
 
 
-def resolve(session: Session, triggers: list[ProviderTrigger], now: datetime, actor: User | None = None) -> None:
+def resolve(session: Session, triggers: list[ProviderTrigger], now: datetime, actor: Actor | None = None) -> None:
     """Mark covered triggers resolved, each in the audit log."""
     for trigger in triggers:
         trigger.resolved_at, trigger.resolved_by_id = now, actor.id if actor else None
@@ -126,7 +127,7 @@ def resolve(session: Session, triggers: list[ProviderTrigger], now: datetime, ac
 
 
 def resolve_covered_triggers(session: Session, provider_ids: list[int] | None, now: datetime,
-                             actor: User | None = None) -> int:
+                             actor: Actor | None = None) -> int:
     """Resolve open triggers whose scheduled visit has a finalised audit of every planned type."""
     covered = [trigger for trigger, is_covered in open_triggers(session, provider_ids) if is_covered]
     resolve(session, covered, now, actor)

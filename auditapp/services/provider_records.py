@@ -15,7 +15,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..models import (Organisation, Provider, ProviderCouncil, ProviderKeyStage, ProviderProvisionType,
-                      ProviderTrigger, Site, User)
+                      ProviderTrigger, Site)
+from ..models.people import Actor
 from ..models.enums import (DELIVERY_MODES, DISTRICTS, KEY_STAGES, PROVISION_TYPES, TIME_BASES, TRIGGER_KINDS,
                             TRIGGER_LABELS)
 from . import audit_log, decisions, rollup
@@ -28,7 +29,7 @@ MAX_NOTE = 2000
 _LISTS = ("provision_types", "key_stages", "council_ids")
 
 
-def create_record(session: Session, actor: User, details: ProviderDetails, main_site: NewSite, today: date) -> Provider:
+def create_record(session: Session, actor: Actor, details: ProviderDetails, main_site: NewSite, today: date) -> Provider:
     """Create a provider (Pending until a maintainer approves its first listing) with its main site.
 
     :raises provider.invalid: a field breaks a rule (details per field)
@@ -44,7 +45,7 @@ def create_record(session: Session, actor: User, details: ProviderDetails, main_
     return provider
 
 
-def edit_record(session: Session, actor: User, provider_id: int, details: ProviderDetails, expected_version: int,
+def edit_record(session: Session, actor: Actor, provider_id: int, details: ProviderDetails, expected_version: int,
                 today: date) -> Provider:
     """Change a provider's record; bump its version and recompute.
 
@@ -74,7 +75,7 @@ def edit_record(session: Session, actor: User, provider_id: int, details: Provid
     return provider
 
 
-def add_site(session: Session, actor: User, provider_id: int, site: NewSite, today: date,
+def add_site(session: Session, actor: Actor, provider_id: int, site: NewSite, today: date,
              record_trigger: bool = True) -> Site:
     """Attach a site; by default record a "new premises" trigger (HS and SG-6 there within 28 days)."""
     _require_maintainer(actor)
@@ -94,7 +95,7 @@ def add_site(session: Session, actor: User, provider_id: int, site: NewSite, tod
     return row
 
 
-def close_record(session: Session, actor: User, provider_id: int, reason: str, expected_version: int,
+def close_record(session: Session, actor: Actor, provider_id: int, reason: str, expected_version: int,
                  today: date) -> Provider:
     """Mark a provider closed: removed from the directory by a maintainer's decision, history kept.
 
@@ -120,7 +121,7 @@ def close_record(session: Session, actor: User, provider_id: int, reason: str, e
     return provider
 
 
-def add_trigger(session: Session, actor: User, provider_id: int, kind: str, note: str | None,
+def add_trigger(session: Session, actor: Actor, provider_id: int, kind: str, note: str | None,
                 today: date) -> ProviderTrigger:
     """Record a notified change that calls for a re-audit (audit-templates.md §1.6) and recompute.
 
@@ -149,7 +150,7 @@ def add_trigger(session: Session, actor: User, provider_id: int, kind: str, note
 
 # ---- checks ------------------------------------------------------------------------------------
 
-def _require_maintainer(actor: User) -> None:
+def _require_maintainer(actor: Actor) -> None:
     if actor.role != "maintainer":
         raise Forbidden("provider.maintainers_only", "Only directory maintainers change provider records")
 

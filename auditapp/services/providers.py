@@ -7,8 +7,8 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..models import (Organisation, Provider, ProviderCouncil, ProviderKeyStage, ProviderProvisionType, Site, User,
-                      Visit, VisitAssignment, VisitAuditType)
+from ..models import (Organisation, Provider, ProviderCouncil, ProviderKeyStage, ProviderProvisionType, Site, Visit, VisitAssignment, VisitAuditType)
+from ..models.people import Actor
 from . import audit_log
 
 
@@ -56,7 +56,7 @@ class NewProvider(ProviderDetails):
     sites: tuple[NewSite, ...] = field(default_factory=tuple)
 
 
-def ensure_organisation(session: Session, actor: User | None, name: str, kind: str) -> Organisation:
+def ensure_organisation(session: Session, actor: Actor | None, name: str, kind: str) -> Organisation:
     """Return the organisation called `name`, creating it if missing."""
     organisation = session.scalar(select(Organisation).where(Organisation.name == name))
     if organisation is None:
@@ -68,7 +68,7 @@ def ensure_organisation(session: Session, actor: User | None, name: str, kind: s
     return organisation
 
 
-def create_provider(session: Session, actor: User | None, new: NewProvider) -> Provider:
+def create_provider(session: Session, actor: Actor | None, new: NewProvider) -> Provider:
     """Create a provider with its provision types, key stages, councils and sites."""
     values = {k: v for k, v in new.__dict__.items() if k not in ("provision_types", "key_stages", "council_ids", "sites")}
     provider = Provider(**values)
@@ -83,7 +83,7 @@ def create_provider(session: Session, actor: User | None, new: NewProvider) -> P
     return provider
 
 
-def schedule_visit(session: Session, actor: User | None, provider: Provider, site: Site, visit_date: date,
+def schedule_visit(session: Session, actor: Actor | None, provider: Provider, site: Site, visit_date: date,
                    audit_types: list[str], assignee_ids: list[int], announced: bool = True) -> Visit:
     """Plan a visit to one site for the given audit types and assignees."""
     visit = Visit(provider_id=provider.id, site_id=site.id, visit_date=visit_date, announced=announced)

@@ -19,7 +19,8 @@ from pathlib import Path
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from ..models import Audit, User, VisitAssignment
+from ..models import Audit, VisitAssignment
+from ..models.people import Actor
 from .actions import PRIORITY_LABELS, key_order
 from .actions import STATUS_LABELS as ACTION_STATUS_LABELS
 from .errors import Forbidden, NotFound
@@ -36,7 +37,7 @@ MEDIA_KINDS = {"image/jpeg": "Photo", "image/png": "Image", "application/pdf": "
 STYLESHEET = Path(__file__).resolve().parent.parent / "static" / "css" / "report-pdf.css"
 
 
-def may_see_report(session: Session, actor: User, audit: Audit) -> bool:
+def may_see_report(session: Session, actor: Actor, audit: Audit) -> bool:
     """Council roles, lead reviewers and the audit's own auditor; schools never."""
     if actor.role in LA_ROLES:
         return True
@@ -48,7 +49,7 @@ def may_see_report(session: Session, actor: User, audit: Audit) -> bool:
                                                      VisitAssignment.user_id == actor.id))))
 
 
-def finalised_audit(session: Session, actor: User, audit_id: uuid.UUID) -> Audit:
+def finalised_audit(session: Session, actor: Actor, audit_id: uuid.UUID) -> Audit:
     """A finalised audit whose report `actor` may see.
 
     :raises report.not_found: no such audit, or it is not finalised (a draft has no report).

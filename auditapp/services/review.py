@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from ..models import Answer, Audit, AuditLogEntry, ReviewComment, SyncConflict, User, Visit, VisitAssignment
+from ..models.people import Actor
 from . import audit_log, rollup
 from .access import items_of
 from .actions import unconfirmed_actions
@@ -43,7 +44,7 @@ STEP_WORDS = {
 
 # ---- who ---------------------------------------------------------------------------------------
 
-def reviewer_role_problem(actor: User, audit_type: str) -> str | None:
+def reviewer_role_problem(actor: Actor, audit_type: str) -> str | None:
     """Why `actor` may not review audits of `audit_type` at all (None when their role may)."""
     if audit_type == QE:
         return None if actor.role == "qoe_teacher" else "Only a quality of education teacher reviews this audit"
@@ -52,7 +53,7 @@ def reviewer_role_problem(actor: User, audit_type: str) -> str | None:
     return "Only an auditor whom an administrator has made a lead reviewer reviews this audit"
 
 
-def set_lead_reviewer(session: Session, actor: User, user_id: int, lead: bool) -> User:
+def set_lead_reviewer(session: Session, actor: Actor, user_id: int, lead: bool) -> User:
     """Make an auditor a lead reviewer of safeguarding and H&S audits, or stop them being one (admins).
 
     :raises review.forbidden: the actor is not an admin. :raises user.not_found:
@@ -81,7 +82,7 @@ def authors(session: Session, audit: Audit) -> set[int]:
     return set(session.scalars(select(Audit.created_by_id).where(Audit.id.in_(chain_ids(session, audit)))))
 
 
-def reviewer_problem(session: Session, actor: User, audit: Audit) -> str | None:
+def reviewer_problem(session: Session, actor: Actor, audit: Audit) -> str | None:
     """Why `actor` may not review this audit (None when they may)."""
     problem = reviewer_role_problem(actor, audit.audit_type)
     if problem is None and actor.id in authors(session, audit):
@@ -89,7 +90,7 @@ def reviewer_problem(session: Session, actor: User, audit: Audit) -> str | None:
     return problem
 
 
-def check_reviewer(session: Session, actor: User, audit: Audit) -> None:
+def check_reviewer(session: Session, actor: Actor, audit: Audit) -> None:
     """:raises review.own_audit: the actor carried it out. :raises review.not_reviewer: wrong role."""
     problem = reviewer_problem(session, actor, audit)
     if problem is None:
@@ -98,7 +99,7 @@ def check_reviewer(session: Session, actor: User, audit: Audit) -> None:
     raise Forbidden("review.own_audit" if own else "review.not_reviewer", problem)
 
 
-def may_view(session: Session, actor: User, audit: Audit) -> bool:
+def may_view(session: Session, actor: Actor, audit: Audit) -> bool:
     """Reviewers of the type, admins, the people who carried it out; maintainers once finalised."""
     if actor.role == "admin" or reviewer_role_problem(actor, audit.audit_type) is None:
         return True
@@ -111,7 +112,7 @@ def may_view(session: Session, actor: User, audit: Audit) -> bool:
                                                                              VisitAssignment.user_id == actor.id)))
 
 
-def audit_for_view(session: Session, actor: User, audit_id: uuid.UUID) -> Audit:
+def audit_for_view(session: Session, actor: Actor, audit_id: uuid.UUID) -> Audit:
     """:raises audit.not_found: unknown. :raises review.forbidden: the actor may not see it."""
     audit = session.get(Audit, audit_id)
     if audit is None:
@@ -166,7 +167,7 @@ def _step_detail(after: dict) -> str:
 
 # ---- transitions -------------------------------------------------------------------------------
 
-def return_audit(session: Session, actor: User, audit_id: uuid.UUID, base_version: int, overall: str,
+def return_audit(session: Session, actor: Actor, audit_id: uuid.UUID, base_version: int, overall: str,
                  item_comments: dict[str, str]) -> Audit:
     """Return a submitted audit to its author with comments (overall and per item).
 
@@ -194,7 +195,7 @@ def return_audit(session: Session, actor: User, audit_id: uuid.UUID, base_versio
     return audit
 
 
-def finalise_audit(session: Session, actor: User, audit_id: uuid.UUID, base_version: int) -> Audit:
+def finalise_audit(session: Session, actor: Actor, audit_id: uuid.UUID, base_version: int) -> Audit:
     """Finalise a submitted audit: score it, freeze the snapshot; from now on it never changes.
 
     :raises audit.not_found / review.not_reviewer / review.own_audit / review.stale / review.not_submitted:
@@ -253,7 +254,7 @@ def comments_of(session: Session, audit_id: uuid.UUID) -> list[ReviewComment]:
                                 .order_by(ReviewComment.review_round, ReviewComment.id)))
 
 
-def _reviewable(session: Session, actor: User, audit_id: uuid.UUID, base_version: int) -> Audit:
+def _reviewable(session: Session, actor: Actor, audit_id: uuid.UUID, base_version: int) -> Audit:
     audit = locked_audit(session, audit_id)
     check_reviewer(session, actor, audit)
     check_fresh(session, audit, base_version)
@@ -294,7 +295,7 @@ class QueueEntry:
     waiting_days: int
 
 
-def queue(session: Session, actor: User, audit_type: str = "") -> list[QueueEntry]:
+def queue(session: Session, actor: Actor, audit_type: str = "") -> list[QueueEntry]:
     """Submitted audits awaiting `actor`'s review, oldest first (admins see every one, read-only).
 
     :raises review.not_reviewer: the actor reviews no audit type.

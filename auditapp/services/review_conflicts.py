@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import Audit, SyncConflict, User
+from ..models.people import Actor
 from . import audit_log
 from .access import AuditAccess
 from .capture import MODELS, Change, apply_changes
@@ -78,7 +79,7 @@ def open_conflicts(session: Session, audit: Audit) -> list[ConflictView]:
     return views
 
 
-def resolve_conflict(session: Session, actor: User, audit_id: uuid.UUID, conflict_id: int, choice: str,
+def resolve_conflict(session: Session, actor: Actor, audit_id: uuid.UUID, conflict_id: int, choice: str,
                      note: str, base_version: int) -> SyncConflict:
     """Keep one value of a conflicting field: write it through the capture services, mark the conflict resolved.
 
@@ -172,7 +173,7 @@ def _label(row: SyncConflict, entity) -> str:
     return f"{ENTITY_LABELS.get(row.entity, '')}{which} {field}".strip()
 
 
-def _write(session: Session, actor: User, audit: Audit, row: SyncConflict, entity, value) -> None:
+def _write(session: Session, actor: Actor, audit: Audit, row: SyncConflict, entity, value) -> None:
     key = getattr(entity, "item_key", None) if row.entity != "conversation" else entity.kind
     access = {audit.id: AuditAccess(audit.id, "writable", audit.visit.provider_id, audit.visit_id,
                                     audit.template_version.content)}

@@ -24,7 +24,8 @@ from sqlalchemy import and_, bindparam, func, select, true
 from sqlalchemy.orm import Session
 
 from ..models import (Action, Answer, Audit, Provider, ProviderStatusChange, QoeGrade,
-                      SafeguardingConcern, User, Visit)
+                      SafeguardingConcern, Visit)
+from ..models.people import Actor
 from ..models.enums import AUDIT_TYPES
 from . import audit_log, notifications, planner
 from .eligibility import (CLOSED_ACTION_STATUSES, ActionFact, AuditFact, Eligibility, EligibilityConfig,
@@ -55,7 +56,7 @@ _STORED = (Provider.id, Provider.first_listed_on, Provider.registration_status, 
 
 
 def recompute(session: Session, provider_ids: list[int] | None, today: date, cause: str,
-              actor: User | None = None, audit_id=None, config: EligibilityConfig = EligibilityConfig()
+              actor: Actor | None = None, audit_id=None, config: EligibilityConfig = EligibilityConfig()
               ) -> list[StatusChange]:
     """Recompute the providers (all open ones when `provider_ids` is None); return what changed."""
     if provider_ids is not None and not provider_ids:

@@ -15,7 +15,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..models import Audit, ShareLink, User
+from ..models import Audit, ShareLink
+from ..models.people import Actor
 from ..models.base import utcnow
 from . import audit_log
 from .actions import may_review
@@ -30,12 +31,12 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def may_share(session: Session, actor: User, audit: Audit) -> bool:
+def may_share(session: Session, actor: Actor, audit: Audit) -> bool:
     """Maintainers, and the audit's reviewers, may give out (and revoke) links to its action plan."""
     return actor.role == "maintainer" or may_review(session, actor, audit)
 
 
-def create_share_link(session: Session, actor: User, audit: Audit, days: int,
+def create_share_link(session: Session, actor: Actor, audit: Audit, days: int,
                       now: datetime | None = None) -> tuple[ShareLink, str]:
     """Create a link to `audit`'s action plan valid for `days` days; return it and the token (shown once).
 
@@ -57,7 +58,7 @@ def create_share_link(session: Session, actor: User, audit: Audit, days: int,
     return link, token
 
 
-def revoke_share_link(session: Session, actor: User, link_id: int) -> ShareLink:
+def revoke_share_link(session: Session, actor: Actor, link_id: int) -> ShareLink:
     """Stop a link working at once. Revoking a revoked link changes nothing.
 
     :raises share_link.not_found: :raises share_link.forbidden:

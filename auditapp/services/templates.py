@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from ..audit_templates import TEMPLATE_DIR, TEMPLATE_FILES
 from ..audit_templates.loader import compose, content_hash, items_by_key
-from ..models import AuditTemplate, TemplateVersion, User
+from ..models import AuditTemplate, TemplateVersion
+from ..models.people import Actor
 from . import audit_log
 from .errors import Conflict, NotFound
 
@@ -23,7 +24,7 @@ class PublishResult:
     content_hash: str
 
 
-def publish_template(session: Session, actor: User | None, path: Path) -> PublishResult:
+def publish_template(session: Session, actor: Actor | None, path: Path) -> PublishResult:
     """Publish the template at `path` as a new immutable version, or do nothing if unchanged.
 
     :raises template.invalid: the file (or the header/prompts it includes) fails validation.
@@ -61,7 +62,7 @@ def publish_template(session: Session, actor: User | None, path: Path) -> Publis
     return PublishResult(template.audit_type, version.version, "published", digest)
 
 
-def publish_all(session: Session, actor: User | None, directory: Path = TEMPLATE_DIR) -> list[PublishResult]:
+def publish_all(session: Session, actor: Actor | None, directory: Path = TEMPLATE_DIR) -> list[PublishResult]:
     """Publish the three standard templates from `directory`."""
     return [publish_template(session, actor, directory / name) for name in TEMPLATE_FILES]
 

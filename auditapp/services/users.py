@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..models import Organisation, User
+from ..models.people import Actor
 from ..models.enums import ROLES
 from . import audit_log
 from .errors import AuthenticationFailed, Conflict, Invalid, NotFound
@@ -49,7 +50,7 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-def create_user(session: Session, actor: User | None, new: NewUser) -> User:
+def create_user(session: Session, actor: Actor | None, new: NewUser) -> User:
     """Create a user after checking every field.
 
     :raises user.invalid: a field is missing or malformed (details per field).
@@ -117,7 +118,7 @@ def authenticate(session: Session, email: str, password: str, *, max_failures: i
     return user
 
 
-def set_password(session: Session, actor: User | None, user: User, password: str) -> None:
+def set_password(session: Session, actor: Actor | None, user: User, password: str) -> None:
     """Replace a user's password and end their other sessions.
 
     :raises user.invalid: the password is too short.

@@ -16,13 +16,14 @@ from sqlalchemy.orm import Session
 
 from ..directory_queries import SCHOOL_STATUSES
 from ..models import Notification, Provider, User, Watch
+from ..models.people import Actor
 from . import audit_log
 from .errors import Forbidden, NotFound
 
 WATCHER_ROLES = ("school",)
 
 
-def watch(session: Session, actor: User, provider_id: int) -> bool:
+def watch(session: Session, actor: Actor, provider_id: int) -> bool:
     """Start watching a provider the school can see; True when it was not watched before.
 
     :raises watch.schools_only: the actor is not a school user.
@@ -38,7 +39,7 @@ def watch(session: Session, actor: User, provider_id: int) -> bool:
     return added
 
 
-def unwatch(session: Session, actor: User, provider_id: int) -> bool:
+def unwatch(session: Session, actor: Actor, provider_id: int) -> bool:
     """Stop watching; True when it was watched. Works even once the provider is hidden from schools."""
     if actor.role not in WATCHER_ROLES:
         raise Forbidden("watch.schools_only", "Only school users watch providers")
@@ -55,7 +56,7 @@ def is_watching(session: Session, user: User, provider_id: int) -> bool:
                                                           Watch.provider_id == provider_id)) is not None
 
 
-def mark_read(session: Session, actor: User, notification_id: int | None = None) -> int:
+def mark_read(session: Session, actor: Actor, notification_id: int | None = None) -> int:
     """Mark one of the actor's notifications read, or all of them when no id is given; return how many.
 
     :raises notification.not_found: the id is unknown or another user's (the same answer).
@@ -73,7 +74,7 @@ def mark_read(session: Session, actor: User, notification_id: int | None = None)
     return count
 
 
-def _check(session: Session, actor: User, provider_id: int) -> None:
+def _check(session: Session, actor: Actor, provider_id: int) -> None:
     if actor.role not in WATCHER_ROLES:
         raise Forbidden("watch.schools_only", "Only school users watch providers")
     shown = session.scalar(select(Provider.id).where(Provider.id == provider_id,

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import Audit, User
+from ..models.people import Actor
 from ..services import actions, corrections, review, review_conflicts
 from ..services.evidence import item_evidence_counts
 from ..services.scoring import OUTCOME_LABELS, RAG_LABELS, RATING_LABELS
@@ -32,7 +33,7 @@ def snapshot_of(session: Session, audit: Audit) -> dict:
     return audit.snapshot if audit.status == "finalised" and audit.snapshot else build_snapshot(session, audit)
 
 
-def audit_context(session: Session, actor: User, audit: Audit, *, done: str | None = None, errors: dict | None = None,
+def audit_context(session: Session, actor: Actor, audit: Audit, *, done: str | None = None, errors: dict | None = None,
                   failed_form: str | None = None, form=None) -> dict:
     """Everything the audit review page shows."""
     problem = review.reviewer_problem(session, actor, audit)
@@ -56,7 +57,7 @@ def audit_context(session: Session, actor: User, audit: Audit, *, done: str | No
     }
 
 
-def correction_context(session: Session, actor: User, audit: Audit, *, done: str | None = None,
+def correction_context(session: Session, actor: Actor, audit: Audit, *, done: str | None = None,
                        errors: dict | None = None, failed_form: str | None = None, form=None) -> dict:
     """The correction page: reason, item change form, submit, and the diff so far."""
     editable = (audit.corrects_audit_id is not None and audit.created_by_id == actor.id
