@@ -5,7 +5,7 @@
 // `online`, on "Sync now" and after every successful sync; when the file store is unreachable it backs off
 // like sync (1 s doubling to 5 min) while answers keep syncing. The local bytes go only after `verified`.
 import { get } from './store.js';
-import { withLock } from './sync-loop.js';
+import { singleFlight } from './sync-loop.js';
 import { channel, onStatus } from './sync-status.js';
 import { blobOf, updateEvidence, uploadQueue } from './evidence-store.js';
 
@@ -27,12 +27,14 @@ const emit = channelOfUploads.emit;
 
 // ---- the loop -------------------------------------------------------------------------------------
 
-let running = null;
-let again = false;
 let backoff = 0;
 let timer = null;
 let timerReason = null; // 'unreachable' (only "Sync now", `online` or a reset ends it) or 'registering'
 let lockName = 'auditapp-evidence';
+const uploadRuns = singleFlight(() => lockName, run, (error) => {
+  emit({ phase: 'unreachable', store: true, current: null, message: String((error && error.message) || error),
+         retryAt: retryLater('unreachable') });
+});
 
 export function configureUploads(userId) {
   lockName = `auditapp-evidence-${userId}`;
@@ -44,23 +46,9 @@ export function configureUploads(userId) {
  */
 export function requestUploads({ reset = false } = {}) {
   if (reset) backoff = 0;
-  else if (timer && timerReason === 'unreachable') return running;
+  else if (timer && timerReason === 'unreachable') return uploadRuns.current();
   if (timer) { clearTimeout(timer); timer = null; }
-  if (running) { again = true; return running; }
-  running = (async () => {
-    try {
-      do {
-        again = false;
-        await withLock(lockName, run);
-      } while (again);
-    } catch (error) {
-      emit({ phase: 'unreachable', store: true, current: null, message: String((error && error.message) || error),
-             retryAt: retryLater('unreachable') });
-    } finally {
-      running = null;
-    }
-  })();
-  return running;
+  return uploadRuns.start();
 }
 
 function retryLater(reason) {

@@ -11,11 +11,10 @@ const BACKOFF_MAX = 5 * 60 * 1000;
 const PULL_LIMIT = 500;
 const PUSH_TIMEOUT = 60000;
 
-let running = null;
-let again = false;
 let backoff = 0;
 let timer = null;
 let lockName = 'auditapp-sync';
+const syncRuns = singleFlight(() => lockName, cycle);
 
 export function configureSync(userId) {
   lockName = `auditapp-sync-${userId}`;
@@ -25,18 +24,35 @@ export function configureSync(userId) {
 export function requestSync({ reset = false } = {}) {
   if (reset) backoff = 0;
   if (timer) { clearTimeout(timer); timer = null; }
-  if (running) { again = true; return running; }
-  running = (async () => {
-    try {
-      do {
-        again = false;
-        await withLock(lockName, cycle);
-      } while (again);
-    } finally {
-      running = null;
-    }
-  })();
-  return running;
+  return syncRuns.start();
+}
+
+/**
+ * Runs of `work` holding the Web Lock `lockName()`, one at a time: a start during a run makes that run go round
+ * once more and gets its promise. `onError` (if given) handles a run's failure inside the run, so every caller's
+ * promise settles without rejecting; without it the failure reaches every caller. `current()`: the run, or null.
+ */
+export function singleFlight(lockName, work, onError = null) {
+  let running = null;
+  let again = false;
+  function start() {
+    if (running) { again = true; return running; }
+    running = (async () => {
+      try {
+        do {
+          again = false;
+          await withLock(lockName(), work);
+        } while (again);
+      } catch (error) {
+        if (!onError) throw error;
+        onError(error);
+      } finally {
+        running = null;
+      }
+    })();
+    return running;
+  }
+  return { start, current: () => running };
 }
 
 /** Run `work` holding the named Web Lock (one tab of this user at a time), or at once where there are none. */
