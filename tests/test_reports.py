@@ -167,3 +167,13 @@ def test_report_view_copies_only_what_the_provider_may_see():
     full = reports.report_view(snapshot, "la")
     assert full["conversations"][0]["notes"] == "PRIVATE note"
     assert full["stamp"]["finalised"] == "20 November 2026"
+
+
+def test_the_site_line_names_the_postcode_once(client, auth, db_session, finalised):
+    site = finalised.visit.site
+    auth.login("maintainer")
+    for path in (f"/audits/{finalised.id}/report", f"/audits/{finalised.id}/provider-report"):
+        html = client.get(path).get_data(as_text=True)
+        line = re.search(r'Site</dt><dd class="govuk-summary-list__value">([^<]*)</dd>', html).group(1)
+        assert line == f"{site.name}, {site.address_line1}, {site.town}, {site.postcode}", line
+        assert line.count(site.postcode) == 1

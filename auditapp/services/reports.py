@@ -219,7 +219,11 @@ def _conversation_count(conversations: list[dict]) -> str:
 
 
 def _site(site: dict) -> str:
-    parts = [site.get("name"), site.get("address") or site.get("address_line1"), site.get("town"), site.get("postcode")]
+    """"Main site, 16 Station Road, Coalville, LE67 3FR": a snapshot's `address` already ends with the town
+    and postcode; older shapes have the parts."""
+    address = site.get("address")
+    parts = [site.get("name"), address] if address else [
+        site.get("name"), site.get("address_line1"), site.get("town"), site.get("postcode")]
     return ", ".join(str(p) for p in parts if p)
 
 
