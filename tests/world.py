@@ -27,9 +27,9 @@ ROLES = tuple(EMAIL)
 TODAY = date(2026, 11, 28)
 
 
-def build(session: Session) -> None:
-    """Seed the known world into `session` (the caller commits)."""
-    demo.seed_demo(session, PASSWORDS, today=TODAY)
+def build(session: Session, upn_key: bytes | None = None) -> None:
+    """Seed the known world into `session` (the caller commits); with placements when given the apps' UPN key."""
+    demo.seed_demo(session, PASSWORDS, today=TODAY, upn_key=upn_key)
 
 
 def user(session: Session, role: str) -> User:

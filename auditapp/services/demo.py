@@ -11,8 +11,11 @@ from datetime import date, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .. import clock
 from ..models import Provider, User, Visit
-from . import templates, users
+from . import rollup, templates, users
+from .demo_history import seed_history
+from .demo_placements import seed_placements
 from .grading_demo import seed_grading_examples
 from .providers import NewProvider, NewSite, create_provider, ensure_organisation, schedule_visit
 
@@ -29,13 +32,14 @@ DEMO_USERS = (
     ("teacher@county.example.org", "Tomas Teacher", "qoe_teacher", COUNTY, False),
     ("auditor@assure.example.org", "Ash Auditor", "auditor", CONTRACTOR, False),
     ("lead.auditor@assure.example.org", "Lee Lead", "auditor", CONTRACTOR, True),
+    ("auditor2@assure.example.org", "Robin Rees", "auditor", CONTRACTOR, False),
     ("staff@beaumontleys.example.org", "Sam School", "school", SCHOOLS[0], False),
     ("staff@charnwoodvalley.example.org", "Sasha School", "school", SCHOOLS[1], False),
     ("staff@meltonhill.example.org", "Shay School", "school", SCHOOLS[2], False),
     ("officer@county.example.org", "Lou Officer", "la_officer", COUNTY, False),
 )
 
-# legal name, trading name, district, types, key stages, time basis, delivery, status, SEND, SEMH, council(s), town, postcode
+# legal name, trading name, district, types, key stages, time basis, delivery, the status its story leads to (demo_history), SEND, SEMH, council(s), town, postcode
 _PROVIDERS = (
     ("Riverside Motor Skills CIC", "Riverside Motors", "Leicester City", ("vocational",), ("KS4",), "part_time", "in_person", "eligible", False, True, (CITY,), "Leicester", "LE3 5BT"),
     ("Greenfield Farm Learning Ltd", "Greenfield Farm", "Harborough", ("vocational", "outdoor"), ("KS3", "KS4"), "part_time", "in_person", "eligible", True, True, (COUNTY,), "Market Harborough", "LE16 7QX"),
@@ -62,9 +66,13 @@ class SeededUser:
 
 
 def seed_demo(session: Session, passwords: dict[str, str], *, reset_passwords: bool = False,
-              today: date | None = None) -> list[SeededUser]:
-    """Create (or complete) the demo world; set `passwords` on new users, or all if `reset_passwords`."""
-    today = today or date.today()
+              today: date | None = None, upn_key: bytes | None = None) -> list[SeededUser]:
+    """Create (or complete) the demo world; set `passwords` on new users, or all if `reset_passwords`.
+
+    Every provider starts Pending; its published status comes from its story (services/demo_history.py).
+    Placements are seeded when `upn_key` (the app's UPN_HASH_KEY) is given.
+    """
+    today = today or clock.today()
     organisations = {name: ensure_organisation(session, None, name, "council") for name in (CITY, COUNTY)}
     organisations[CONTRACTOR] = ensure_organisation(session, None, CONTRACTOR, "contractor")
     for school in SCHOOLS:
@@ -73,7 +81,11 @@ def seed_demo(session: Session, passwords: dict[str, str], *, reset_passwords: b
     templates.publish_all(session, None)
     providers = [_ensure_provider(session, organisations, index, row) for index, row in enumerate(_PROVIDERS)]
     _ensure_visits(session, providers, today)
+    seed_history(session)  # the audits and decisions behind every published status, and today's work
     seed_grading_examples(session, today)  # submitted QE audits for the grading queues
+    if upn_key is not None:
+        seed_placements(session, upn_key)
+    rollup.recompute(session, None, clock.today(), rollup.DATE_DRIVEN)
     return seeded
 
 
@@ -99,7 +111,7 @@ def _ensure_provider(session, organisations, index, row) -> Provider:
     slug = (trading or legal).split()[0].lower()
     return create_provider(session, None, NewProvider(
         legal_name=legal, trading_name=trading, district=district, provision_types=types, key_stages=stages,
-        time_basis=basis, delivery_mode=delivery, directory_status=status, send_specialism=send,
+        time_basis=basis, delivery_mode=delivery, directory_status="pending", send_specialism=send,
         semh_specialism=semh, council_ids=tuple(organisations[c].id for c in councils),
         contact_name="Office manager", contact_email=f"office@{slug}.example.org", contact_phone=f"0116 496 {index:04d}",
         company_number=f"{12000000 + index * 7919:08d}", age_min=ages[stages[0]], age_max=16,
