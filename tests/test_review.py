@@ -1,5 +1,6 @@
 """The review workflow over HTTP on PostgreSQL: return ↔ resubmit → finalise, the guards, who may
 review, immutability, stale forms, sync conflicts, corrections and their diff, and the queue."""
+import re
 import uuid
 
 import pytest
@@ -97,7 +98,8 @@ def test_returning_without_any_comment_is_refused_and_changes_nothing(client, au
     assert response.status_code == 422 and "There is a problem" in body and "add an overall comment" in body
     db_session.expire_all()
     assert db_session.get(Audit, submitted.id).status == "submitted"
-    assert db_session.scalar(select(func.count()).select_from(ReviewComment)) == 0
+    assert db_session.scalar(select(func.count()).select_from(ReviewComment)
+                             .where(ReviewComment.audit_id == submitted.id)) == 0  # the demo's returned audit has some
 
 
 # ---- finalising an incomplete audit ------------------------------------------------------------
@@ -387,3 +389,45 @@ def test_reviewers_find_waiting_audits_from_home_and_authors_from_the_visit(clie
     sign_in(auth, world.EMAIL["maintainer"])  # maintainers see finalised audits only
     assert f"/review/audits/{submitted.id}" not in client.get(f"/visits/{submitted.visit_id}").get_data(as_text=True)
     assert client.get(f"/review/audits/{submitted.id}").status_code == 403
+
+
+def _menu(client) -> list[str]:
+    """The labels of the main menu on the home page, in order."""
+    html = client.get("/").get_data(as_text=True)
+    nav = re.search(r'<nav[^>]*aria-label="Main menu".*?</nav>', html, re.DOTALL).group(0)
+    return [" ".join(re.sub(r"<[^>]+>", "", label).split()) for label in re.findall(r'<a class="govuk-service-navigation__link"[^>]*>(.*?)</a>',
+                                                             nav, re.DOTALL)]
+
+
+def test_the_lead_reviewer_finds_review_in_the_menu_and_opens_the_evidence_the_review_page_links(
+        app, client, auth, db_session, submitted):
+    from auditapp.storage import get_blob_store
+    from .evidence_helpers import verified
+    photo = verified(db_session, get_blob_store(app), submitted.id, item_key="SG-1.1", filename="Fire exit.jpg")
+    sign_in(auth, world.EMAIL["auditor"])  # an auditor who is not a lead reviewer: no Review item
+    assert "Review" not in _menu(client)
+    sign_in(auth, LEAD)
+    assert _menu(client) == ["Home", "My visits", "Review", "Reports"]
+    assert client.get("/review/").status_code == 200
+    html = _page(client, submitted.id)
+    evidence_page = f"/audits/{submitted.id}/evidence"
+    assert f'href="{evidence_page}"' in html
+    response = client.get(evidence_page)
+    assert response.status_code == 200 and "Fire exit.jpg" in response.get_data(as_text=True)
+    assert f'href="/review/audits/{submitted.id}"' in response.get_data(as_text=True)  # and back to the review
+    opened = client.get(f"/evidence/{photo.id}")
+    assert opened.status_code == 200
+    opened.close()
+    sign_in(auth, world.EMAIL["auditor"])  # the menu kept for the lead reviewer is not another auditor's
+    assert "Review" not in _menu(client)
+
+
+def test_a_lead_reviewer_sees_no_evidence_of_an_audit_not_yet_submitted(app, client, auth, db_session):
+    from auditapp.storage import get_blob_store
+    from .evidence_helpers import verified
+    draft = submitted_audit(db_session, submit=False)
+    photo = verified(db_session, get_blob_store(app), draft.id, item_key="SG-1.1")
+    sign_in(auth, LEAD)
+    assert "Evidence files for this audit" not in _page(client, draft.id)
+    assert client.get(f"/audits/{draft.id}/evidence").status_code == 403
+    assert client.get(f"/evidence/{photo.id}").status_code == 403

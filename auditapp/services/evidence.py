@@ -283,11 +283,15 @@ def serialise(row: Evidence) -> dict:
 # ---- who may see it --------------------------------------------------------------------------
 
 def may_view(session: Session, actor: Actor, audit_id: uuid.UUID) -> bool:
-    """True for reviewers (admin, maintainer, QoE teacher) and the auditor assigned to the visit; never schools."""
+    """True for reviewers (admin, maintainer, QoE teacher), a lead reviewer once the safeguarding or H&S audit is
+    submitted (they review it), and the auditor assigned to the visit; never schools."""
     if actor.role in REVIEW_ROLES:
         return True
     if actor.role != "auditor":
         return False
+    if actor.is_lead_reviewer and session.scalar(select(exists().where(
+            Audit.id == audit_id, Audit.audit_type != "quality_education", Audit.status != "draft"))):
+        return True
     return bool(session.scalar(select(exists().where(
         Audit.id == audit_id, VisitAssignment.visit_id == Audit.visit_id, VisitAssignment.user_id == actor.id))))
 

@@ -20,6 +20,9 @@ STATUS_TAG_CLASSES = {
 # Navigation per role: every link must lead to a page that role may open.
 NAVIGATION = {
     "auditor": [("home.index", "Home"), ("visits.index", "My visits"), ("reports.index", "Reports")],
+    # An auditor whom an administrator made a lead reviewer (`is_lead_reviewer`): the auditor's menu and Review.
+    "lead_reviewer": [("home.index", "Home"), ("visits.index", "My visits"), ("review.queue", "Review"),
+                      ("reports.index", "Reports")],
     "qoe_teacher": [("home.index", "Home"), ("visits.index", "My visits"), ("grading.queues", "Grading"),
                     ("review.queue", "Review"), ("directory.index", "Directory"), ("reports.index", "Reports")],
     "maintainer": [("home.index", "Home"), ("maintainers.queue", "Queue"), ("directory.index", "Directory"),
@@ -57,7 +60,7 @@ def _template_globals() -> dict:
     role = current_user.role if current_user.is_authenticated else None
     return {
         "service_name": SERVICE_NAME,
-        "navigation": NAVIGATION.get(role, []),
+        "navigation": NAVIGATION.get("lead_reviewer" if role == "auditor" and current_user.is_lead_reviewer else role, []),
         "role_labels": ROLE_LABELS,
         "audit_type_labels": AUDIT_TYPE_LABELS,
         "status_labels": DIRECTORY_STATUS_LABELS,
@@ -80,6 +83,8 @@ def init_app(app: Flask) -> None:
     from . import maintainers, providers_admin  # maintainers' queue, decisions, records, planner
     app.register_blueprint(maintainers.bp)
     app.register_blueprint(providers_admin.bp)
+    from . import concerns  # maintainers triage safeguarding concerns on the provider page
+    app.register_blueprint(concerns.bp)
     from . import api_v1, notifications  # the directory's read-only JSON API; in-app notifications
     app.register_blueprint(api_v1.bp)
     app.register_blueprint(notifications.bp)

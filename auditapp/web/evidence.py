@@ -16,7 +16,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 
 from ..db import db
 from ..security import roles
-from ..services import evidence, evidence_files
+from ..services import evidence, evidence_files, review
 from ..services.errors import Forbidden, NotFound
 from ..storage import BlobNotFound, BlobStoreUnavailable, get_blob_store, safe_filename
 from ..storage.local import LocalBlobStore
@@ -98,7 +98,8 @@ def audit_page(audit_id: uuid.UUID):
     visit = summary.audit.visit
     sees_visit = current_user.role in ("admin", "maintainer") or any(
         a.user_id == current_user.id for a in visit.assignments)
-    return render("evidence/audit.html", summary=summary, visit=visit, sees_visit=sees_visit)
+    sees_review = review.may_view(db.session, current_user, summary.audit)
+    return render("evidence/audit.html", summary=summary, visit=visit, sees_visit=sees_visit, sees_review=sees_review)
 
 
 def _serializer() -> URLSafeSerializer:

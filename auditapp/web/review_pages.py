@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from ..models import Audit, User
 from ..models.people import Actor
 from ..services import actions, corrections, review, review_conflicts
+from ..services import evidence
 from ..services.evidence import item_evidence_counts
 from ..services.scoring import OUTCOME_LABELS, RAG_LABELS, RATING_LABELS
 from ..services.snapshot import build_snapshot
@@ -52,7 +53,7 @@ def audit_context(session: Session, actor: Actor, audit: Audit, *, done: str | N
         "effective_status": actions.effective_status,
         "may_correct": (audit.status == "finalised" and newer is None
                         and review.reviewer_role_problem(actor, audit.audit_type) is None),
-        "newer": newer, "links": _links(audit),
+        "newer": newer, "links": _links(session, actor, audit),
         "errors": errors or {}, "failed_form": failed_form, "form": form or {},
     }
 
@@ -89,8 +90,8 @@ def _names(session: Session, ids: set[int]) -> dict[int, str]:
     return dict(session.execute(select(User.id, User.full_name).where(User.id.in_(ids))).all()) if ids else {}
 
 
-def _links(audit: Audit) -> dict:
-    """Pages of other parts of the service about this audit, when they are installed."""
+def _links(session: Session, actor: Actor, audit: Audit) -> dict:
+    """Pages of other parts of the service about this audit that `actor` may open, when they are installed."""
     candidates = {"evidence": ("evidence.audit_page", {"audit_id": audit.id}),
                   "grade": ("grading.grade_form", {"qe_audit_id": audit.id}),
                   "moderate": ("grading.moderation_form", {"qe_audit_id": audit.id}),
@@ -102,6 +103,8 @@ def _links(audit: Audit) -> dict:
     for name, (endpoint, args) in candidates.items():
         if endpoint in current_app.view_functions:
             links[name] = url_for(endpoint, **args)
+    if not evidence.may_view(session, actor, audit.id):
+        links.pop("evidence", None)
     if audit.audit_type != "quality_education":
         links.pop("grade", None)
         links.pop("moderate", None)
