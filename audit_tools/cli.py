@@ -6,17 +6,16 @@ import os
 import secrets
 import sys
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Iterator
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from auditapp import migrate
+from auditapp import clock, migrate
 from auditapp.config import ConfigError, load_config, read_or_create_dev_secret
 from auditapp.db import bind, session_scope
 from auditapp.models import Organisation
@@ -50,7 +49,6 @@ class Context:
 
 
 pass_context = click.make_pass_decorator(Context, ensure=True)
-UK_ZONE = ZoneInfo("Europe/London")  # the councils' date decides what has expired
 
 
 @click.group()
@@ -145,7 +143,7 @@ def evidence_purge(ctx: Context, older_than: str | None, dry_run: bool) -> None:
     """Delete evidence past its retention period from the store and mark it purged (each one logged)."""
     period = older_than or f"{ctx.config['EVIDENCE_RETENTION_DAYS']}d"
     try:
-        cutoff = evidence_files.retention_cutoff(period, datetime.now(timezone.utc))
+        cutoff = evidence_files.retention_cutoff(period, clock.now())
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--older-than") from None
     store = build_blob_store(ctx.config)
@@ -203,7 +201,7 @@ def rollup_command(ctx: Context, as_of: datetime | None) -> None:
 
     Idempotent: a second run on the same day changes nothing. Meant for cron, once a day.
     """
-    day = as_of.date() if as_of else datetime.now(UK_ZONE).date()
+    day = as_of.date() if as_of else clock.today()
     with ctx.transaction() as session:
         overdue = actions.mark_overdue(session, day)  # before the roll-up, which reads action statuses
         changes = rollup.recompute(session, None, day, "rollup")
@@ -257,7 +255,7 @@ def placements_group() -> None:
 def placements_purge(ctx: Context, days: int | None, dry_run: bool) -> None:
     """Clear the pupil's data from placements past retention; the dashboard's counts stay (each logged)."""
     days = days or int(ctx.config["PLACEMENT_RETENTION_DAYS"])
-    cutoff = datetime.now(UK_ZONE).date() - timedelta(days=days)
+    cutoff = clock.today() - timedelta(days=days)
     with ctx.transaction() as session:
         ids = placements.purge(session, None, cutoff, dry_run=dry_run)
     verb = "Would clear" if dry_run else "Cleared"

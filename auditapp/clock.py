@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime, timezone
+from datetime import date, datetime, time, timezone
 from zoneinfo import ZoneInfo
 
 LONDON = ZoneInfo("Europe/London")  # the councils' time: calendar dates, and the times people read
@@ -36,6 +36,12 @@ def local_date(moment: datetime) -> date:
     if moment.tzinfo is None:
         raise ValueError("a naive datetime has no place in auditapp: timestamps are timezone-aware UTC")
     return moment.astimezone(LONDON).date()
+
+
+def day_start(day: date) -> datetime:
+    """The moment the Europe/London calendar `day` begins (its local midnight), aware UTC: where a range of
+    dates people chose starts and ends among timestamps."""
+    return datetime.combine(day, time(0), LONDON).astimezone(timezone.utc)
 
 
 def local(moment: datetime) -> datetime:

@@ -8,17 +8,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, replace
-from datetime import date, datetime, time, timedelta, timezone
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from . import clock
 from .models import Answer, Audit, Organisation, Provider, ProviderCouncil, QoeGrade, TemplateVersion, User, Visit
 from .services.grading import GRADING_TYPE
-
-# The councils' week starts on Monday, in their own time zone (British Summer Time moves midnight).
-LOCAL_ZONE = ZoneInfo("Europe/London")
 
 
 @dataclass(frozen=True)
@@ -40,16 +37,7 @@ class QueueRow:
     areas: int = 0
 
     def age_days(self, now: datetime) -> int:
-        return max(0, (local_date(now) - local_date(self.waiting_since)).days)
-
-
-def as_utc(moment: datetime) -> datetime:
-    """SQLite (`make run`) hands back naive datetimes; they were stored as UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
-def local_date(moment: datetime) -> date:
-    return as_utc(moment).astimezone(LOCAL_ZONE).date()
+        return max(0, (clock.local_date(now) - clock.local_date(self.waiting_since)).days)
 
 
 @dataclass(frozen=True)
@@ -105,10 +93,11 @@ def finalised_since(session: Session, since: datetime, filters: QueueFilters) ->
 
 
 def week_start(now: datetime) -> datetime:
-    """Midnight at the start of Monday of `now`'s week, in the councils' time zone."""
-    local = now.astimezone(LOCAL_ZONE).date()
+    """Midnight at the start of Monday of `now`'s week, in the councils' time zone (British Summer Time moves
+    midnight)."""
+    local = clock.local_date(now)
     monday = local - timedelta(days=local.weekday())
-    return datetime.combine(monday, time(0), LOCAL_ZONE).astimezone(timezone.utc)
+    return clock.day_start(monday)
 
 
 def area_context(session: Session, audit: Audit, areas: list[dict]) -> dict[str, list[dict]]:

@@ -4,19 +4,18 @@ Only the maintainers' and admins' views call these (the edges check the role).""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from . import clock
 from .models import (Action, DirectoryDecision, Provider, ProviderStatusChange, ProviderTrigger,
                      SafeguardingConcern, User, Visit)
 from .services import rollup
 from .services.eligibility import (CLOSED_ACTION_STATUSES, Eligibility, EligibilityConfig, ProviderFacts, add_months,
                                    eligibility)
 
-LOCAL_ZONE = ZoneInfo("Europe/London")
 CONCERN_LOOKBACK_DAYS = 90  # the planner lists providers with a concern raised this recently
 RULES = {
     "R1": "Pending: not yet through a first safeguarding and a first health and safety audit as Compliant "
@@ -158,8 +157,8 @@ def monday_of(day: date) -> date:
 def week_summary(session: Session, any_day: date) -> WeekSummary:
     """Published status changes in the week (Monday to Sunday, UK time) holding `any_day`."""
     start = monday_of(any_day)
-    since = datetime.combine(start, time(0), LOCAL_ZONE).astimezone(timezone.utc)
-    until = datetime.combine(start + timedelta(days=7), time(0), LOCAL_ZONE).astimezone(timezone.utc)
+    since = clock.day_start(start)
+    until = clock.day_start(start + timedelta(days=7))
     rows = session.execute(
         select(ProviderStatusChange, Provider.legal_name, Provider.trading_name, User.full_name)
         .join(Provider, Provider.id == ProviderStatusChange.provider_id)
@@ -188,7 +187,7 @@ def planner(session: Session, today: date, config: EligibilityConfig = Eligibili
     """Providers needing a re-audit: audits expiring within the warning window (or expired), a
     re-audit due within it, open triggers, or a concern raised recently. Soonest due first."""
     horizon = today + timedelta(days=config.warning_days)
-    since = datetime.combine(today - timedelta(days=CONCERN_LOOKBACK_DAYS), time(0), timezone.utc)
+    since = clock.day_start(today - timedelta(days=CONCERN_LOOKBACK_DAYS))
     concerns = dict(session.execute(select(SafeguardingConcern.provider_id, func.count())
                                     .where(or_(SafeguardingConcern.received_at >= since,
                                                SafeguardingConcern.status == "open"))

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timezone
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from . import clock
 from .models import Action, Answer, Audit, ChangeLogEntry, Conversation, PolicyCheck, User
 from .models.enums import AUDIT_TYPE_LABELS
 from .queries import audit_types_of, visit_for
@@ -58,5 +58,5 @@ def visit_pack(session: Session, user: User, visit_id: int, limits: dict) -> dic
         "cursor": session.scalar(select(func.coalesce(func.max(ChangeLogEntry.id), 0))),
     }
     body["pack_version"] = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:16]
-    body["fetched_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    body["fetched_at"] = clock.now().isoformat(timespec="seconds")
     return body

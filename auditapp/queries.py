@@ -2,11 +2,10 @@
 so a template can never show a row the user should not see."""
 from __future__ import annotations
 
-from datetime import date
-
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from . import clock
 from .directory_queries import SCHOOL_STATUSES
 from .models import (
     AuditTemplate,
@@ -28,7 +27,7 @@ def visits_for(session: Session, user: User, *, upcoming_only: bool = False) -> 
     if user.role not in ALL_VISITS_ROLES:
         query = query.join(VisitAssignment).where(VisitAssignment.user_id == user.id)
     if upcoming_only:
-        query = query.where(Visit.visit_date >= date.today(), Visit.status.in_(("planned", "in_progress")))
+        query = query.where(Visit.visit_date >= clock.today(), Visit.status.in_(("planned", "in_progress")))
     return list(session.scalars(query).unique())
 
 

@@ -5,7 +5,6 @@ fails when a registered route lacks a declaration or a row in the role x route m
 """
 from __future__ import annotations
 
-import time
 from functools import wraps
 from typing import Callable
 
@@ -15,6 +14,7 @@ from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from itsdangerous import BadSignature
 
+from . import clock
 from .db import db
 from .errors import device_request
 from .extensions import login_manager
@@ -121,7 +121,7 @@ class SessionCookies(SecureCookieSessionInterface):
         max_age = int(app.permanent_session_lifetime.total_seconds())
         checked = app.extensions["session_cookies"]
         found = checked.get(value)
-        if found is not None and int(time.time()) - found[1] <= max_age:  # whole seconds, as itsdangerous counts
+        if found is not None and int(clock.now().timestamp()) - found[1] <= max_age:  # whole seconds, as itsdangerous counts
             return self.session_class(found[0])
         try:
             data, signed_at = serializer.loads(value, max_age=max_age, return_timestamp=True)

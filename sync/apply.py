@@ -10,13 +10,13 @@ import hashlib
 import json
 import re
 import uuid
-from datetime import datetime, timezone
 
 from marshmallow import ValidationError
 from sqlalchemy import delete, insert, select, tuple_, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from auditapp import clock
 from auditapp.gc_pause import collector_paused
 from auditapp.models import Device, HeldMutation, ProcessedMutation, User
 from auditapp.services import audits, capture
@@ -303,4 +303,4 @@ def _mutation_id(raw) -> str | None:
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return clock.now().isoformat(timespec="seconds")

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import JSON, CheckConstraint, DateTime, MetaData
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase
+
+from .. import clock
 
 # The largest value of a PostgreSQL `integer` column (every integer id): larger ids in input are not found.
 MAX_INT_ID = 2**31 - 1
@@ -29,8 +31,8 @@ class Base(DeclarativeBase):
 
 
 def utcnow() -> datetime:
-    """Timezone-aware now, for server-side timestamps."""
-    return datetime.now(timezone.utc)
+    """The app's clock (aware UTC): every model's default timestamp, set by the app, never by the database."""
+    return clock.now()
 
 
 def one_of(column: str, values: tuple[str, ...], name: str | None = None) -> CheckConstraint:

@@ -17,9 +17,9 @@ from datetime import date, timedelta
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, aliased
 
+from .. import clock
 from ..models import Action, Audit, Evidence, Visit, VisitAssignment
 from ..models.people import Actor
-from ..models.base import utcnow
 from ..models.enums import ACTION_PRIORITIES
 from . import audit_log, rollup
 from .access import CAPTURE_TYPES, items_of
@@ -160,7 +160,7 @@ def confirm_actions(session: Session, actor: Actor, audit: Audit,
         errors.update(_confirmation_errors(c, visit_date))
     if errors:
         raise Invalid("action.invalid", "Check the actions", details=errors)
-    now, changed = utcnow(), []
+    now, changed = clock.now(), []
     for c in confirmations:
         row = rows[c.action_id]
         before = {"status": row.status, **_confirmable(row)}
@@ -178,7 +178,7 @@ def confirm_actions(session: Session, actor: Actor, audit: Audit,
         audit_log.record(session, actor, "action.confirm", "action", row.id, before=before,
                          after={"status": "open", **_confirmable(row)})
     _log_versions(session, changed)
-    rollup.recompute(session, [audit.visit.provider_id], date.today(), "action", actor, audit.id)  # ARCHITECTURE §5
+    rollup.recompute(session, [audit.visit.provider_id], clock.today(), "action", actor, audit.id)  # ARCHITECTURE §5
     return changed
 
 
@@ -194,7 +194,7 @@ def report_provider_done(session: Session, actor: Actor, action_id: uuid.UUID, n
     if len(note) > NOTE_MAX:
         raise Invalid("action.invalid", "Check the note", details={"note": [f"Use {NOTE_MAX} characters or fewer"]})
     before = row.status
-    row.status, row.provider_reported_at = "provider_done", utcnow()
+    row.status, row.provider_reported_at = "provider_done", clock.now()
     row.version += 1
     audit_log.record(session, actor, "action.provider_reported_done", "action", row.id,
                      before={"status": before}, after={"status": "provider_done", "note": note or None})
@@ -224,12 +224,12 @@ def verify_action(session: Session, actor: Actor, action_id: uuid.UUID, note: st
         raise Invalid("action.invalid", "Check the verification", details=errors)
     before = row.status
     row.status, row.verification_note, row.verification_evidence_id = "verified_closed", note, evidence_id
-    row.verified_by_id, row.verified_at = actor.id, utcnow()
+    row.verified_by_id, row.verified_at = actor.id, clock.now()
     row.version += 1
     audit_log.record(session, actor, "action.verify", "action", row.id, before={"status": before},
                      after={"status": "verified_closed", "note": note, "evidence_id": str(evidence_id)})
     _log_versions(session, [row])
-    rollup.recompute(session, [row.provider_id], date.today(), "action", actor, row.audit_id)  # ARCHITECTURE §5
+    rollup.recompute(session, [row.provider_id], clock.today(), "action", actor, row.audit_id)  # ARCHITECTURE §5
     return row
 
 

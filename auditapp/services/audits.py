@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
+from .. import clock
 from ..models import (Answer, Audit, ReviewComment, SafeguardingConcern, TemplateVersion, Visit, VisitAssignment,
                       VisitAuditType)
 from ..models.people import Actor
@@ -97,7 +98,7 @@ def _submit_one(session: Session, actor: Actor, ref, acc) -> Outcome:
     audit = session.get(Audit, acc.audit_id)
     before = audit.status
     audit.status, audit.version = "submitted", audit.version + 1
-    audit.submitted_at = datetime.now(timezone.utc)
+    audit.submitted_at = clock.now()
     # The server's score from the stored ratings is the truth; the device's figure is display only.
     scored = score(acc.template, dict(session.execute(select(Answer.item_key, Answer.rating)
                                                       .where(Answer.audit_id == audit.id)).all()))
@@ -149,7 +150,7 @@ def raise_concerns(session: Session, actor: Actor, concerns: list[NewConcern]) -
                              after={"visit_id": c.visit_id, "about_provider_or_staff": c.about_provider_or_staff})
         outcomes.append(Outcome(c.ref, "applied", c.concern_id, 1))
     if raised:  # the provider shows Under review at once, in this transaction (ARCHITECTURE.md §5)
-        rollup.recompute(session, sorted(raised), date.today(), "concern", actor)
+        rollup.recompute(session, sorted(raised), clock.today(), "concern", actor)
     return outcomes
 
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import String, Uuid, select, update
 from sqlalchemy.orm import Session
 
+from .. import clock
 from ..models import Action, Answer, Conversation, PolicyCheck, SyncConflict
 from ..models.people import Actor
 from .access import AuditAccess, audit_access
@@ -93,7 +94,7 @@ def apply_changes(session: Session, actor: Actor, entity: str, changes: list[Cha
         else:
             ready.append((index, change, acc))
     state = _load(session, spec, model, [c for _, c, _ in ready])
-    writer = _Writer(spec, actor, datetime.now(timezone.utc))
+    writer = _Writer(spec, actor, clock.now())
     for index, change, acc in ready:
         outcomes[index] = writer.merge(state, change, acc)
     writer.flush(session, model, state)

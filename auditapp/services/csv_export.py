@@ -14,11 +14,12 @@ import csv
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, aliased
 
+from .. import clock
 from ..models import Audit, Visit
 
 COLUMNS = ("audit_id", "provider_id", "provider", "audit_type", "revision", "audit_version", "current",
@@ -55,9 +56,9 @@ def item_rows(session: Session, filters: ExportFilters) -> Iterator[tuple]:
     if filters.audit_type:
         query = query.where(Audit.audit_type == filters.audit_type)
     if filters.finalised_from:
-        query = query.where(Audit.finalised_at >= datetime.combine(filters.finalised_from, time.min, UTC))
+        query = query.where(Audit.finalised_at >= clock.day_start(filters.finalised_from))
     if filters.finalised_to:
-        query = query.where(Audit.finalised_at < datetime.combine(filters.finalised_to + timedelta(days=1), time.min, UTC))
+        query = query.where(Audit.finalised_at < clock.day_start(filters.finalised_to + timedelta(days=1)))
     for snapshot, was_replaced in session.execute(query):
         yield from _rows_of(snapshot, not was_replaced)
 

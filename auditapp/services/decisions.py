@@ -9,11 +9,12 @@ the status changed is refused with what changed, and nothing is written.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .. import clock
 from ..models import DirectoryDecision, Provider, ProviderStatusChange
 from ..models.people import Actor
 from ..models.enums import DIRECTORY_STATUS_LABELS
@@ -61,7 +62,7 @@ def decide(session: Session, actor: Actor, request: Decision, today: date) -> Di
                      before={"status": provider.directory_status},
                      after={"status": target, "reason": reason, "decision_id": row.id})
     if target != provider.directory_status:
-        now = datetime.now(timezone.utc)
+        now = clock.now()
         session.add(ProviderStatusChange(provider_id=provider.id, kind="published", from_status=provider.directory_status,
                                          to_status=target, reasons=[{"code": f"decision_{request.decision}",
                                                                      "text": reason, "category": "listing",

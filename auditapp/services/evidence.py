@@ -17,10 +17,10 @@ from datetime import datetime
 from sqlalchemy import exists, func, insert, select
 from sqlalchemy.orm import Session
 
+from .. import clock
 from ..config import DEFAULTS
 from ..models import Audit, Evidence, VisitAssignment
 from ..models.people import Actor
-from ..models.base import utcnow
 from ..models.enums import EVIDENCE_MEDIA_TYPES
 from . import audit_log
 from .access import AuditAccess, audit_access, items_of
@@ -107,7 +107,7 @@ def register_evidence(session: Session, actor: Actor, registrations: list[Regist
         row = {"id": r.evidence_id, "audit_id": r.audit_id, "item_key": r.item_key, "media_type": r.media_type,
                "size_bytes": r.size_bytes, "sha256": r.sha256, "filename": display_filename(r.filename),
                "storage_key": storage_key(r.audit_id, r.evidence_id), "status": "expected", "version": 1,
-               "field_meta": {}, "created_by_id": actor.id, "created_at": utcnow()}
+               "field_meta": {}, "created_by_id": actor.id, "created_at": clock.now()}
         known[r.evidence_id] = row
         rows.append(row)
         outcomes.append(Outcome(r.ref, "applied", r.evidence_id, 1))
@@ -148,7 +148,7 @@ def withdraw_evidence(session: Session, actor: Actor, withdrawals: list[Withdraw
         if row.status != "withdrawn":
             before = row.status
             row.status, row.withdrawal_reason, row.version = "withdrawn", reason, row.version + 1
-            row.withdrawn_by_id, row.withdrawn_at = actor.id, utcnow()
+            row.withdrawn_by_id, row.withdrawn_at = actor.id, clock.now()
             changed.append(row)
             audit_log.record(session, actor, "evidence.withdraw", "evidence", row.id,
                              before={"status": before}, after={"status": "withdrawn", "reason": reason})

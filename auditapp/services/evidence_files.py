@@ -20,9 +20,9 @@ from typing import BinaryIO
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from .. import clock
 from ..models import Audit, Evidence, VisitAssignment
 from ..models.people import Actor
-from ..models.base import utcnow
 from ..storage import BlobNotFound, BlobScan, BlobStore, BlobStoreUnavailable, BlobTooLarge, UploadTarget
 from . import audit_log
 from .access import capture_state
@@ -107,7 +107,7 @@ def issue_upload_target(session: Session, actor: Actor, store: BlobStore, eviden
     """
     row = writable_evidence(session, actor, evidence_id, lock=True)
     _refuse_if_settled(row)
-    expires_at = utcnow() + timedelta(seconds=ttl_seconds)
+    expires_at = clock.now() + timedelta(seconds=ttl_seconds)
     sha256_b64 = base64.b64encode(bytes.fromhex(row.sha256)).decode("ascii")
     try:
         target = store.upload_target(row.storage_key, row.media_type, row.size_bytes, sha256_b64, expires_in=ttl_seconds)
@@ -127,7 +127,7 @@ def receive_upload(session: Session, actor: Actor, store, evidence_id: uuid.UUID
     """
     row = writable_evidence(session, actor, evidence_id)
     _refuse_if_settled(row)
-    if utcnow() > valid_until:
+    if clock.now() > valid_until:
         raise Conflict("evidence.target_expired", "This upload link has expired; ask for a new one")
     too_large = TooLarge("evidence.too_large", f"The file is larger than the {row.size_bytes} bytes registered",
                          {"size_bytes": row.size_bytes})
@@ -137,7 +137,7 @@ def receive_upload(session: Session, actor: Actor, store, evidence_id: uuid.UUID
         written = store.put_stream(row.storage_key, stream, row.media_type, max_bytes=row.size_bytes)
     except BlobTooLarge:
         raise too_large from None
-    row.uploaded_at = utcnow()
+    row.uploaded_at = clock.now()
     return written
 
 
@@ -157,7 +157,7 @@ def confirm_upload(session: Session, actor: Actor, store: BlobStore, evidence_id
         return Confirmation("rejected", row.rejection_code, row.rejection_reason)
     if row.status == "withdrawn":
         raise Conflict("evidence.withdrawn", "This file was withdrawn")
-    now = utcnow()
+    now = clock.now()
     try:
         problem, written_at = _inspect(store, row)
         if problem is not None:
@@ -336,7 +336,7 @@ def purge_evidence(session: Session, actor: Actor | None, store: BlobStore, fina
             report.error = str(exc)
             break
         session.execute(update(Evidence).where(Evidence.id == item.evidence_id)
-                        .values(purged_at=utcnow(), filename="purged"))
+                        .values(purged_at=clock.now(), filename="purged"))
         audit_log.record(session, actor, "evidence.purge", "evidence", item.evidence_id,
                          before={"status": item.status},
                          after={"storage_key": item.storage_key, "finalised_at": item.finalised_at.isoformat()})

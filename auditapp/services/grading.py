@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from .. import clock
 from ..models import Audit, QoeGrade, TemplateVersion
 from ..models.people import Actor
 from . import audit_log
@@ -269,7 +269,7 @@ def _check_overall(sheet: Sheet, planned: dict, field: str, *, needs: str, done:
 # ---- writes ------------------------------------------------------------------------------------
 
 def _write_grades(session: Session, actor: Actor, sheet: Sheet, group: list[AreaGrade]) -> list[QoeGrade]:
-    now, written = datetime.now(timezone.utc), []
+    now, written = clock.now(), []
     for change in group:
         row, rationale = sheet.rows.get(change.area), change.rationale.strip()
         if row is not None and (row.grade, row.rationale or "") == (change.grade, rationale):
@@ -291,7 +291,7 @@ def _write_grades(session: Session, actor: Actor, sheet: Sheet, group: list[Area
 
 
 def _write_moderations(session: Session, actor: Actor, sheet: Sheet, group: list[Moderation]) -> list[QoeGrade]:
-    now, written = datetime.now(timezone.utc), []
+    now, written = clock.now(), []
     for d in group:
         row = sheet.rows[d.area]
         decision, grade, reason = _moderated(d, row)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import secrets
 import smtplib
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Protocol
@@ -20,6 +20,7 @@ from typing import Protocol
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
+from .. import clock
 from ..models import Notification, OutboundEmail, Placement, Provider, User, Watch
 from ..models.enums import DIRECTORY_STATUS_LABELS
 from .placements import running_on
@@ -158,7 +159,7 @@ class FolderSender:
         self.folder.mkdir(parents=True, exist_ok=True)
         # Time first so the folder lists in order; the random part and exclusive create ("x") mean two
         # messages written in the same microsecond never overwrite each other.
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+        stamp = clock.now().strftime("%Y%m%dT%H%M%S%f")
         with open(self.folder / f"{stamp}-{secrets.token_hex(4)}.eml", "xb") as out:
             out.write(bytes(_message(self.sender, to_address, subject, body)))
 
@@ -185,7 +186,7 @@ def deliver(session: Session, sender: EmailSender, limit: int = 200) -> tuple[in
             email.last_error = f"{exc.__class__.__name__}: {exc}"[:500]
             failed += 1
             continue
-        email.sent_at, email.last_error = datetime.now(timezone.utc), None
+        email.sent_at, email.last_error = clock.now(), None
         sent += 1
     return sent, failed
 

@@ -15,13 +15,14 @@ import hmac
 import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from .. import clock
 from ..models import Notification, Placement, PlacementReview, Provider, User
 from ..models.people import Actor
 from ..models.base import MAX_INT_ID
@@ -95,7 +96,7 @@ def save(session: Session, actor: Actor, placement_id: uuid.UUID | None, form: P
     for name, value in values.items():
         if name != "upn":
             setattr(placement, name, value)
-    placement.updated_at, placement.version = datetime.now(timezone.utc), placement.version + 1
+    placement.updated_at, placement.version = clock.now(), placement.version + 1
     if provider is not None and provider.directory_status == "conditional" and form.acknowledge_conditions:
         placement.conditions_acknowledged_at = placement.updated_at
     if submit:
@@ -124,7 +125,7 @@ def _submit(session: Session, actor: Actor, placement: Placement) -> None:
         Placement.upn_sha256 == placement.upn_sha256, Placement.status != "draft", Placement.id != placement.id,
         Placement.start_date < placement.start_date).order_by(Placement.start_date.desc()).limit(1))
     placement.re_referral_of_id = earlier  # the same pupil placed before: a re-referral
-    placement.status, placement.submitted_at = "submitted", datetime.now(timezone.utc)
+    placement.status, placement.submitted_at = "submitted", clock.now()
     try:
         with session.begin_nested():
             session.flush()
@@ -329,7 +330,7 @@ def purge(session: Session, actor: Actor | None, ended_before: date, *, dry_run:
                                                    Placement.purged_at.is_(None))).all()
     if dry_run:
         return [p.id for p in rows]
-    now = datetime.now(timezone.utc)
+    now = clock.now()
     for placement in rows:
         recorded = {name: bool((getattr(placement, name) or "").strip()) for name in STRATEGY_FIELDS}
         for name in PERSONAL:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import fields, replace
-from datetime import date, datetime, timezone
+from datetime import date
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from .. import clock
 from ..models import (Organisation, Provider, ProviderCouncil, ProviderKeyStage, ProviderProvisionType,
                       ProviderTrigger, Site)
 from ..models.people import Actor
@@ -113,7 +114,7 @@ def close_record(session: Session, actor: Actor, provider_id: int, reason: str, 
     else:
         decisions.decide(session, actor, decisions.Decision(provider.id, "remove", f"Provider closed: {reason.strip()}",
                                                             expected_version), today)
-    provider.closed_at = datetime.now(timezone.utc)
+    provider.closed_at = clock.now()
     provider.needs_decision, provider.queue_urgency = False, 0  # the roll-up leaves closed providers alone
     provider.version += 1
     audit_log.record(session, actor, "provider.close", "provider", provider.id,

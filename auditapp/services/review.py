@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from .. import clock
 from ..models import Answer, Audit, AuditLogEntry, ReviewComment, SyncConflict, User, Visit, VisitAssignment
 from ..models.people import Actor
 from . import audit_log, rollup
@@ -30,7 +29,6 @@ from .scoring import OUTCOME_LABELS, is_rated, score
 from .snapshot import build_snapshot, chain_ids
 
 QE = "quality_education"
-LOCAL_ZONE = ZoneInfo("Europe/London")  # the councils' time, for the sentences people read
 COMMENT_MAX = 2000
 EVIDENCE_WORDS = {"expected": "not uploaded yet", "uploaded": "uploaded but not verified yet",
                   "rejected": "rejected"}
@@ -152,7 +150,7 @@ def changes_since(session: Session, audit: Audit, base_version: int) -> list[str
     names = dict(session.execute(select(User.id, User.full_name)
                                  .where(User.id.in_({e.actor_id for e in entries if e.actor_id}))).all())
     return [f"{names.get(e.actor_id, 'The service')} {STEP_WORDS[e.action]}{_step_detail(e.after or {})} "
-            f"at {e.at.astimezone(LOCAL_ZONE):%-d %b %Y %H:%M}" for e in entries]
+            f"at {clock.local(e.at):%-d %b %Y %H:%M}" for e in entries]
 
 
 def _step_detail(after: dict) -> str:
@@ -177,7 +175,7 @@ def return_audit(session: Session, actor: Actor, audit_id: uuid.UUID, base_versi
     """
     audit = _reviewable(session, actor, audit_id, base_version)
     comments = _checked_comments(audit, overall, item_comments)
-    now = datetime.now(timezone.utc)
+    now = clock.now()
     audit.review_round += 1
     audit.status, audit.returned_at, audit.version = "returned", now, audit.version + 1
     for item_key, body in comments:
@@ -210,7 +208,7 @@ def finalise_audit(session: Session, actor: Actor, audit_id: uuid.UUID, base_ver
     scored = score(content, ratings)
     audit.section_rags, audit.outcome = scored.section_rags, scored.outcome
     audit.status, audit.version = "finalised", audit.version + 1
-    audit.finalised_at, audit.finalised_by_id = datetime.now(timezone.utc), actor.id
+    audit.finalised_at, audit.finalised_by_id = clock.now(), actor.id
     session.flush()
     audit.snapshot = build_snapshot(session, audit)
     session.flush()
@@ -220,7 +218,7 @@ def finalise_audit(session: Session, actor: Actor, audit_id: uuid.UUID, base_ver
                      after={"status": "finalised", "version": audit.version, "outcome": audit.outcome,
                             "section_rags": audit.section_rags})
     # The provider's directory status follows every finalise, in the same transaction (ARCHITECTURE.md §5).
-    rollup.recompute(session, [audit.visit.provider_id], date.today(), "finalise", actor, audit.id)
+    rollup.recompute(session, [audit.visit.provider_id], clock.today(), "finalise", actor, audit.id)
     return audit
 
 
@@ -312,7 +310,7 @@ def queue(session: Session, actor: Actor, audit_type: str = "") -> list[QueueEnt
              .where(Audit.status == "submitted", Audit.audit_type.in_(types))
              .options(selectinload(Audit.visit))  # each visit's provider comes joined with it
              .order_by(Audit.submitted_at, Audit.id))
-    now = datetime.now(timezone.utc)
+    now = clock.now()
     entries = []
     for audit, author_name in session.execute(query):
         if actor.role != "admin" and actor.id in authors(session, audit):

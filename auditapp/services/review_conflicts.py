@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .. import clock
 from ..models import Audit, SyncConflict, User
 from ..models.people import Actor
 from . import audit_log
@@ -22,7 +22,7 @@ from .capture import MODELS, Change, apply_changes
 from .capture_rules import RESPONSE_PREFIX, SPECS
 from .changes import log_changes
 from .errors import Conflict, Invalid, NotFound
-from .review import LOCAL_ZONE, check_fresh, check_reviewer, locked_audit
+from .review import check_fresh, check_reviewer, locked_audit
 from .scoring import RATING_LABELS
 
 NOTE_MAX = 2000
@@ -99,7 +99,7 @@ def resolve_conflict(session: Session, actor: Actor, audit_id: uuid.UUID, confli
         raise Conflict("conflict.resolved", "Another reviewer resolved this conflict first. Nothing was changed.",
                        {"changed": [f"{who.full_name if who else 'Someone'} kept "
                                     f"{display_value(row.field, (row.chosen_value or {}).get('value'))} "
-                                    f"at {row.resolved_at.astimezone(LOCAL_ZONE):%-d %b %Y %H:%M}"]})
+                                    f"at {clock.local(row.resolved_at):%-d %b %Y %H:%M}"]})
     check_fresh(session, audit, base_version)
     if audit.status != "submitted":
         raise Conflict("review.not_submitted", f"This audit is {audit.status}: conflicts are resolved during review",
@@ -116,7 +116,7 @@ def resolve_conflict(session: Session, actor: Actor, audit_id: uuid.UUID, confli
     value = _value_of(row, choice, current)
     if value != current:
         _write(session, actor, audit, row, entity, value)
-    row.resolved_at, row.resolved_by_id = datetime.now(timezone.utc), actor.id
+    row.resolved_at, row.resolved_by_id = clock.now(), actor.id
     row.chosen_value, row.resolution_note = {"value": value}, (note or "").strip() or None
     audit.version += 1  # a review form drawn before this resolution is stale now
     session.flush()

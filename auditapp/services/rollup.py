@@ -17,12 +17,13 @@ named providers (each query served by provider-id indexes) adds its one UPDATE.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from functools import cache
 
 from sqlalchemy import and_, bindparam, func, select, true
 from sqlalchemy.orm import Session
 
+from .. import clock
 from ..models import (Action, Answer, Audit, Provider, ProviderStatusChange, QoeGrade,
                       SafeguardingConcern, Visit)
 from ..models.people import Actor
@@ -61,7 +62,7 @@ def recompute(session: Session, provider_ids: list[int] | None, today: date, cau
     """Recompute the providers (all open ones when `provider_ids` is None); return what changed."""
     if provider_ids is not None and not provider_ids:
         return []
-    now = datetime.now(timezone.utc)
+    now = clock.now()
     # A finalise can complete the visit booked for a notified change: resolve it; the rest are facts.
     triggers = planner.open_triggers(session, provider_ids)
     planner.resolve(session, [trigger for trigger, covered in triggers if covered], now, actor)

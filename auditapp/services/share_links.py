@@ -15,9 +15,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .. import clock
 from ..models import Audit, ShareLink
 from ..models.people import Actor
-from ..models.base import utcnow
 from . import audit_log
 from .actions import may_review
 from .errors import Conflict, Forbidden, Gone, NotFound
@@ -47,7 +47,7 @@ def create_share_link(session: Session, actor: Actor, audit: Audit, days: int,
         raise Forbidden("share_link.forbidden", "Only a maintainer or a reviewer of this audit may share its action plan")
     if audit.status != "finalised":
         raise Conflict("share_link.not_finalised", "Only a finalised audit's action plan can be shared")
-    now = now or utcnow()
+    now = now or clock.now()
     token = secrets.token_urlsafe(TOKEN_BYTES)
     link = ShareLink(audit_id=audit.id, purpose=PURPOSE, token_sha256=token_hash(token), created_by_id=actor.id,
                      created_at=now, expires_at=now + timedelta(days=days))
@@ -69,7 +69,7 @@ def revoke_share_link(session: Session, actor: Actor, link_id: int) -> ShareLink
     if not may_share(session, actor, session.get(Audit, link.audit_id)):
         raise Forbidden("share_link.forbidden", "Only a maintainer or a reviewer of this audit may revoke its links")
     if link.revoked_at is None:
-        link.revoked_at = utcnow()
+        link.revoked_at = clock.now()
         session.flush()
         audit_log.record(session, actor, "share_link.revoke", "share_link", link.id,
                          before={"revoked_at": None}, after={"revoked_at": link.revoked_at.isoformat()})
@@ -82,7 +82,7 @@ def open_share_link(session: Session, token: str, what: str, now: datetime | Non
     :raises share_link.not_found: no link has this token (404).
     :raises share_link.revoked: :raises share_link.expired: the link existed but no longer works (410).
     """
-    now = now or utcnow()
+    now = now or clock.now()
     link = session.scalar(select(ShareLink).where(ShareLink.token_sha256 == token_hash(token or "")))
     if link is None:
         raise NotFound("share_link.not_found", "This link is not recognised. Check you copied all of it, "
@@ -108,4 +108,4 @@ def link_state(link: ShareLink, now: datetime | None = None) -> str:
     """"active", "expired" or "revoked"."""
     if link.revoked_at is not None:
         return "revoked"
-    return "expired" if link.expires_at <= (now or utcnow()) else "active"
+    return "expired" if link.expires_at <= (now or clock.now()) else "active"

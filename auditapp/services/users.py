@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from .. import clock
 from ..models import Organisation, User
 from ..models.people import Actor
 from ..models.enums import ROLES
@@ -95,12 +96,12 @@ def authenticate(session: Session, email: str, password: str, *, max_failures: i
     :raises auth.invalid_credentials: unknown email or wrong password (one message for both).
     :raises auth.locked: too many recent failures; the message says when to try again.
     """
-    now = now or datetime.now(timezone.utc)
+    now = now or clock.now()
     user = session.scalar(select(User).where(User.email == email.strip().lower()).with_for_update(of=User))
     if user is None or not user.is_active:
         _verify(_DUMMY_HASH, password)
         raise AuthenticationFailed("auth.invalid_credentials", "Enter a correct email address and password")
-    if user.locked_until is not None and _aware(user.locked_until) > now:
+    if user.locked_until is not None and user.locked_until > now:
         raise AuthenticationFailed("auth.locked", "This account is locked after too many failed sign-in attempts. "
                                    f"Try again after {_aware(user.locked_until):%H:%M} UTC or ask an administrator.")
     if not _verify(user.password_hash, password):
@@ -152,7 +153,3 @@ def _verify(password_hash: str, password: str) -> bool:
     except (VerificationError, InvalidHashError):
         return False
 
-
-def _aware(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes; they were stored as UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

@@ -7,12 +7,12 @@ never a check-then-insert).
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
+from .. import clock
 
 from ..directory_queries import SCHOOL_STATUSES
 from ..models import Notification, Provider, User, Watch
@@ -32,7 +32,7 @@ def watch(session: Session, actor: Actor, provider_id: int) -> bool:
     _check(session, actor, provider_id)
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     added = session.execute(insert(Watch).values(user_id=actor.id, provider_id=provider_id,
-                                                 created_at=datetime.now(timezone.utc))
+                                                 created_at=clock.now())
                             .on_conflict_do_nothing().returning(Watch.provider_id)).first() is not None
     if added:
         audit_log.record(session, actor, "watch.add", "provider", provider_id)
@@ -67,7 +67,7 @@ def mark_read(session: Session, actor: Actor, notification_id: int | None = None
         if owner != actor.id:
             raise NotFound("notification.not_found", "There is no such notification")
         query = query.where(Notification.id == notification_id)
-    count = session.execute(query.values(read_at=datetime.now(timezone.utc))).rowcount
+    count = session.execute(query.values(read_at=clock.now())).rowcount
     if count:
         audit_log.record(session, actor, "notification.read", "notification",
                          notification_id if notification_id is not None else "all", after={"count": count})

@@ -5,13 +5,13 @@ The review page (web/review.py) links to the confirm page and may embed actions/
 from __future__ import annotations
 
 import uuid
-from datetime import date
 
 from flask import Blueprint, current_app, redirect, request, url_for
 from flask_login import current_user
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 from sqlalchemy import select
 
+from .. import clock
 from ..db import db
 from ..models import Action, Audit, Evidence, User
 from ..models.enums import ACTION_PRIORITIES
@@ -108,7 +108,7 @@ def _follow_up(action_id: uuid.UUID, change):
         if not request.headers.get("HX-Request"):
             return redirect(url_for("actions.plan", audit_id=row.audit_id, _anchor=f"action-{row.id}"), code=303)
     audit = db.session.get(Audit, row.audit_id)
-    entry = next(e for e in actions.action_plan(db.session, audit, date.today()) if e.action.id == action_id)
+    entry = next(e for e in actions.action_plan(db.session, audit, clock.today()) if e.action.id == action_id)
     context = plan_context(audit) | {"entry": entry, "errors": {str(action_id): errors}, "form": request.form}
     return render("actions/plan.html", "actions/_action.html", status=422 if errors else 200, **context)
 
@@ -151,7 +151,7 @@ def _confirm_context(audit: Audit, errors: dict, failure, form=None, done: bool 
 
 
 def plan_context(audit: Audit) -> dict:
-    session, user, today = db.session, current_user, date.today()
+    session, user, today = db.session, current_user, clock.today()
     entries = actions.action_plan(session, audit, today)
     follow_up = actions.may_follow_up(session, user, audit)
     evidence = {e.action.id: actions.verification_evidence(session, e.action) for e in entries if follow_up and e.is_open}

@@ -11,6 +11,7 @@ from datetime import date
 
 from flask import Blueprint, Response, request
 
+from .. import clock
 from ..db import db
 from ..models.enums import DISTRICTS, PROVISION_TYPES
 from ..security import roles
@@ -54,7 +55,7 @@ def chart_csv(chart: str):
 def _filters(args) -> tuple[StatsFilter, dict]:
     """The filters from the query string; anything unreadable falls back to the last 12 months, with a message."""
     errors = {}
-    today = date.today()
+    today = clock.today()
     default_end = today.replace(day=1)
     default_start = date(default_end.year - 1, default_end.month, 1)
     start = _month(args.get("from"), default_start, "from", errors)

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
 
 from flask import Blueprint, Response, current_app, make_response, redirect, render_template, request, url_for
 from markupsafe import Markup
 from flask_login import current_user
 
-from .. import directory_queries, queries, session_user
+from .. import clock, directory_queries, queries, session_user
 from ..db import db, read_only
 from ..directory_queries import SCHOOL_STATUSES, school_view
 from ..extensions import htmx
@@ -96,7 +95,7 @@ def export():
     writer.writerow(CSV_COLUMNS)
     writer.writerows([_safe(cell) for cell in _csv_row(p)] for p in directory_queries.all_matching(db.session, filters))
     return Response(out.getvalue(), mimetype="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="ap-directory-{date.today():%Y-%m-%d}.csv"'})
+        "Content-Disposition": f'attachment; filename="ap-directory-{clock.today():%Y-%m-%d}.csv"'})
 
 
 @bp.get("/providers/<int:provider_id>")

@@ -3,13 +3,12 @@ maintainers' list of audits finalised this week. Views parse, call services.grad
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
 
 from flask import Blueprint, redirect, request, url_for
 from flask_login import current_user
 from marshmallow import ValidationError
 
-from .. import grading_queries as gq
+from .. import clock, grading_queries as gq
 from ..db import db
 from ..extensions import htmx
 from ..security import roles
@@ -25,7 +24,7 @@ VIEWERS = ("qoe_teacher", "admin")
 
 @bp.context_processor
 def _helpers() -> dict:
-    return {"when": lambda moment, fmt="%-d %b %Y %H:%M": gq.as_utc(moment).astimezone(gq.LOCAL_ZONE).strftime(fmt)}
+    return {"when": lambda moment, fmt="%-d %b %Y %H:%M": clock.local(moment).strftime(fmt)}
 
 
 @bp.get("/grading/")
@@ -33,7 +32,7 @@ def _helpers() -> dict:
 def queues():
     """Visits waiting for grades and grades waiting for a second teacher, oldest first."""
     filters, errors = _filters()
-    now = datetime.now(timezone.utc)
+    now = clock.now()
     context = {"to_grade": [], "to_moderate": []} if errors else {
         "to_grade": gq.visits_to_grade(db.session, current_user, filters),
         "to_moderate": gq.moderations_to_do(db.session, current_user, filters)}
@@ -95,7 +94,7 @@ def moderation_submit(qe_audit_id: uuid.UUID):
 def finalised():
     """Audits of every type finalised since Monday, with outcome and provider; filter by type and council."""
     filters, errors = _filters()
-    now = datetime.now(timezone.utc)
+    now = clock.now()
     rows = [] if errors else gq.finalised_since(db.session, gq.week_start(now), filters)
     return render("grading/finalised.html", "grading/_finalised.html", status=422 if errors else 200, rows=rows,
                   errors=errors, filters=request.args, councils=gq.councils(db.session), since=gq.week_start(now),

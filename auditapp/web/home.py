@@ -1,13 +1,11 @@
 """The role-aware home page and a health check for load balancers."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 from flask import Blueprint
 from flask_login import current_user
 from sqlalchemy import text
 
-from .. import grading_queries, maintainer_queries, queries
+from .. import clock, grading_queries, maintainer_queries, queries
 from ..db import db
 from ..models.enums import ROLES
 from ..security import public, roles
@@ -37,7 +35,7 @@ def index():
     if user.role in ("admin", "qoe_teacher") or (user.role == "auditor" and user.is_lead_reviewer):
         context["review_waiting"] = len(review.queue(session, user))
     if user.role in ("qoe_teacher", "maintainer"):
-        context["queue_counts"] = grading_queries.home_counts(session, user, datetime.now(timezone.utc))
+        context["queue_counts"] = grading_queries.home_counts(session, user, clock.now())
     return render(f"home/{user.role}.html", **context)
 
 

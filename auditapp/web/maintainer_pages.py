@@ -3,12 +3,12 @@ maintainer on a provider, the provider page's context, and the form options of t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from .. import maintainer_queries as mq
+from .. import clock, maintainer_queries as mq
 from ..models import Organisation, Provider, Site, User
 from ..models.enums import (AUDIT_TYPES, DELIVERY_MODES, DIRECTORY_STATUS_LABELS, DISTRICTS, KEY_STAGES,
                             PROVISION_TYPES, TIME_BASES, TRIGGER_KINDS, TRIGGER_LABELS)
@@ -31,7 +31,7 @@ DECISION_LABELS = {"approve": "Approved the first listing", "clear_review": "Cle
 
 def today() -> date:
     """The councils' date (the server runs in UTC)."""
-    return datetime.now(mq.LOCAL_ZONE).date()
+    return clock.today()
 
 
 def provider_or_404(session: Session, provider_id: int) -> Provider:

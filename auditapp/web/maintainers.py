@@ -11,7 +11,7 @@ from flask import Blueprint, request, url_for
 from flask_login import current_user
 from marshmallow import ValidationError
 
-from .. import maintainer_queries as mq
+from .. import clock, maintainer_queries as mq
 from ..db import db
 from ..security import roles
 from ..services import decisions
@@ -38,7 +38,7 @@ SETTING_LABELS = {
 
 @bp.app_template_filter("uk_time")
 def _uk_time(moment, fmt: str = "%-d %b %Y %H:%M") -> str:
-    return moment.astimezone(mq.LOCAL_ZONE).strftime(fmt) if moment else ""
+    return clock.local(moment).strftime(fmt) if moment else ""
 
 
 @bp.get("/maintainers/queue")

@@ -12,6 +12,7 @@ from flask import Blueprint, current_app, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
+from .. import clock
 from ..db import db
 from ..models import Organisation, PlacementReview, Provider
 from ..models.enums import DIRECTORY_STATUS_LABELS, PLACEMENT_OUTCOME_LABELS
@@ -114,7 +115,7 @@ def at_provider(provider_id: int):
     provider = db.session.get(Provider, provider_id)
     if provider is None:
         raise NotFound("provider.not_found", "There is no such provider")
-    running = db.session.scalars(service.running_at(db.session, provider.id, date.today())).all()
+    running = db.session.scalars(service.running_at(db.session, provider.id, clock.today())).all()
     affected = service.affected_at(db.session, provider.id)
     schools = _school_names({p.school_id for p in running} | {p.school_id for p, _ in affected})
     return render("placements/at_provider.html", provider=provider, running=running, affected=affected,
@@ -135,7 +136,7 @@ def _save(placement_id: uuid.UUID | None):
     form = service.PlacementInput(dict(request.form), acknowledge_conditions=request.form.get("acknowledge_conditions") == "yes")
     try:
         saved = service.save(db.session, current_user, placement_id, form, _upn_key(), submit=submit,
-                             today=date.today(), expected_version=request.form.get("version", type=int))
+                             today=clock.today(), expected_version=request.form.get("version", type=int))
     except DomainError as exc:
         if exc.status not in (409, 422):
             raise

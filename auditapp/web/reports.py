@@ -7,6 +7,7 @@ reports alike, and the provider's report also through a share link. Schools neve
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 from flask import Blueprint, Response, make_response, render_template, request, stream_with_context, url_for
 from flask_login import current_user
@@ -14,6 +15,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import aliased
 
+from .. import clock
 from ..db import db
 from ..models import Audit, Provider, Visit, VisitAssignment
 from ..models.enums import AUDIT_TYPES
@@ -133,7 +135,7 @@ def _finalised(filters: dict) -> list:
         query = query.where(func.lower(Provider.legal_name).like(pattern)
                             | func.lower(func.coalesce(Provider.trading_name, "")).like(pattern))
     if filters.get("finalised_from"):
-        query = query.where(func.date(Audit.finalised_at) >= filters["finalised_from"])
+        query = query.where(Audit.finalised_at >= clock.day_start(filters["finalised_from"]))
     if filters.get("finalised_to"):
-        query = query.where(func.date(Audit.finalised_at) <= filters["finalised_to"])
+        query = query.where(Audit.finalised_at < clock.day_start(filters["finalised_to"] + timedelta(days=1)))
     return db.session.execute(query).all()

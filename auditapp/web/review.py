@@ -10,12 +10,13 @@ from flask import Blueprint, redirect, request, url_for
 from flask_login import current_user
 from marshmallow import ValidationError
 
+from .. import clock
 from ..db import db
 from ..security import roles
 from ..services import corrections, review, review_conflicts
 from ..services.errors import DomainError, Forbidden, NotFound
 from . import render
-from .review_forms import (LOCAL_ZONE, CommentsSchema, ConflictSchema, CorrectionItemSchema, CorrectionSchema,
+from .review_forms import (CommentsSchema, ConflictSchema, CorrectionItemSchema, CorrectionSchema,
                            QueueFiltersSchema, VersionSchema, item_comments)
 from .review_pages import audit_context, correction_context, diff_context
 
@@ -29,7 +30,7 @@ STALE_CODES = ("review.stale", "conflict.resolved", "review.not_submitted", "cor
 
 @bp.app_template_filter("local_time")
 def _local_time(moment, fmt: str = "%-d %b %Y %H:%M") -> str:
-    return moment.astimezone(LOCAL_ZONE).strftime(fmt) if moment else ""
+    return clock.local(moment).strftime(fmt) if moment else ""
 
 
 @bp.get("/")

@@ -1,14 +1,12 @@
 """Marshmallow schemas for the review forms; services get plain values."""
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
 
 from marshmallow import fields, validate
 
 from ..models.enums import AUDIT_TYPES, RATINGS
 from .forms import _Form
 
-LOCAL_ZONE = ZoneInfo("Europe/London")
 COMMENT_PREFIX = "comment-"
 _VERSION = {"required": "This form is missing the audit version: reload the page",
             "invalid": "This form is missing the audit version: reload the page"}

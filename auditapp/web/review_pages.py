@@ -1,12 +1,11 @@
 """What the review pages show, gathered read-only for the templates (no writes here)."""
 from __future__ import annotations
 
-from datetime import date
-
 from flask import current_app, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .. import clock
 from ..models import Audit, User
 from ..models.people import Actor
 from ..services import actions, corrections, review, review_conflicts
@@ -49,7 +48,7 @@ def audit_context(session: Session, actor: Actor, audit: Audit, *, done: str | N
         "overall_comments": [c for c in comments if c.item_key is None],
         "item_comments": _by_item(comments), "commenters": _names(session, {c.author_id for c in comments}),
         "evidence_counts": item_evidence_counts(session, audit.id),
-        "actions": actions.actions_of(session, audit.id), "today": date.today(),
+        "actions": actions.actions_of(session, audit.id), "today": clock.today(),
         "effective_status": actions.effective_status,
         "may_correct": (audit.status == "finalised" and newer is None
                         and review.reviewer_role_problem(actor, audit.audit_type) is None),

@@ -3,11 +3,11 @@ action plan and the provider's report, read-only (services/share_links.py)."""
 from __future__ import annotations
 
 import uuid
-from datetime import date
 
 from flask import Blueprint, current_app, make_response, render_template, url_for
 from flask_login import current_user
 
+from .. import clock
 from ..db import db
 from ..models import Audit, ShareLink
 from ..security import public, roles
@@ -46,10 +46,10 @@ def revoke(link_id: int):
 def plan(token: str):
     """The provider's read-only action plan: items, actions, due dates and status; nothing else."""
     link, audit = _opened(token, "action_plan")
-    entries = actions.action_plan(db.session, audit, date.today())
+    entries = actions.action_plan(db.session, audit, clock.today())
     response = make_response(render_template("share/plan.html", audit=audit, link=link, entries=entries,
                                              token=token, priority_labels=actions.PRIORITY_LABELS,
-                                             today_label=f"{date.today():%-d %B %Y}",
+                                             today_label=f"{clock.today():%-d %B %Y}",
                                              outcome=(audit.snapshot or {}).get("audit", {}).get("outcome_label")))
     return _private(response)
 
