@@ -1,11 +1,14 @@
-"""Sign-in: argon2 passwords, lockout, CSRF, safe redirects, cookie flags and security headers."""
+"""Sign-in: argon2 passwords, lockout, CSRF, safe redirects, cookie flags and security headers; changing
+your own password."""
+import re
+
 import pytest
 
 from auditapp.models import AuditLogEntry, User
 from auditapp.services import users
 
 from . import world
-from .conftest import make_test_app
+from .conftest import Auth, make_test_app
 
 
 @pytest.mark.parametrize("role, heading", [
@@ -127,3 +130,81 @@ def test_create_user_service_refuses_a_role_outside_its_organisation_kind(db_ses
     assert caught.value.code == "user.invalid" and "organisation_id" in caught.value.details
     assert db_session.query(User).filter_by(email="x@example.org").count() == 0
 
+
+
+# ---- changing your own password (the admin's new-user form tells new users to) ------------------------
+
+NEW_PASSWORD = "a longer new password"
+
+
+def _change(client, auth, current=world.PASSWORD, new=NEW_PASSWORD, confirm=NEW_PASSWORD, **extra):
+    return client.post("/account/password", data={"current_password": current, "new_password": new,
+                                                  "confirm_password": confirm, "csrf_token": auth.csrf("/"), **extra})
+
+
+@pytest.mark.parametrize("role", world.ROLES)
+def test_every_role_reaches_change_your_password_from_the_user_bar(client, auth, role):
+    auth.login(role)
+    home = client.get("/").get_data(as_text=True)
+    bar = home[home.index("app-user-bar"):home.index("</header>")]
+    assert 'href="/account/password">Change your password</a>' in bar
+    page = client.get("/account/password")
+    assert page.status_code == 200
+    body = page.get_data(as_text=True)
+    for field, label in (("current_password", "Current password"), ("new_password", "New password"),
+                         ("confirm_password", "Confirm new password")):
+        assert re.search(rf'<label class="govuk-label" for="{field}">\s*{label}\s*</label>', body), label
+    assert 'autocomplete="current-password"' in body and 'autocomplete="new-password"' in body
+
+
+def test_changing_your_password_keeps_this_session_and_ends_the_others(app, client, auth, db_session):
+    auth.login("auditor")
+    elsewhere = app.test_client()  # the same person signed in on a tablet
+    Auth(elsewhere).login("auditor")
+    assert elsewhere.get("/").status_code == 200
+    response = _change(client, auth)
+    assert response.status_code == 303 and response.headers["Location"] == "/account/password?changed=1"
+    assert "Your password has been changed" in client.get("/account/password?changed=1").get_data(as_text=True)
+    assert client.get("/").status_code == 200  # still signed in here
+    assert elsewhere.get("/").status_code == 302  # signed out there
+    db_session.expire_all()
+    user = world.user(db_session, "auditor")
+    entry = db_session.query(AuditLogEntry).filter_by(action="user.set_password", entity_id=str(user.id)).one()
+    assert entry.actor_id == user.id
+    auth.logout()
+    assert auth.login("auditor").status_code == 401  # the old password no longer works
+    assert auth.login("auditor", password=NEW_PASSWORD).status_code == 302
+
+
+@pytest.mark.parametrize("fields, field, message", [
+    ({"current": "not my password"}, "current_password", "Your current password is not correct"),
+    ({"new": "short", "confirm": "short"}, "new_password", f"at least {users.MIN_PASSWORD_LENGTH} characters"),
+    ({"new": world.PASSWORD, "confirm": world.PASSWORD}, "new_password", "must be different"),
+    ({"confirm": "another long password"}, "confirm_password", "The passwords do not match"),
+    ({"current": "", "new": "", "confirm": ""}, "current_password", "Enter your current password"),
+])
+def test_a_bad_password_change_is_422_with_the_field_error_and_changes_nothing(client, auth, db_session,
+                                                                                fields, field, message):
+    auth.login("school")
+    before = world.user(db_session, "school").password_hash
+    response = _change(client, auth, **fields)
+    assert response.status_code == 422
+    body = response.get_data(as_text=True)
+    assert message in body and f'href="#{field}"' in body and f'id="{field}-error"' in body
+    assert "Error: Change your password" in body
+    db_session.expire_all()
+    assert world.user(db_session, "school").password_hash == before
+    assert db_session.query(AuditLogEntry).filter_by(action="user.set_password").count() == 0
+    assert client.get("/").status_code == 200
+
+
+def test_a_password_change_without_a_valid_csrf_token_is_refused(client, auth, db_session):
+    auth.login("admin")
+    before = world.user(db_session, "admin").password_hash
+    for data in ({}, {"csrf_token": "forged"}):
+        response = client.post("/account/password", data={"current_password": world.PASSWORD,
+                                                          "new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD,
+                                                          **data})
+        assert response.status_code == 400
+    db_session.expire_all()
+    assert world.user(db_session, "admin").password_hash == before

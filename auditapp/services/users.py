@@ -134,6 +134,27 @@ def set_password(session: Session, actor: Actor | None, user: User, password: st
     audit_log.record(session, actor, "user.set_password", "user", user.id)
 
 
+def change_own_password(session: Session, user: User, current: str, new: str, confirm: str) -> None:
+    """The user replaces their own password (the temporary one an administrator gave, say); their other
+    sessions end (set_password moves the session version on), and the change is logged as theirs.
+
+    :raises user.invalid: per field: `current_password` wrong, `new_password` too short or unchanged,
+        `confirm_password` not the same as the new one.
+    """
+    errors: dict[str, list[str]] = {}
+    if not _verify(user.password_hash, current):
+        errors["current_password"] = ["Your current password is not correct"]
+    if len(new) < MIN_PASSWORD_LENGTH:
+        errors["new_password"] = [f"Your new password must be at least {MIN_PASSWORD_LENGTH} characters"]
+    elif new == current:
+        errors["new_password"] = ["Your new password must be different from your current password"]
+    if confirm != new:
+        errors["confirm_password"] = ["The passwords do not match"]
+    if errors:
+        raise Invalid("user.invalid", "Check your passwords", errors)
+    set_password(session, user, user, new)
+
+
 def get_user(session: Session, user_id: int) -> User:
     """Return one user. :raises user.not_found:"""
     user = session.get(User, user_id)

@@ -1,19 +1,31 @@
-"""Sign in and sign out."""
+"""Sign in, sign out, and change your own password."""
 from __future__ import annotations
 
 from flask import Blueprint, current_app, redirect, request, url_for
 from flask_login import current_user, login_user, logout_user
-from marshmallow import ValidationError
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from ..db import db
 from ..security import public, roles
 from ..models.enums import ROLES
 from ..services import users
-from ..services.errors import AuthenticationFailed
+from ..services.errors import AuthenticationFailed, Invalid
 from . import render
 from .forms import LoginSchema, safe_next
 
 bp = Blueprint("auth", __name__)
+
+
+class ChangePasswordSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE  # csrf_token rides along
+
+    current_password = fields.Str(required=True, validate=validate.Length(min=1, max=1000, error="Enter your current password"),
+                                  error_messages={"required": "Enter your current password"})
+    new_password = fields.Str(required=True, validate=validate.Length(min=1, max=1000, error="Enter a new password"),
+                              error_messages={"required": "Enter a new password"})
+    confirm_password = fields.Str(required=True, validate=validate.Length(min=1, max=1000, error="Enter the new password again"),
+                                  error_messages={"required": "Enter the new password again"})
 
 
 @bp.get("/sign-in")
@@ -54,3 +66,33 @@ def logout():
     """End the session."""
     logout_user()
     return redirect(url_for("auth.login"))
+
+
+@bp.get("/account/password")
+@roles(*ROLES)
+def password_form():
+    """The form to change your own password (every role: new users get a temporary one)."""
+    return _password_page(200, {}, changed=request.args.get("changed") == "1")
+
+
+@bp.post("/account/password")
+@roles(*ROLES)
+def password_submit():
+    """Check the current password and set the new one; other sessions end, this one stays signed in."""
+    try:
+        form = ChangePasswordSchema().load(request.form)
+        user = users.get_user(db.session, current_user.id)
+        users.change_own_password(db.session, user, form["current_password"], form["new_password"],
+                                  form["confirm_password"])
+    except ValidationError as exc:
+        return _password_page(422, exc.messages)
+    except Invalid as exc:
+        return _password_page(422, exc.details)
+    db.session.commit()
+    login_user(user)  # the cookie now names the new session version: this session goes on, the others end
+    return redirect(url_for("auth.password_form", changed=1), code=303)
+
+
+def _password_page(status: int, errors: dict, changed: bool = False):
+    return render("auth/password.html", status=status, errors=errors, changed=changed,
+                  min_length=users.MIN_PASSWORD_LENGTH)
