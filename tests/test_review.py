@@ -431,3 +431,47 @@ def test_a_lead_reviewer_sees_no_evidence_of_an_audit_not_yet_submitted(app, cli
     assert "Evidence files for this audit" not in _page(client, draft.id)
     assert client.get(f"/audits/{draft.id}/evidence").status_code == 403
     assert client.get(f"/evidence/{photo.id}").status_code == 403
+
+
+def _item_block(html: str, key: str) -> str:
+    return re.search(rf'<div class="app-review-item" id="item-{re.escape(key)}">.*?(?=<div class="app-review-item"|</section>)',
+                     html, re.DOTALL).group(0)
+
+
+def test_the_review_page_shows_policy_checks_conversations_and_withdrawn_files_with_their_reason(db_session, client,
+                                                                                                 auth):
+    from auditapp.services.capture import record_conversations, record_policy_checks
+    from auditapp.services.audits import submit_audits
+    from .evidence_helpers import registered, withdrawn
+    audit = submitted_audit(db_session, submit=False)
+    auditor = by_email(db_session, world.EMAIL["auditor"])
+    policy = Change("p", uuid.uuid4(), audit.id, "SG-1.1", 0, {
+        "document_seen": True, "document_version": "v3, May 2026", "review_date": "2026-05-01",
+        "named_person": "J. Example", "note": "Signed by the chair of trustees"})
+    assert record_policy_checks(db_session, auditor, [policy])[0].status == "applied"
+    talks = [Change("L", uuid.uuid4(), audit.id, "learner", 0, {
+        "subject": "KS3", "setting": "Small group", "consent_given": True,
+        "response:LC-3": "Feels safe with the key worker", "notes": "Likes the art room"}),
+        Change("S", uuid.uuid4(), audit.id, "staff", 0, {"subject": "Key worker", "notes": "Knows the LADO route"})]
+    assert {o.status for o in record_conversations(db_session, auditor, talks)} == {"applied"}
+    withdrawn(db_session, registered(db_session, audit.id, item_key="SG-2.1", filename="Old policy.pdf"),
+              "Superseded by the May version")
+    assert submit_audits(db_session, auditor, [(1, audit.id)])[0].status == "applied"
+    db_session.flush()
+    sign_in(auth, LEAD)
+    html = _page(client, audit.id)
+    # The policy check beside its item
+    item = _item_block(html, "SG-1.1")
+    for text in ("Policy check", "Document seen", "v3, May 2026", "1 May 2026", "J. Example",
+                 "Signed by the chair of trustees"):
+        assert text in item, text
+    # The conversations, by reference, with their answers and notes (never a name: there is none to show)
+    talks_html = re.search(r'<section[^>]*id="conversations".*?</section>', html, re.DOTALL).group(0)
+    for text in ("Learner conversation L1", "Key stage 3", "Small group", "Do you feel safe here? What helps?",
+                 "Feels safe with the key worker", "Likes the art room", "Staff conversation S1", "Key worker",
+                 "Knows the LADO route"):
+        assert text in talks_html, text
+    # A withdrawn file says so, with its reason, not "0 of 0 files received"
+    item = _item_block(html, "SG-2.1")
+    assert "0 of 0" not in item
+    assert "Old policy.pdf withdrawn: Superseded by the May version" in " ".join(item.split())

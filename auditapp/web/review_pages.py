@@ -1,12 +1,14 @@
 """What the review pages show, gathered read-only for the templates (no writes here)."""
 from __future__ import annotations
 
+from datetime import date
+
 from flask import current_app, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import clock
-from ..models import Audit, User
+from ..models import Audit, Evidence, User
 from ..models.people import Actor
 from ..services import actions, corrections, review, review_conflicts
 from ..services import evidence
@@ -40,14 +42,17 @@ def audit_context(session: Session, actor: Actor, audit: Audit, *, done: str | N
     under_review = audit.status == "submitted"
     comments = review.comments_of(session, audit.id)
     newer = session.scalar(select(Audit).where(Audit.corrects_audit_id == audit.id))
+    snap = snapshot_of(session, audit)
     return {
-        **LABELS, "audit": audit, "snap": snapshot_of(session, audit), "done": DONE.get(done or ""),
+        **LABELS, "audit": audit, "snap": snap, "done": DONE.get(done or ""),
         "can_act": problem is None and under_review, "problem": problem,
         "blockers": review.finalise_blockers(session, audit) if under_review else [],
         "conflicts": review_conflicts.open_conflicts(session, audit),
         "overall_comments": [c for c in comments if c.item_key is None],
         "item_comments": _by_item(comments), "commenters": _names(session, {c.author_id for c in comments}),
-        "evidence_counts": item_evidence_counts(session, audit.id),
+        "evidence_counts": item_evidence_counts(session, audit.id), "withdrawn_files": _withdrawn(session, audit),
+        "policy_checks": {check["item_key"]: _policy_check(check) for check in snap.get("policy_checks") or []},
+        "conversation_sets": conversation_sets(snap, audit.template_version.content),
         "actions": actions.actions_of(session, audit.id), "today": clock.today(),
         "effective_status": actions.effective_status,
         "may_correct": (audit.status == "finalised" and newer is None
@@ -75,6 +80,39 @@ def diff_context(session: Session, audit: Audit) -> dict:
     diff = (corrections.diff_snapshots(snapshot_of(session, previous), snapshot_of(session, audit))
             if previous is not None else None)
     return {**LABELS, "audit": audit, "previous": previous, "diff": diff}
+
+
+def conversation_sets(snap: dict, content: dict) -> list[dict]:
+    """The audit's conversations per prompt set (learner, staff), each answer beside its prompt, in template order."""
+    sets = []
+    for prompt_set in content.get("prompt_sets") or []:
+        prompts = {p["key"]: p["prompt"] for p in prompt_set.get("prompts") or []}
+        talks = []
+        for talk in snap.get("conversations") or []:
+            if talk.get("kind") != prompt_set["key"]:
+                continue
+            given = {key: value for key, value in (talk.get("responses") or {}).items() if value not in (None, "")}
+            order = [key for key in prompts if key in given] + sorted(key for key in given if key not in prompts)
+            talks.append({**talk, "answers": [(key, prompts.get(key, ""), given[key]) for key in order]})
+        sets.append({"key": prompt_set["key"], "title": prompt_set.get("title", prompt_set["key"]), "talks": talks})
+    return sets
+
+
+def _policy_check(check: dict) -> dict:
+    """A policy check as people read it: Yes/No, "1 May 2026"."""
+    seen = check.get("document_seen")
+    review_date = check.get("review_date")
+    return {**check, "seen_label": "Not recorded" if seen is None else "Yes" if seen else "No",
+            "review_date_label": f"{date.fromisoformat(review_date[:10]):%-d %B %Y}" if review_date else ""}
+
+
+def _withdrawn(session: Session, audit: Audit) -> dict[str, list[Evidence]]:
+    """Files the auditor withdrew, by item, each with its reason."""
+    grouped: dict[str, list[Evidence]] = {}
+    for row in session.scalars(select(Evidence).where(Evidence.audit_id == audit.id, Evidence.status == "withdrawn")
+                               .order_by(Evidence.created_at, Evidence.id)):
+        grouped.setdefault(row.item_key, []).append(row)
+    return grouped
 
 
 def _by_item(comments) -> dict:
