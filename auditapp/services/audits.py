@@ -63,7 +63,29 @@ def start_audits(session: Session, actor: Actor, starts: list[StartAudit]) -> li
         for r in rows:
             audit_log.record(session, actor, "audit.start", "audit", r["id"],
                              after={"visit_id": r["visit_id"], "audit_type": r["audit_type"]})
+        _set_visit_status(session, actor, {r["visit_id"] for r in rows}, ("planned",), "in_progress")
     return outcomes
+
+
+def complete_visit_if_done(session: Session, actor: Actor, visit_id: int) -> None:
+    """The visit is completed once every audit type planned on it has a finalised audit (the finalise
+    service calls this in its transaction); a cancelled visit stays cancelled."""
+    planned = set(session.scalars(select(VisitAuditType.audit_type).where(VisitAuditType.visit_id == visit_id)))
+    finalised = set(session.scalars(select(Audit.audit_type).where(Audit.visit_id == visit_id,
+                                                                   Audit.status == "finalised")))
+    if planned and planned <= finalised:
+        _set_visit_status(session, actor, {visit_id}, ("planned", "in_progress"), "completed")
+
+
+def _set_visit_status(session: Session, actor: Actor, visit_ids: set[int], from_statuses: tuple[str, ...],
+                      status: str) -> None:
+    """Move the visits that are in one of `from_statuses` to `status`, each change logged."""
+    for visit in session.scalars(select(Visit).where(Visit.id.in_(visit_ids), Visit.status.in_(from_statuses))
+                                 .order_by(Visit.id).with_for_update(of=Visit)):
+        audit_log.record(session, actor, "visit.status", "visit", visit.id, before={"status": visit.status},
+                         after={"status": status})
+        visit.status = status
+    session.flush()
 
 
 def submit_audits(session: Session, actor: Actor, refs_and_ids: list[tuple[object, uuid.UUID]],

@@ -21,6 +21,7 @@ from ..models.people import Actor
 from . import audit_log, rollup
 from .access import items_of
 from .actions import unconfirmed_actions
+from .audits import complete_visit_if_done
 from .changes import log_changes
 from .errors import Conflict, Forbidden, Invalid, NotFound
 from .evidence import outstanding_evidence
@@ -219,6 +220,7 @@ def finalise_audit(session: Session, actor: Actor, audit_id: uuid.UUID, base_ver
                             "section_rags": audit.section_rags})
     # The provider's directory status follows every finalise, in the same transaction (ARCHITECTURE.md §5).
     rollup.recompute(session, [audit.visit.provider_id], clock.today(), "finalise", actor, audit.id)
+    complete_visit_if_done(session, actor, audit.visit_id)
     return audit
 
 
