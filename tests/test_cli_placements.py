@@ -33,7 +33,8 @@ def _initials(url):
     binding = bind(url)
     with session_scope(binding) as session:
         rows = session.execute(select(Placement.ended_on, Placement.pupil_initials, Placement.child_voice,
-                                      Placement.purged_at).order_by(Placement.ended_on)).all()
+                                      Placement.purged_at).where(Placement.status == "ended")  # the demo's run on
+                               .order_by(Placement.ended_on)).all()
         logged = session.scalar(select(AuditLogEntry.id).where(AuditLogEntry.action == "placement.purge").limit(1))
     binding.engine.dispose()
     return rows, logged

@@ -3,6 +3,7 @@ import uuid
 from datetime import date, datetime, timezone
 
 import pytest
+from sqlalchemy import delete
 
 from auditapp.models import Placement, ProviderProvisionType, ProviderStatusChange
 from auditapp.services.placement_stats import StatsFilter, dashboard, months_between
@@ -28,6 +29,7 @@ def _placement(session, school, provider, pupil, start, end, status="submitted",
 
 @pytest.fixture
 def fixture(db_session):
+    db_session.execute(delete(Placement))  # only the placements below: the demo world's own are counted elsewhere
     school = world.user(db_session, "school")
     p1, p2 = new_provider(db_session), new_provider(db_session)
     p2.district = "Melton"

@@ -14,8 +14,8 @@ from .placements import PlacementInput, save
 
 # school user, provider, pupil initials, year group, UPN, weeks since it started
 PLACEMENTS = (
-    ("staff@beaumontleys.example.org", "Riverside Motor Skills CIC", "DK", 10, "H801200001234", 3),
-    ("staff@beaumontleys.example.org", "Charnwood Therapeutic Education Ltd", "RP", 8, "H801200001235", 1),
+    ("staff@beaumontleys.example.org", "Greenfield Farm Learning Ltd", "DK", 10, "H801200001234", 3),
+    ("staff@beaumontleys.example.org", "Bosworth Construction Academy Ltd", "RP", 8, "H801200001235", 1),
     ("staff@charnwoodvalley.example.org", "Wigston Online School Services Ltd", "AM", 11, "H801200001236", 5),
 )
 
