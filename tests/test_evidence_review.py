@@ -41,7 +41,7 @@ def mixed(db_session, store, audit_id):
 
 # ---- viewing ----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("role", ["admin", "maintainer", "qoe_teacher", "auditor"])
+@pytest.mark.parametrize("role", ["admin", "maintainer", "auditor"])  # QoE teachers: tests/test_need_to_know.py
 def test_reviewers_and_the_assigned_auditor_open_a_file_and_each_view_is_logged(client, auth, db_session, store,
                                                                                 audit_id, role):
     row = verified(db_session, store, audit_id, PDF, "application/pdf", filename="Child protection policy.pdf")

@@ -59,7 +59,7 @@ def test_provider_pdf_through_a_share_link_is_the_same_copy(client, db_session, 
 
 
 def test_the_councils_pdf_has_conversation_notes_but_never_concern_content(client, auth, finalised):
-    auth.login("qoe_teacher")
+    auth.login("maintainer")
     text, _ = _pdf_text(client.get(f"/audits/{finalised.id}/report.pdf"))
     for marker in ("LEARNERNOTE", "STAFFNOTE", "LEARNERRESPONSE", "policy-photo.jpg", "ITEMNOTE"):
         assert marker in text

@@ -92,8 +92,9 @@ MATRIX = {
     ("POST", "evidence.upload_target"): (401, 403, 403, 403, 409, 403, 403),
     ("PUT", "evidence.content"):        (401, 403, 403, 403, 403, 403, 403),
     ("POST", "evidence.confirm"):       (401, 403, 403, 403, 200, 403, 403),
-    ("GET", "evidence.view"):           (302, 200, 200, 200, 200, 403, 403),
-    ("GET", "evidence.audit_page"):     (302, 200, 200, 200, 200, 403, 403),
+    # Need to know: a QoE teacher sees a safeguarding audit's outcome, never its evidence.
+    ("GET", "evidence.view"):           (302, 200, 200, 403, 200, 403, 403),
+    ("GET", "evidence.audit_page"):     (302, 200, 200, 403, 200, 403, 403),
     # On the world's submitted QE audit graded by the other teacher: the QoE teacher's empty form is 422.
     ("GET", "grading.queues"):            (302, 200, 403, 200, 403, 403, 403),
     ("GET", "grading.grade_form"):        (302, 200, 403, 200, 403, 403, 403),
@@ -118,9 +119,10 @@ MATRIX = {
     # Action plans, share links and reports on a finalised safeguarding audit by the world's auditor
     # (tests/report_helpers.matrix_audit). Only its lead reviewer (not in WHO) may confirm actions;
     # the auditor and maintainers follow them up (an empty verify form is 422; provider-done succeeds).
+    # Need to know: a QoE teacher gets only its outcome (in the reports list), not its reports or plan.
     ("GET", "actions.confirm_form"):      (302, 403, 403, 403, 403, 403, 403),
     ("POST", "actions.confirm"):          (302, 403, 403, 403, 403, 403, 403),
-    ("GET", "actions.plan"):              (302, 200, 200, 200, 200, 403, 403),
+    ("GET", "actions.plan"):              (302, 200, 200, 403, 200, 403, 403),
     ("POST", "actions.provider_done"):    (302, 403, 303, 403, 303, 403, 403),
     ("POST", "actions.verify"):           (302, 403, 422, 403, 422, 403, 403),
     ("POST", "share_links.create"):       (302, 403, 200, 403, 403, 403, 403),
@@ -128,10 +130,10 @@ MATRIX = {
     ("GET", "share_links.plan"):          (200, 200, 200, 200, 200, 200, 200),
     ("GET", "share_links.report_pdf"):    (200, 200, 200, 200, 200, 200, 200),
     ("GET", "reports.index"):             (302, 200, 200, 200, 200, 403, 403),
-    ("GET", "reports.full_report"):       (302, 200, 200, 200, 200, 403, 403),
-    ("GET", "reports.provider_report"):   (302, 200, 200, 200, 200, 403, 403),
-    ("GET", "reports.full_report_pdf"):   (302, 200, 200, 200, 200, 403, 403),
-    ("GET", "reports.provider_report_pdf"): (302, 200, 200, 200, 200, 403, 403),
+    ("GET", "reports.full_report"):       (302, 200, 200, 403, 200, 403, 403),
+    ("GET", "reports.provider_report"):   (302, 200, 200, 403, 200, 403, 403),
+    ("GET", "reports.full_report_pdf"):   (302, 200, 200, 403, 200, 403, 403),
+    ("GET", "reports.provider_report_pdf"): (302, 200, 200, 403, 200, 403, 403),
     ("GET", "reports.export_csv"):        (302, 200, 200, 403, 403, 403, 403),
 }
 

@@ -1,4 +1,4 @@
-"""Who may write which audit: one query per batch, answered per audit id."""
+"""Who may write which audit (one query per batch, answered per audit id), and who may read an audit's detail."""
 from __future__ import annotations
 
 import uuid
@@ -13,6 +13,10 @@ from ..models.people import Actor
 # Which audit types each capturing role carries out (domain README §3).
 CAPTURE_TYPES = {"auditor": {"safeguarding", "health_safety"}, "qoe_teacher": {"quality_education"}}
 EDITABLE = {"draft", "returned"}
+# Need to know: the audit types whose detail (notes, conversations, evidence, reports, action plans) a role may
+# read. QoE teachers read quality-of-education audits in full and only the outcomes of the others (safeguarding,
+# health and safety). A role not named here is not narrowed by this rule (its own checks still apply).
+DETAIL_TYPES = {"qoe_teacher": frozenset({"quality_education"})}
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,19 @@ def capture_state(actor: Actor, audit_type: str, status: str, assigned: bool) ->
     if not assigned or audit_type not in CAPTURE_TYPES.get(actor.role, set()):
         return "forbidden"
     return "writable" if status in EDITABLE else status
+
+
+def sees_detail(actor: Actor, audit_type: str) -> bool:
+    """Whether `actor` may read the detail of an audit of `audit_type`, or only its outcome (DETAIL_TYPES)."""
+    allowed = DETAIL_TYPES.get(actor.role)
+    return allowed is None or audit_type in allowed
+
+
+def sees_detail_of(session: Session, actor: Actor, audit_id: uuid.UUID) -> bool:
+    """`sees_detail` for an audit by id; reads the audit's type only when the actor's role is narrowed."""
+    if actor.role not in DETAIL_TYPES:
+        return True
+    return sees_detail(actor, session.scalar(select(Audit.audit_type).where(Audit.id == audit_id)) or "")
 
 
 def items_of(template: dict) -> dict[str, dict]:

@@ -23,7 +23,7 @@ from ..models import Audit, Evidence, VisitAssignment
 from ..models.people import Actor
 from ..models.enums import EVIDENCE_MEDIA_TYPES
 from . import audit_log
-from .access import AuditAccess, audit_access, items_of
+from .access import AuditAccess, audit_access, items_of, sees_detail_of
 from .capture import Outcome
 from .changes import log_changes
 from .errors import Forbidden, NotFound
@@ -283,10 +283,11 @@ def serialise(row: Evidence) -> dict:
 # ---- who may see it --------------------------------------------------------------------------
 
 def may_view(session: Session, actor: Actor, audit_id: uuid.UUID) -> bool:
-    """True for reviewers (admin, maintainer, QoE teacher), a lead reviewer once the safeguarding or H&S audit is
-    submitted (they review it), and the auditor assigned to the visit; never schools."""
+    """True for reviewers (admin, maintainer, QoE teacher: of quality-of-education audits only, need to know),
+    a lead reviewer once the safeguarding or H&S audit is submitted (they review it), and the auditor assigned
+    to the visit; never schools."""
     if actor.role in REVIEW_ROLES:
-        return True
+        return sees_detail_of(session, actor, audit_id)
     if actor.role != "auditor":
         return False
     if actor.is_lead_reviewer and session.scalar(select(exists().where(

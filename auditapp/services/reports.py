@@ -19,8 +19,10 @@ from pathlib import Path
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
+from .. import clock
 from ..models import Audit, VisitAssignment
 from ..models.people import Actor
+from .access import sees_detail
 from .actions import PRIORITY_LABELS, key_order
 from .actions import STATUS_LABELS as ACTION_STATUS_LABELS
 from .errors import Forbidden, NotFound
@@ -38,9 +40,10 @@ STYLESHEET = Path(__file__).resolve().parent.parent / "static" / "css" / "report
 
 
 def may_see_report(session: Session, actor: Actor, audit: Audit) -> bool:
-    """Council roles, lead reviewers and the audit's own auditor; schools never."""
+    """Council roles, lead reviewers and the audit's own auditor; schools never. QoE teachers only for
+    quality-of-education audits: of the others they see the outcome in the reports list (access.sees_detail)."""
     if actor.role in LA_ROLES:
-        return True
+        return sees_detail(actor, audit.audit_type)
     if actor.role != "auditor":
         return False
     if actor.is_lead_reviewer or actor.id == audit.created_by_id:
@@ -228,7 +231,7 @@ def _site(site: dict) -> str:
 
 
 def _long_date(value) -> str:
-    """ISO date or datetime (or a date object) → "28 November 2026"; empty when absent."""
+    """ISO date or datetime (or a date object) → "28 November 2026" (a timestamp's London date); empty when absent."""
     if not value:
         return ""
     if isinstance(value, (date, datetime)):
@@ -239,5 +242,7 @@ def _long_date(value) -> str:
             parsed = datetime.fromisoformat(text) if "T" in text else date.fromisoformat(text[:10])
         except ValueError:
             return text
+    if isinstance(parsed, datetime) and parsed.tzinfo is not None:
+        parsed = clock.local_date(parsed)
     return f"{parsed.day} {parsed:%B %Y}"
 

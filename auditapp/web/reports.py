@@ -2,7 +2,8 @@
 
 Everything shown comes from the audit's frozen snapshot (services/reports.py). Who may see:
 council roles (admin, maintainer, QoE teacher), lead reviewers and the audit's own auditor; both
-reports alike, and the provider's report also through a share link. Schools never.
+reports alike, and the provider's report also through a share link. Schools never. Need to know:
+QoE teachers read quality-of-education reports; of the other audits the list gives them the outcome only.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from ..db import db
 from ..models import Audit, Provider, Visit, VisitAssignment
 from ..models.enums import AUDIT_TYPES
 from ..security import roles
-from ..services import csv_export, reports
+from ..services import access, csv_export, reports
 from . import render
 
 bp = Blueprint("reports", __name__)
@@ -51,7 +52,8 @@ def index():
         return render("reports/index.html", "reports/_results.html", status=422, audits=[], filters=request.args,
                       errors=exc.messages, may_export=current_user.role in EXPORT_ROLES)
     return render("reports/index.html", "reports/_results.html", audits=_finalised(filters), filters=filters,
-                  errors={}, may_export=current_user.role in EXPORT_ROLES)
+                  errors={}, may_export=current_user.role in EXPORT_ROLES,
+                  sees_detail=lambda audit: access.sees_detail(current_user, audit.audit_type))
 
 
 @bp.get("/audits/<uuid:audit_id>/report")
