@@ -2,11 +2,11 @@
 audit-logged; a status change reaches the watcher in the app (with the unread count in the
 navigation) and in the e-mail outbox, in plain words."""
 import re
-from datetime import datetime
 
 import pytest
 from sqlalchemy import func, select
 
+from auditapp import clock
 from auditapp.config import DEFAULTS
 from auditapp.models import AuditLogEntry, Notification, OutboundEmail, Watch
 from auditapp.services import notifications, rollup
@@ -149,17 +149,13 @@ def test_mail_settings_default_to_the_outbox_folder(tmp_path):
     assert isinstance(sender, notifications.FolderSender) and sender.folder == tmp_path / "outbox"
 
 
-def test_the_outbox_folder_keeps_every_message_however_fast_they_come(tmp_path, monkeypatch):
-    # Given a clock that does not move (the system clock is the one thing stopped here): every message is
-    # written in the same microsecond, as on a fast machine
-    class StoppedClock(datetime):
-        @classmethod
-        def now(cls, tz=None):
-            return datetime(2026, 11, 28, 9, 0, tzinfo=tz)
-    monkeypatch.setattr(notifications, "datetime", StoppedClock)
+def test_the_outbox_folder_keeps_every_message_however_fast_they_come(tmp_path):
+    # Given a clock that does not move (the app's clock, stopped): every message is written in the same
+    # microsecond, as on a fast machine
     sender = notifications.FolderSender(tmp_path / "outbox", "directory@example.org")
-    for n in range(200):
-        sender.send(f"school{n}@example.org", f"Message {n}", "Body")
+    with clock.frozen(clock.now()):
+        for n in range(200):
+            sender.send(f"school{n}@example.org", f"Message {n}", "Body")
     # Then every one is kept, each in its own file
     files = sorted((tmp_path / "outbox").glob("*.eml"))
     assert len(files) == 200

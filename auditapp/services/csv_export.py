@@ -14,7 +14,7 @@ import csv
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, aliased
@@ -81,7 +81,8 @@ def csv_chunks(rows: Iterator[tuple]) -> Iterator[str]:
 def _rows_of(snapshot: dict, current: bool) -> Iterator[tuple]:
     audit = snapshot.get("audit", {})
     provider = snapshot.get("provider", {})
-    finalised = (audit.get("finalised_at") or "")[:10]
+    finalised = audit.get("finalised_at")
+    finalised = clock.local_date(datetime.fromisoformat(finalised)).isoformat() if finalised else ""  # London date
     common = (audit.get("id"), provider.get("id"), provider.get("name"), audit.get("audit_type"), audit.get("revision"),
               audit.get("version"), current, (snapshot.get("visit") or {}).get("date"), finalised,
               audit.get("outcome_label") or audit.get("outcome"))

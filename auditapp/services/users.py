@@ -103,7 +103,7 @@ def authenticate(session: Session, email: str, password: str, *, max_failures: i
         raise AuthenticationFailed("auth.invalid_credentials", "Enter a correct email address and password")
     if user.locked_until is not None and user.locked_until > now:
         raise AuthenticationFailed("auth.locked", "This account is locked after too many failed sign-in attempts. "
-                                   f"Try again after {_aware(user.locked_until):%H:%M} UTC or ask an administrator.")
+                                   f"Try again after {clock.local(user.locked_until):%H:%M} or ask an administrator.")
     if not _verify(user.password_hash, password):
         user.failed_logins += 1
         if user.failed_logins >= max_failures:
