@@ -628,3 +628,22 @@ def test_every_module_the_shell_imports_is_precached(client, auth):
         missing.update({f"{url} -> {name}": True for name in imported if f"{folder}/{name[2:]}" not in paths})
     # Then none is missing: offline, a module that is not cached fails the whole capture screen
     assert len(paths) > 10 and not missing, sorted(missing)
+
+
+@pytest.mark.browser
+def test_offline_controls_are_named_after_their_provider_without_stray_spaces(page: Page, live_url):
+    sign_in(page, live_url)
+    page.goto(f"{live_url}/visits/")
+    row = page.locator("tbody tr").filter(has=page.locator("[data-offline-visit]")).first
+    provider = row.get_by_role("link").first.inner_text().strip()
+    expect(row.get_by_role("button", name=f"Make available offline: {provider}", exact=True)).to_be_visible()
+    expect(row.get_by_role("link", name=re.compile(rf"^Open capture: [A-Za-z ]+, {re.escape(provider)}$"))).not_to_have_count(0)
+    expect(row.get_by_role("link", name=re.compile(r" ,"))).to_have_count(0)
+    # Once the visit is on the tablet the button says so, still named after the provider
+    expect(row.locator("[data-offline-visit]")).to_have_attribute("data-offline-bound", "true", timeout=15000)
+    row.get_by_role("button", name=f"Make available offline: {provider}", exact=True).click()
+    expect(row.get_by_role("button", name=f"Update offline copy: {provider}", exact=True)).to_be_visible(timeout=15000)
+    page.get_by_role("link", name=provider, exact=True).first.click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(provider)
+    expect(page.get_by_role("link", name=re.compile(r"^See the files for the [a-z ]+ audit$")).or_(
+        page.get_by_role("button", name="Make available offline", exact=True))).not_to_have_count(0)

@@ -92,7 +92,13 @@ function offlineStatus(id, kind, text) {
 function showReady(id, pack) {
   offlineStatus(id, 'ready', `Ready offline · fetched ${hhmm(pack.fetched_at)}`);
   const button = document.querySelector(`[data-offline-visit="${CSS.escape(String(id))}"]`);
-  if (button && button.firstChild && button.firstChild.nodeType === Node.TEXT_NODE) button.firstChild.textContent = 'Update offline copy';
+  if (!button) return;
+  if (button.firstChild && button.firstChild.nodeType === Node.TEXT_NODE) button.firstChild.textContent = 'Update offline copy';
+  // A button in a table is named in one hidden run, with the words it shows beside it (_macros.html `named`).
+  const shown = button.querySelector('[data-shown]');
+  const name = button.querySelector('.govuk-visually-hidden');
+  if (shown) shown.textContent = 'Update offline copy';
+  if (name) name.textContent = name.textContent.replace(/^Make available offline/, 'Update offline copy');
 }
 
 async function makeAvailableOffline(button, id) {
