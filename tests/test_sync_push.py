@@ -203,7 +203,8 @@ def test_conversations_get_server_references_in_arrival_order(client, auth, db_s
     tablet_a.push(conversation(tablet_a))
     tablet_b.push(conversation(tablet_b), mutation("conversation.set", uuid7(), {
         "audit_id": tablet_b.audit_id, "kind": "staff", "fields": {"subject": "DSL"}}))
-    rows = db_session.scalars(select(Conversation).order_by(Conversation.reference)).all()
+    rows = db_session.scalars(select(Conversation).where(Conversation.audit_id == tablet_a.audit_id)
+                              .order_by(Conversation.reference)).all()
     assert [r.reference for r in rows] == ["L1", "L2", "S1"]
     assert rows[0].responses == {"LC-3": "Feels safe"}
 
@@ -227,7 +228,8 @@ def test_a_safeguarding_concern_is_kept_outside_the_audit_and_its_log_entry_has_
         "visit_id": device.visit_id, "occurred_at": "2026-11-28T10:15:00+00:00", "referred_to_role": "Provider DSL",
         "reference_number": None, "about_provider_or_staff": True, "summary": "Referred; see DSL record"},
         mutation_id=uuid7()))[0]["status"] == "applied"
-    assert db_session.scalar(select(func.count()).select_from(SafeguardingConcern)) == 1
+    assert db_session.scalar(select(func.count()).select_from(SafeguardingConcern)
+                             .where(SafeguardingConcern.visit_id == device.visit_id)) == 1
 
 
 def test_an_exported_outbox_imported_twice_by_an_admin_applies_once(client, auth, db_session):
@@ -271,7 +273,8 @@ def test_maintainers_see_a_new_concern_on_their_home_page(client, auth, db_sessi
     auth.logout()
     auth.login("maintainer")
     page = client.get("/").get_data(as_text=True)
-    assert "1 safeguarding concern raised during visits" in page and "LADO-123" in page
+    # the demo world's open concern (Melton Outdoor Pursuits) and this one
+    assert "2 safeguarding concerns raised during visits" in page and "LADO-123" in page
     auth.logout()
     auth.login("school")
     assert "LADO-123" not in client.get("/").get_data(as_text=True)
