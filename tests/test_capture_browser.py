@@ -106,8 +106,7 @@ def answer_audit(page: Page, not_met: list[str], partially: list[str], na: str, 
 def add_conversations(page: Page) -> None:
     """One learner and one staff conversation, with prompts, and no names."""
     page.get_by_role("button", name="Add a learner conversation").click()
-    learner = page.locator("#conversations-learner .app-conversation").last
-    expect(learner.locator("h4")).to_contain_text("Learner L1")
+    learner = page.get_by_role("group", name="Learner conversation L1", exact=True)  # each card named by its legend
     expect(learner.get_by_text("Provisional reference")).to_be_visible()
     learner.get_by_label("Key stage 3").check()
     learner.get_by_label("Small group").check()
@@ -117,14 +116,13 @@ def add_conversations(page: Page) -> None:
     responses.nth(1).fill("Would tell the key worker")
     responses.nth(1).blur()
     page.get_by_role("button", name="Add a staff conversation").click()
-    staff = page.locator("#conversations-staff .app-conversation").last
-    expect(staff.locator("h4")).to_contain_text("Staff member S1")
+    staff = page.get_by_role("group", name="Staff conversation S1", exact=True)
     staff.get_by_label("Role").fill("Key worker")
     staff.get_by_label("During an activity").check()
     staff.locator("input[id^='consent-'][value='true']").check()
     staff.locator("textarea[id^='response-']").nth(0).fill("Induction in September; online safety in May")
-    staff.locator("textarea[id^='notes-']").fill("Confident about the DSL route")
-    staff.locator("textarea[id^='notes-']").blur()
+    staff.get_by_label("Other notes").fill("Confident about the DSL route")
+    staff.get_by_label("Other notes").blur()
     assert page.get_by_text("Do not write names. Use the reference").count() == 1
     assert page.locator(".app-conversation input[id*='name' i]").count() == 0  # no name field at all
     wait_saved(page)
@@ -264,7 +262,7 @@ def test_offline_capture_survives_reload_and_a_new_tab_then_syncs_exactly_once(c
     assert staff["fields"]["subject"] == "Key worker" and staff["fields"]["notes"] == "Confident about the DSL route"
     # And the server's references replace the provisional ones on the screen
     expect(page.locator(".app-provisional")).to_have_count(0)
-    expect(page.locator("#conversations-learner h4")).to_contain_text("Learner L1")
+    expect(page.get_by_role("group", name="Learner conversation L1", exact=True)).to_be_visible()
 
 
 @pytest.mark.browser
@@ -647,3 +645,24 @@ def test_offline_controls_are_named_after_their_provider_without_stray_spaces(pa
     expect(page.get_by_role("heading", level=1)).to_have_text(provider)
     expect(page.get_by_role("link", name=re.compile(r"^See the files for the [a-z ]+ audit$")).or_(
         page.get_by_role("button", name="Make available offline", exact=True))).not_to_have_count(0)
+
+
+@pytest.mark.browser
+def test_each_conversation_is_a_group_named_by_its_reference(context: BrowserContext, page: Page, live_url):
+    # Given an auditor offline on a safeguarding audit (nothing reaches the server)
+    capture_offline_ready(page, live_url, 1, "safeguarding")
+    go_offline(context, page)
+    # When they add two learner conversations and a staff one
+    page.get_by_role("button", name="Add a learner conversation").click()
+    page.get_by_role("button", name="Add a learner conversation").click()
+    page.get_by_role("button", name="Add a staff conversation").click()
+    wait_saved(page)
+    # Then each card's fields are a group named after it, so "Other notes" is always said with its conversation
+    for name in ("Learner conversation L1", "Learner conversation L2", "Staff conversation S1"):
+        group = page.get_by_role("group", name=name, exact=True)
+        expect(group.get_by_label("Other notes")).to_have_count(1)
+        expect(group.get_by_role("group", name="Setting")).to_have_count(1)
+    page.get_by_role("group", name="Learner conversation L2", exact=True).get_by_label("Other notes").fill("Quiet")
+    wait_saved(page)
+    expect(page.get_by_role("group", name="Learner conversation L1", exact=True).get_by_label("Other notes")).to_have_value("")
+    assert_accessible(page, "conversations")

@@ -52,7 +52,7 @@ export function renderConversation(set, record) {
   const save = (fields) => commit(target, { fields });
   const current = (name) => shown(C.records.get(record.key), name);
   const isLearner = set.key === 'learner';
-  const noun = isLearner ? 'Learner' : 'Staff member';
+  const noun = isLearner ? 'Learner conversation' : 'Staff conversation';
   const subject = isLearner
     ? h('div', { class: 'govuk-form-group' }, h('fieldset', { class: 'govuk-fieldset' },
       h('legend', { class: 'govuk-fieldset__legend govuk-fieldset__legend--s', text: 'Key stage' }),
@@ -69,10 +69,13 @@ export function renderConversation(set, record) {
   const ended = h('input', { class: 'govuk-checkboxes__input', type: 'checkbox', id: `ended-${k}`, name: `ended-${k}`,
     checked: current('ended_for_safeguarding') === true, 'aria-describedby': `ended-${k}-hint`,
     onchange: (event) => save({ ended_for_safeguarding: event.target.checked }) });
-  return h('div', { class: 'app-conversation', id: `conversation-${k}`, 'data-conversation': record.id },
-    h('h4', { class: 'govuk-heading-m', tabindex: '-1' },
-      `${noun} `, h('span', { class: 'app-reference', 'data-reference': record.id, text: referenceOf(record) }), ' ',
-      record.reference ? null : h('strong', { class: 'govuk-tag govuk-tag--grey app-provisional', text: 'Provisional reference' })),
+  // One fieldset per conversation: its legend ("Learner conversation L2") names the fields that every card repeats.
+  return h('div', { class: 'app-conversation', id: `conversation-${k}`, 'data-conversation': record.id }, h('fieldset', { class: 'govuk-fieldset' },
+    h('legend', { class: 'govuk-fieldset__legend govuk-fieldset__legend--m' },
+      h('h4', { class: 'govuk-fieldset__heading', tabindex: '-1' },
+        `${noun} `, h('span', { class: 'app-reference', 'data-reference': record.id, text: referenceOf(record) }))),
+    record.reference ? null : h('p', { class: 'govuk-body app-provisional' },
+      h('strong', { class: 'govuk-tag govuk-tag--grey', text: 'Provisional reference' })),
     h('p', { class: 'govuk-hint', text: 'Do not write names. The server gives the final reference when the audit syncs.' }),
     subject,
     h('div', { class: 'govuk-form-group' }, h('fieldset', { class: 'govuk-fieldset' },
@@ -87,5 +90,5 @@ export function renderConversation(set, record) {
       h('div', { class: 'govuk-checkboxes__item' }, ended,
         h('label', { class: 'govuk-label govuk-checkboxes__label', for: `ended-${k}`, text: 'Conversation ended: safeguarding procedure followed' }),
         h('div', { class: 'govuk-hint govuk-checkboxes__hint', id: `ended-${k}-hint`,
-                   text: 'Write nothing about the disclosure here. Raise a safeguarding concern instead.' })))));
+                   text: 'Write nothing about the disclosure here. Raise a safeguarding concern instead.' }))))));
 }

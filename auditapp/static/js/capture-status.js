@@ -88,7 +88,7 @@ async function refreshFromStore(keys) {
       if (ref) {
         ref.textContent = referenceOf(record);
         if (record.reference) {
-          const tag = ref.parentElement.querySelector('.app-provisional');
+          const tag = ref.closest('.app-conversation').querySelector('.app-provisional');
           if (tag) tag.remove();
         }
       } else {
