@@ -301,9 +301,18 @@ def test_a_push_whose_answer_is_lost_is_retried_and_applied_exactly_once(context
     # And every answer is on the server exactly once (version 1: the replay was a duplicate)
     assert_server_holds(page, visit_id, "health_safety", entered, ("", {}))
 
-    # When the auditor submits the complete audit
-    page.once("dialog", lambda dialog: dialog.accept())
+    # When the auditor chooses Submit, the page asks first (no browser dialog), and Cancel changes nothing
+    page.on("dialog", lambda dialog: pytest.fail(f"a browser dialog: {dialog.message}"))
     page.get_by_role("button", name="Submit for review").click()
+    question = page.get_by_role("heading", name="Submit this audit for review?")
+    expect(question).to_be_focused()
+    page.get_by_role("button", name="Cancel").click()
+    expect(question).to_be_hidden()
+    expect(page.get_by_role("button", name="Submit for review")).to_be_focused()
+    expect(page.locator("#read-only-note")).to_be_hidden()
+    # When they submit the complete audit
+    page.get_by_role("button", name="Submit for review").click()
+    page.get_by_role("button", name="Yes, submit").click()
     # Then it is read-only on the device and submitted on the server
     expect(page.locator("#read-only-note")).to_be_visible()
     expect(page.locator(f"#rating-{safe('HS-1.2')}-met")).to_be_disabled()
@@ -443,18 +452,22 @@ def test_sign_out_warns_and_a_stuck_outbox_goes_to_an_admin_import_exactly_once(
     assert exported["format"] == "auditapp-outbox" and exported["user_email"] == world.EMAIL["auditor"]
     assert [m["kind"] for m in exported["mutations"]] == ["audit.start", "answer.set"]
 
-    # When they choose Sign out (from the keyboard) and decline the warning
-    warnings = []
-    page.once("dialog", lambda dialog: (warnings.append(dialog.message), dialog.dismiss()))
+    # When they choose Sign out (from the keyboard) and decline the warning in the page (no browser dialog)
+    page.on("dialog", lambda dialog: pytest.fail(f"a browser dialog: {dialog.message}"))
     page.get_by_role("button", name="Sign out").focus()
     page.keyboard.press("Enter")
     # Then they are warned and stay signed in on the capture screen
-    assert len(warnings) == 1 and "2 changes have not been sent to the server" in warnings[0]
+    warning = page.get_by_role("region", name="Important")
+    expect(warning).to_contain_text("2 changes have not been sent to the server")
+    expect(warning).to_be_focused()
+    assert_accessible(page, "sign-out warning")
+    warning.get_by_role("button", name="Stay signed in").click()
+    expect(warning).to_be_hidden()
     expect(page.locator("h1.app-capture-title")).to_be_visible()
     # When they sign out anyway
-    page.once("dialog", lambda dialog: (warnings.append(dialog.message), dialog.accept()))
     page.get_by_role("button", name="Sign out").focus()
     page.keyboard.press("Enter")
+    page.get_by_role("button", name="Sign out anyway").click()
     # Then they are signed out
     expect(page.get_by_label("Email address")).to_be_visible()
 

@@ -440,9 +440,9 @@ def test_answers_keep_syncing_while_the_file_store_is_unreachable(unreachable_s3
     expect(files_of(page, item).locator(".app-evidence__state")).to_have_text(
         re.compile("^(Saved on this device, waiting to upload|Uploading)$"))
     # And signing out warns that the file has not been uploaded, and stays when the auditor declines
-    warnings = []
-    page.once("dialog", lambda dialog: (warnings.append(dialog.message), dialog.dismiss()))
     page.get_by_role("button", name="Sign out").click()
-    wait_until(page, lambda: warnings, "the sign-out warning")
-    assert "1 evidence file has not been uploaded yet." in warnings[0], warnings
+    warning = page.get_by_role("region", name="Important")
+    expect(warning).to_contain_text("1 evidence file has not been uploaded yet.")
+    warning.get_by_role("button", name="Stay signed in").click()
+    expect(warning).to_be_hidden()
     expect(page.locator("h1.app-capture-title")).to_be_visible()

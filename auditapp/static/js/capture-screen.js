@@ -190,11 +190,27 @@ function renderAudit(root) {
 
 function renderSubmit() {
   C.el.submitError = h('div', { class: 'app-submit-error', id: 'submit-error' });
+  C.el.submitButton = h('button', { type: 'button', class: 'govuk-button', id: 'submit-audit', 'data-edit': '', onclick: onSubmit }, 'Submit for review');
+  // The question asked in the page, not in the browser's own dialog: "Yes, submit" or "Cancel".
+  C.el.submitConfirm = h('div', { class: 'govuk-inset-text', id: 'submit-confirm', hidden: true },
+    h('h3', { class: 'govuk-heading-m', id: 'submit-confirm-title', tabindex: '-1', text: 'Submit this audit for review?' }),
+    h('p', { class: 'govuk-body', text: 'You will not be able to change it on this device. It is sent when there is signal.' }),
+    h('div', { class: 'govuk-button-group' },
+      h('button', { type: 'button', class: 'govuk-button', 'data-edit': '', onclick: onConfirmSubmit }, 'Yes, submit'),
+      h('button', { type: 'button', class: 'govuk-button govuk-button--secondary', onclick: () => showSubmitConfirm(false) }, 'Cancel')));
   return h('section', { class: 'app-section', id: 'section-submit', 'aria-labelledby': 'section-submit-title' },
     h('h2', { class: 'govuk-heading-l', id: 'section-submit-title', tabindex: '-1', text: 'Submit for review' }),
     h('p', { class: 'govuk-body', text: 'Submit when every item is rated. You cannot change the audit on this device afterwards; it is sent when there is signal.' }),
     C.el.submitError,
-    h('button', { type: 'button', class: 'govuk-button', id: 'submit-audit', 'data-edit': '', onclick: onSubmit }, 'Submit for review'));
+    C.el.submitButton,
+    C.el.submitConfirm);
+}
+
+function showSubmitConfirm(shown) {
+  C.el.submitConfirm.hidden = !shown;
+  C.el.submitButton.hidden = shown;
+  if (shown) document.getElementById('submit-confirm-title').focus();
+  else C.el.submitButton.focus();
 }
 
 async function onSubmit() {
@@ -213,7 +229,12 @@ async function onSubmit() {
     return;
   }
   C.el.submitError.replaceChildren();
-  if (!window.confirm('Submit this audit for review? You will not be able to change it on this device.')) return;
+  showSubmitConfirm(true);
+}
+
+async function onConfirmSubmit() {
+  C.el.submitConfirm.hidden = true;
+  C.el.submitButton.hidden = false;
   const audit = await submitAudit(C.auditId);
   C.records.set(audit.key, audit);
   C.el.statusText.textContent = 'Saved on this device';

@@ -26,30 +26,50 @@ function boot() {
   else enhanceVisitPages();
 }
 
-/** Warn before signing out while changes are still on this device only. */
+/** Warn before signing out while changes are still on this device only: a notice in the page with
+ * "Sign out anyway" and "Stay signed in" (never the browser's own dialog). */
 function guardSignOut() {
   const message = (n, files = uploads.waiting) => [
     n ? `${n} ${n === 1 ? 'change has' : 'changes have'} not been sent to the server yet.` : '',
     files ? `${files} evidence ${files === 1 ? 'file has' : 'files have'} not been uploaded yet.` : '',
-    'They stay on this tablet, but nobody else can see them until you sign in again and sync. Sign out anyway?',
+    'They stay on this tablet, but nobody else can see them until you sign in again and sync.',
   ].filter(Boolean).join(' ');
   document.addEventListener('submit', (event) => {
     const form = event.target;
     if (!(form instanceof HTMLFormElement) || !form.matches('form[action$="/sign-out"]') || form.dataset.confirmed) return;
-    // The count the status bar shows is current (refreshed on start, after saves and after syncs): ask at once.
-    if (syncStatus.pending > 0 || uploads.waiting > 0) {
-      if (!window.confirm(message(syncStatus.pending))) event.preventDefault();
-      return;
-    }
-    // Not known yet (e.g. a save a moment ago): read the outbox first.
     event.preventDefault();
-    count('outbox').then((n) => n, () => 0).then((n) => {
-      if (n === 0 || window.confirm(message(n))) {
-        form.dataset.confirmed = '1';
-        form.submit();
-      }
+    // The count the status bar shows is current (refreshed on start, after saves and after syncs); when it shows
+    // nothing, a save a moment ago may not be counted yet: read the outbox.
+    const known = syncStatus.pending > 0 || uploads.waiting > 0
+      ? Promise.resolve(syncStatus.pending) : count('outbox').then((n) => n, () => 0);
+    known.then((n) => {
+      if (n === 0 && !uploads.waiting) signOut(form);
+      else warnBeforeSignOut(form, message(n));
     });
   }, true);
+}
+
+function signOut(form) {
+  form.dataset.confirmed = '1';
+  form.submit();
+}
+
+function warnBeforeSignOut(form, text) {
+  document.getElementById('sign-out-warning')?.remove();
+  const banner = h('div', { class: 'govuk-notification-banner', role: 'region', id: 'sign-out-warning', tabindex: '-1',
+                            'aria-labelledby': 'sign-out-warning-title' },
+    h('div', { class: 'govuk-notification-banner__header' },
+      h('h2', { class: 'govuk-notification-banner__title', id: 'sign-out-warning-title', text: 'Important' })),
+    h('div', { class: 'govuk-notification-banner__content' },
+      h('p', { class: 'govuk-notification-banner__heading', text: 'Changes on this tablet have not been sent' }),
+      h('p', { class: 'govuk-body', text }),
+      h('div', { class: 'govuk-button-group' },
+        h('button', { type: 'button', class: 'govuk-button govuk-button--warning', onclick: () => signOut(form) }, 'Sign out anyway'),
+        h('button', { type: 'button', class: 'govuk-button govuk-button--secondary',
+                      onclick: () => { banner.remove(); form.querySelector('button')?.focus(); } }, 'Stay signed in'))));
+  (document.getElementById('main-content') || document.body).prepend(banner);
+  banner.scrollIntoView({ block: 'start' });
+  banner.focus({ preventScroll: true });
 }
 
 // ---- "My visits" and the visit page ----------------------------------------------------------------
