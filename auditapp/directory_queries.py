@@ -24,7 +24,7 @@ from .services.notifications import CATEGORY_LABELS
 
 # What a school may see in the directory (audit-templates.md §1.5): never Pending or Removed.
 SCHOOL_STATUSES = ("eligible", "conditional", "under_review", "suspended")
-LA_ROLES = ("maintainer", "qoe_teacher", "admin")
+LA_ROLES = ("maintainer", "qoe_teacher", "admin", "la_officer")  # see every status; no safeguarding detail
 AUDIT_ORDER = ("safeguarding", "health_safety", "quality_education")
 PAGE_SIZE = 20
 NAME_ORDER = (func.lower(func.coalesce(Provider.trading_name, Provider.legal_name)), Provider.id)

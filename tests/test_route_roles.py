@@ -37,9 +37,10 @@ MATRIX = {
     ("GET", "home.health"):            (200, 200, 200, 200, 200, 200, 200),
     ("GET", "visits.index"):           (302, 200, 200, 200, 200, 403, 403),
     ("GET", "visits.detail"):          (302, 200, 200, 404, 200, 403, 403),
-    ("GET", "directory.index"):        (302, 200, 200, 200, 403, 200, 403),
-    ("GET", "directory.provider"):     (302, 200, 200, 200, 403, 200, 403),
-    ("GET", "directory.export"):       (302, 200, 200, 200, 403, 200, 403),
+    # The directory and its API: schools and every LA role (LA officers too, read-only); never auditors.
+    ("GET", "directory.index"):        (302, 200, 200, 200, 403, 200, 200),
+    ("GET", "directory.provider"):     (302, 200, 200, 200, 403, 200, 200),
+    ("GET", "directory.export"):       (302, 200, 200, 200, 403, 200, 200),
     # Watching is for school users; the plain form POST is sent back to the provider's page.
     ("POST", "directory.watch"):       (302, 403, 403, 403, 403, 303, 403),
     ("POST", "directory.unwatch"):     (302, 403, 403, 403, 403, 303, 403),
@@ -47,8 +48,8 @@ MATRIX = {
     ("GET", "notifications.index"):    (302, 200, 200, 200, 200, 200, 200),
     ("POST", "notifications.read"):    (302, 404, 404, 404, 404, 303, 404),
     ("POST", "notifications.read_all"): (302, 303, 303, 303, 303, 303, 303),
-    ("GET", "api_v1.providers"):       (401, 200, 200, 200, 403, 200, 403),
-    ("GET", "api_v1.provider"):        (401, 200, 200, 200, 403, 200, 403),
+    ("GET", "api_v1.providers"):       (401, 200, 200, 200, 403, 200, 200),
+    ("GET", "api_v1.provider"):        (401, 200, 200, 200, 403, 200, 200),
     ("GET", "api_v1.openapi"):         (200, 200, 200, 200, 200, 200, 200),
     # Maintainers' pages on the world's first Eligible provider: admins read, only maintainers change;
     # the probe's empty forms are 422.

@@ -31,7 +31,7 @@ NAVIGATION = {
                    ("visits.index", "Visits"), ("grading.finalised", "Finalised this week"), ("reports.index", "Reports")],
     "school": [("home.index", "Home"), ("directory.index", "Directory"), ("placements.index", "Placements"),
                ("notifications.index", "Notifications")],
-    "la_officer": [("home.index", "Home"), ("dashboard.index", "Dashboard"), ("placements.index", "Placements")],
+    "la_officer": [("home.index", "Home"), ("dashboard.index", "Dashboard"), ("placements.index", "Placements"), ("directory.index", "Directory")],
     "admin": [("home.index", "Home"), ("admin.users", "Users"), ("admin.templates", "Templates"),
               ("sync_import.form", "Import device data"), ("review.queue", "Review"),
               ("maintainers.thresholds", "Roll-up settings"),

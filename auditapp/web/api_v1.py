@@ -1,6 +1,6 @@
 """The directory's read-only JSON API (`/api/v1`), described at /api/v1/openapi.json.
 
-Who may call it: any signed-in directory user (school staff and LA roles) with the session
+Who may call it: any signed-in directory user (school staff and LA roles, LA officers included) with the session
 cookie; auditors may not. Whoever calls, it gives the directory *as a school sees it* — the same
 visibility (never Pending, Removed or closed providers) and the same fields as the schools' pages
 and CSV — so one response shape serves everyone and caches never mix audiences. Every 200 carries
@@ -21,7 +21,7 @@ from .api_v1_openapi import DISCLAIMER, OPENAPI
 from .directory_forms import parse_filters
 
 bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
-API_ROLES = ("school", "maintainer", "qoe_teacher", "admin")
+API_ROLES = ("school", "maintainer", "qoe_teacher", "admin", "la_officer")
 DEFAULT_PER_PAGE, MAX_PER_PAGE = 50, 200
 
 

@@ -26,7 +26,7 @@ from .directory_forms import DELIVERIES, SPECIALISMS, parse_filters, query_args
 from .directory_forms import TIME_BASES as TIME_BASIS_LABELS
 
 bp = Blueprint("directory", __name__, url_prefix="/directory")
-DIRECTORY_ROLES = ("school", "maintainer", "qoe_teacher", "admin")
+DIRECTORY_ROLES = ("school", "maintainer", "qoe_teacher", "admin", "la_officer")
 FILTER_OPTIONS = {"districts": DISTRICTS, "provision_types": PROVISION_TYPES, "key_stages": KEY_STAGES,
                   "specialisms": SPECIALISMS, "time_bases": TIME_BASIS_LABELS, "deliveries": DELIVERIES}
 # Cells a spreadsheet would run as a formula (CSV injection) get a leading apostrophe.
