@@ -679,3 +679,37 @@ def test_each_conversation_is_a_group_named_by_its_reference(context: BrowserCon
     wait_saved(page)
     expect(page.get_by_role("group", name="Learner conversation L1", exact=True).get_by_label("Other notes")).to_have_value("")
     assert_accessible(page, "conversations")
+
+
+@pytest.mark.browser
+def test_a_sync_says_what_went_wrong_and_links_to_sign_in_when_the_session_ended(context: BrowserContext, page: Page,
+                                                                                 live_url):
+    # Given an auditor on a visit's safeguarding audit, whose server fails every push (nothing reaches it)
+    visit_id = capture_offline_ready(page, live_url, 3, "safeguarding")
+    expect(page.locator("#sync-status")).to_contain_text(ALL_SYNCED, timeout=15000)
+    failing = lambda route: route.fulfill(status=500, content_type="application/json",
+                                          body=json.dumps({"code": "server.error", "message": "Internal error"}))
+    page.route("**/sync/push", failing)
+    # When they rate an item
+    page.locator(f"#rating-{safe(rated_items(page)[0])}-met").check()
+    wait_saved(page)
+    # Then the status bar says the server had a problem, not that it cannot be reached
+    status = page.locator("#sync-status")
+    expect(status).to_contain_text("not synced: the server had a problem; it will be tried again", timeout=15000)
+    expect(status).not_to_contain_text("cannot be reached")
+    # When their session ends and the tablet syncs
+    page.unroute("**/sync/push")
+    context.clear_cookies()
+    page.get_by_role("button", name="Sync now").click()
+    # Then it says so with a link to sign in again, which brings them back to this audit
+    link = page.get_by_role("link", name="Sign in again to sync")
+    expect(link).to_be_visible(timeout=15000)
+    assert_accessible(page, "sign in again")
+    page.route("**/sync/push", failing)  # the test's server stays as it was
+    link.click()
+    page.get_by_label("Email address").fill(world.EMAIL["auditor"])
+    page.get_by_label("Password", exact=True).fill(world.PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{live_url}/capture/#visit={visit_id}&type=safeguarding")
+    expect(page.locator("h1.app-capture-title")).to_be_visible()
+    expect(page.get_by_role("link", name="Sign in again to sync")).to_be_hidden()

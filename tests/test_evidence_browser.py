@@ -8,6 +8,7 @@ with the SHA-256 the browser computed, and the rows with what the server verifie
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import socket
@@ -446,3 +447,37 @@ def test_answers_keep_syncing_while_the_file_store_is_unreachable(unreachable_s3
     warning.get_by_role("button", name="Stay signed in").click()
     expect(warning).to_be_hidden()
     expect(page.locator("h1.app-capture-title")).to_be_visible()
+
+
+@pytest.mark.browser
+def test_a_server_error_is_said_as_one_and_a_refused_file_says_why_and_is_not_sent_again(local_live, context: BrowserContext,
+                                                                                         page: Page):
+    # Given an auditor online on a visit's safeguarding audit, whose server fails every confirm with a 500
+    sign_in(page, local_live.url)
+    visit_id = make_available_offline(page, local_live.url, 0)
+    open_capture(page, local_live.url, visit_id, "safeguarding")
+    expect(page.locator("#sync-status")).to_contain_text(ALL_SYNCED, timeout=15000)
+    item = rated_items(page)[0]
+    page.route("**/evidence/*/confirm", lambda route: route.fulfill(
+        status=500, content_type="application/json", body=json.dumps({"code": "server.error", "message": "Internal error"})))
+    # When they photograph an item
+    attach(page, item, "photo", "exit.jpg", "image/jpeg", picture(page, 800, 600, "image/jpeg"))
+    # Then the status bar says the server had a problem and it is tried again, not that it cannot be reached
+    status = page.locator("#evidence-status")
+    expect(status).to_contain_text("The server had a problem; it will be tried again", timeout=30000)
+    expect(status).not_to_contain_text("cannot be reached")
+    # When the server refuses the file outright (a 4xx)
+    page.unroute("**/evidence/*/confirm")
+    refusals = []
+    page.route("**/evidence/*/confirm", lambda route: (refusals.append(route.request.url), route.fulfill(
+        status=403, content_type="application/json",
+        body=json.dumps({"code": "evidence.forbidden", "message": "You may not change this audit"}))))
+    page.get_by_role("button", name="Sync now").click()
+    # Then the item says the server refused it and why, and it is not sent again
+    expect(files_of(page, item)).to_contain_text("The server refused this file: You may not change this audit", timeout=30000)
+    expect(status).to_contain_text("1 evidence file was not accepted")
+    asked = len(refusals)
+    page.get_by_role("button", name="Sync now").click()
+    expect(page.locator("#sync-status")).to_contain_text(ALL_SYNCED, timeout=15000)
+    page.wait_for_timeout(2000)
+    assert len(refusals) == asked == 1

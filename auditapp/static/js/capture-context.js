@@ -4,6 +4,7 @@ import { recordKey, writeBefore } from './store.js';
 import { saveFields } from './outbox.js';
 import { syncSoon } from './sync-loop.js';
 import { refreshCountsSoon } from './sync-status.js';
+import { h } from './capture-dom.js';
 
 // Measurements for tests and the release note: save = ms from the user's input event to "Saved on this
 // device"; open/render = ms to a rendered audit; inflight = saves not yet complete; saver = where saves run
@@ -164,6 +165,25 @@ export function applyReadOnly() {
   for (const el of main.querySelectorAll('.app-section input, .app-section textarea, .app-section select, [data-edit]')) {
     el.disabled = readOnly;
   }
+}
+
+// ---- signing in again ---------------------------------------------------------------------------------
+
+const signInNeeded = new Set();
+
+/** Show or hide the "Sign in again to sync" link for one part of the screen (sync, uploads): shown while any needs it.
+ * Signing in brings the auditor back to this audit (`next`); the changes wait on the tablet meanwhile. */
+export function needSignIn(part, needed) {
+  if (needed) signInNeeded.add(part);
+  else signInNeeded.delete(part);
+  const holder = C && C.el.signIn;
+  if (!holder) return;
+  if (!holder.firstChild) {
+    const next = `${window.location.pathname}${window.location.hash}`;
+    holder.append(h('a', { class: 'govuk-link', href: `/sign-in?next=${encodeURIComponent(next)}`, text: 'Sign in again to sync' }),
+      ' Your changes stay on this tablet until then.');
+  }
+  holder.hidden = !signInNeeded.size;
 }
 
 // ---- progress -------------------------------------------------------------------------------------

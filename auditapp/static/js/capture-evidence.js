@@ -8,7 +8,7 @@ import { EvidenceError, formatSize, limitsOf, prepare } from './evidence-media.j
 import { queueEvidence, withdrawEvidence } from './evidence-store.js';
 import { onUploads, uploads } from './evidence-uploader.js';
 import { errorMessage, h, safe, setError } from './capture-dom.js';
-import { C, timings } from './capture-context.js';
+import { C, needSignIn, timings } from './capture-context.js';
 
 timings.evidence = timings.evidence || [];      // preparation of each file (decode, downscale, hash): ms and sizes
 timings.uploadProgress = timings.uploadProgress || []; // every progress report: [evidence id, loaded, total]
@@ -222,6 +222,7 @@ function waitText(u) {
       if (!n) return '';
       return u.store === false ? `${files} because the server cannot be reached. They are tried again ${when}`
         : `${files} because the file store cannot be reached. Answers keep syncing. Evidence is tried again ${when}`;
+    case 'server_error': return n ? `The server had a problem; it will be tried again ${when}. ${files}` : '';
     case 'registering': return n ? `${files} for the server to record them; tried again ${when}` : '';
     case 'signin': return n ? `${files}: sign in again to upload them` : '';
     default: return n ? `${files} to upload` : '';
@@ -243,6 +244,7 @@ function showUploads(u) {
   const rejected = u.rejected ? `${u.rejected} evidence ${u.rejected === 1 ? 'file was' : 'files were'} not accepted: see the item for the reason` : '';
   const text = [waitText(u), rejected].filter(Boolean).join('. ');
   if (C.el.evidenceStatus.textContent !== text) C.el.evidenceStatus.textContent = text;
+  needSignIn('uploads', u.phase === 'signin' && u.waiting > 0);
   if (u.phase === 'uploading' && u.current) {
     const { current } = u;
     timings.uploadProgress.push([current.id, current.loaded, current.total]);

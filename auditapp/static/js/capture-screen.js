@@ -126,6 +126,7 @@ function renderAudit(root) {
     h('div', { class: 'app-capture-bar__status' },
       h('p', { class: 'govuk-body-s app-status', role: 'status', 'aria-live': 'polite', id: 'sync-status' },
         C.el.statusText, h('br'), C.el.statusDetail),
+      C.el.signIn = h('p', { class: 'govuk-body-s app-status', id: 'sign-in-again', hidden: true }),
       renderEvidenceStatus()),
     h('div', { class: 'app-capture-bar__actions' },
       h('button', { type: 'button', class: 'govuk-button govuk-button--secondary app-button--small', id: 'sync-now',

@@ -3,7 +3,7 @@
 import { formatBytes, get } from './store.js';
 import { attentionList, discardAttention, exportOutbox } from './outbox.js';
 import { h, hhmm, safe } from './capture-dom.js';
-import { applyReadOnly, C, isReadOnly, updateProgress } from './capture-context.js';
+import { applyReadOnly, C, isReadOnly, needSignIn, updateProgress } from './capture-context.js';
 import { renderRated, renderTyped, updateFlags } from './capture-items.js';
 import { referenceOf, renderConversation } from './capture-conversations.js';
 
@@ -22,11 +22,12 @@ export function renderStatus(s) {
   if (C.el.statusText.textContent !== text) C.el.statusText.textContent = text;
   const parts = [`${pending} ${pending === 1 ? 'change' : 'changes'} waiting to sync`];
   if (s.phase === 'offline') parts.push('offline: changes are sent when there is signal');
-  if (s.phase === 'error' && s.message) parts.push(`not synced: ${s.message}; trying again shortly`);
+  if (s.phase === 'error' && s.message) parts.push(`not synced: ${s.message}`);
   parts.push(`storage used ${formatBytes(s.usage)}`);
   const detail = parts.join(' · ');
   if (C.el.statusDetail.textContent !== detail) C.el.statusDetail.textContent = detail;
   C.el.exportButton.hidden = !pending;
+  needSignIn('sync', s.phase === 'error' && s.signIn);
   if (s.attention !== lastAttention || s.changed.length) {
     lastAttention = s.attention;
     renderAttention(s.attention);

@@ -19,7 +19,7 @@ const UNSAFE_HEADERS = new Set(['content-length', 'host', 'connection']);
 
 // ---- status --------------------------------------------------------------------------------------
 
-/** phase: idle | offline | blocked (answers first) | uploading | unreachable | registering | signin | done */
+/** phase: idle | offline | blocked (answers first) | uploading | unreachable | server_error | registering | signin | done */
 const channelOfUploads = channel({ phase: 'idle', waiting: 0, rejected: 0, current: null, message: '', retryAt: null, changed: [] });
 export const uploads = channelOfUploads.state;
 export const onUploads = channelOfUploads.on;
@@ -67,6 +67,9 @@ class Unreachable extends Error {
   }
 }
 class SignIn extends Error {}
+/** The app answered but had a problem (5xx): back off and try again, saying so (it is not out of reach). */
+class ServerProblem extends Error {}
+const CSRF_FAILED = 'request.csrf_failed'; // the session's token changed: a new run fetches the new one
 
 async function run() {
   const queue = await uploadQueue();
@@ -94,8 +97,11 @@ async function run() {
   } catch (error) {
     if (error instanceof SignIn) { emit({ ...base, phase: 'signin', current: null, message: error.message }); return; }
     const offline = !navigator.onLine;
-    emit({ ...base, waiting: (await uploadQueue()).records.filter((r) => r.status === 'expected').length, current: null,
-           phase: offline ? 'offline' : 'unreachable', store: !(error instanceof Unreachable) || error.store,
+    const left = await uploadQueue();
+    emit({ ...base, waiting: left.records.filter((r) => r.status === 'expected').length, current: null,
+           rejected: left.records.filter((r) => r.status === 'rejected').length,
+           phase: offline ? 'offline' : error instanceof ServerProblem ? 'server_error' : 'unreachable',
+           store: !(error instanceof Unreachable) || error.store,
            message: offline ? '' : error.message, retryAt: offline ? null : retryLater('unreachable') });
   }
 }
@@ -145,8 +151,17 @@ async function request(method, url, csrf = null) {
   if (response.status === 401) throw new SignIn('Sign in again to upload evidence');
   const body = await response.json().catch(() => null);
   if (response.status === 503) throw new Unreachable('The file store cannot be reached');
-  if (response.status >= 500) throw new Unreachable(`The server answered ${response.status}`, false);
-  return { ok: response.ok, status: response.status, code: body && body.code, body };
+  if (response.status >= 500) throw new ServerProblem(`The server had a problem (${response.status})`);
+  const code = body && body.code;
+  if (code === CSRF_FAILED) throw new ServerProblem('The server did not accept this page’s security token');
+  return { ok: response.ok, status: response.status, code, body };
+}
+
+/** A 4xx answer about one file that asking again will not change: the file is refused, with the server's words. */
+async function refuse(record, answer) {
+  const message = (answer.body && answer.body.message) || answer.code || `it answered ${answer.status}`;
+  await settle(record, { status: 'rejected', problem: { code: answer.code || String(answer.status),
+                                                        message: `The server refused this file: ${message}` } });
 }
 
 /** Settles to {value} or {error}: a step running beside another must never become an unhandled rejection. */
@@ -222,9 +237,9 @@ async function prepare(record, csrf) {
     await settle(record, { status: 'rejected', problem: { code: target.code, message: (target.body && target.body.message) || target.code } });
     return { outcome: 'done' };
   }
-  if (!target.ok) {
-    await settle(record, { problem: { code: target.code || String(target.status), message: (target.body && target.body.message) || `The server answered ${target.status}` } });
-    return { outcome: 'wait' };
+  if (!target.ok) { // a refusal (403 not the user's audit, 409 finalised, …): never asked for again
+    await refuse(record, target);
+    return { outcome: 'done' };
   }
   const blob = await blobOf(record.id);
   return blob ? { target: target.body, blob } : { outcome: 'done' };
@@ -263,7 +278,8 @@ async function confirm(record, csrf) {
   }
   if (await settledByServer(record, answer.code)) return 'done';
   if (RETRY_CONFIRM.has(answer.code)) return 'again';
-  throw new Unreachable(`The server answered ${answer.status}${answer.code ? ` (${answer.code})` : ''}`);
+  if (answer.status >= 400 && answer.status < 500) { await refuse(record, answer); return 'done'; }
+  throw new ServerProblem(`The server answered ${answer.status}${answer.code ? ` (${answer.code})` : ''}`);
 }
 
 /** PUT the bytes with exactly the target's headers; resolves {ok, status} (status 0: no connection). */

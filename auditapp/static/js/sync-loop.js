@@ -61,11 +61,19 @@ export function withLock(name, work) {
   return work();
 }
 
+/** Why a sync did not go through, in words for the status bar: no connection, the server had a problem (5xx),
+ * it refused (4xx, with its message) or the session ended (401: sign in again). */
 class SyncFailure extends Error {
   constructor(message, httpStatus = 0) {
     super(message);
     this.httpStatus = httpStatus;
   }
+}
+
+function answerFailure(status, body) {
+  if (status >= 500) return new SyncFailure('the server had a problem; it will be tried again shortly', status);
+  const said = body && (body.message || (body.error && body.error.message) || body.code || (body.error && body.error.code));
+  return new SyncFailure(`the server refused the changes: ${said || `it answered ${status}`}; they are tried again shortly`, status);
 }
 
 async function fetchJSON(url, options = {}) {
@@ -76,19 +84,15 @@ async function fetchJSON(url, options = {}) {
     response = await fetch(url, { credentials: 'same-origin', cache: 'no-store', signal: controller.signal, ...options,
                                   headers: { Accept: 'application/json', ...(options.headers || {}) } });
   } catch (error) {
-    throw new SyncFailure('No connection to the server');
+    throw new SyncFailure('the server cannot be reached; trying again shortly');
   } finally {
     clearTimeout(timeout);
   }
-  if (response.status === 401) throw new SyncFailure('Sign in again to sync', 401);
-  if (response.status === 403) throw new SyncFailure('The server refused the sync (403)', 403);
+  if (response.status === 401) throw new SyncFailure('sign in again to sync', 401);
   const type = response.headers.get('Content-Type') || '';
-  if (!type.includes('json')) throw new SyncFailure(`The server answered ${response.status}`, response.status);
-  const body = await response.json().catch(() => null);
-  if (!response.ok) {
-    const code = body && (body.code || (body.error && body.error.code));
-    throw new SyncFailure(`The server answered ${response.status}${code ? ` (${code})` : ''}`, response.status);
-  }
+  const body = type.includes('json') ? await response.json().catch(() => null) : null;
+  if (!response.ok) throw answerFailure(response.status, body);
+  if (!body) throw answerFailure(500, null); // a 200 that is not our JSON (a proxy's page): the server side's problem
   return body;
 }
 
@@ -261,12 +265,12 @@ async function cycle() {
     const now = new Date().toISOString();
     await tx(['meta'], 'readwrite', (s) => req(s.meta.put(now, 'last_synced')));
     backoff = 0;
-    await refreshCounts({ phase: status.pending ? 'waiting' : 'synced', message: '', changed });
+    await refreshCounts({ phase: status.pending ? 'waiting' : 'synced', message: '', signIn: false, changed });
   } catch (error) {
     backoff = backoff ? Math.min(backoff * 2, BACKOFF_MAX) : BACKOFF_FIRST;
     if (timer) clearTimeout(timer);
     timer = setTimeout(() => { timer = null; requestSync(); }, backoff);
-    await refreshCounts({ phase: navigator.onLine ? 'error' : 'offline', changed,
+    await refreshCounts({ phase: navigator.onLine ? 'error' : 'offline', changed, signIn: error.httpStatus === 401,
                           message: error instanceof SyncFailure ? error.message : String(error && error.message || error) });
   }
 }

@@ -19,7 +19,8 @@ export function channel(state) {
   };
 }
 
-const sync = channel({ phase: 'idle', pending: 0, attention: 0, lastSynced: null, message: '', usage: null, changed: [] });
+// signIn: the last sync was refused because the session ended (the screen links to the sign-in page).
+const sync = channel({ phase: 'idle', pending: 0, attention: 0, lastSynced: null, message: '', signIn: false, usage: null, changed: [] });
 export const status = sync.state;
 export const onStatus = sync.on;
 export const setStatus = sync.emit;
