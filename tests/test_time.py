@@ -4,6 +4,8 @@ calendar dates; and the pages that once mixed naive and aware datetimes answer."
 from __future__ import annotations
 
 import ast
+import io
+import uuid
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from auditapp import clock
 from auditapp.models import Audit, AuditLogEntry, Base
 from auditapp.services import audit_log, csv_export, reports, users
 from auditapp.services.errors import DomainError
+from auditapp.storage.local import LocalBlobStore
 
 from . import report_helpers as rh
 from . import world
@@ -81,6 +84,19 @@ def test_a_models_default_timestamp_comes_from_the_clock(db_session):
     entry = db_session.scalars(select(AuditLogEntry).where(AuditLogEntry.action == "time.check")).one()
     db_session.expire(entry)
     assert entry.at == moment and entry.at.tzinfo is not None
+
+
+def test_the_local_store_stamps_its_files_with_the_apps_clock(tmp_path):
+    """Confirm compares a file's write time with its upload expiry: both must come from the one clock."""
+    store = LocalBlobStore(tmp_path / "evidence")
+    moment = datetime(2026, 3, 4, 10, 30, 15, tzinfo=timezone.utc)
+    whole, streamed = (f"evidence/{uuid.uuid4()}/{uuid.uuid4()}" for _ in range(2))
+    with clock.frozen(moment):
+        store.put(whole, b"x" * 10, "image/jpeg")
+        store.put_stream(streamed, io.BytesIO(b"y" * 10), "image/jpeg", max_bytes=100)
+    for key in (whole, streamed):
+        assert abs(store.head(key).modified_at - moment) < timedelta(milliseconds=1)
+        assert abs(store.scan(key).modified_at - moment) < timedelta(milliseconds=1)
 
 
 # ---- timestamps aware UTC, end to end ----------------------------------------------------------

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import BinaryIO
 
+from .. import clock
 from . import (PREFIX_BYTES, BlobInfo, BlobNotFound, BlobScan, BlobTooLarge, UploadTarget, check_expires_in,
                upload_headers, validate_content_type, validate_key, validate_upload)
 
@@ -74,6 +75,7 @@ class LocalBlobStore:
                         raise BlobTooLarge(f"more than {max_bytes} bytes")
                     f.write(chunk)
             _atomic_write(path.with_name(path.name + _META_SUFFIX), content_type.encode("ascii"))
+            _stamp(tmp)
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
@@ -172,12 +174,20 @@ class LocalBlobStore:
         return path
 
 
+def _stamp(path: str) -> None:
+    """Set the file's write time from the app's clock: confirm compares it with upload expiries set by that clock
+    (the kernel's time is another clock, which a frozen clock or libfaketime does not move)."""
+    moment = clock.now().timestamp()
+    os.utime(path, (moment, moment))
+
+
 def _atomic_write(path: Path, data: bytes) -> None:
     """Write `data` to a temporary file beside `path`, then rename it over `path`."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+        _stamp(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
