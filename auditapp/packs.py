@@ -14,6 +14,7 @@ from .queries import audit_types_of, visit_for
 from .services.access import CAPTURE_TYPES
 from .services.audits import audit_id_for
 from .services.capture_rules import SPECS
+from .services.review import returned_comments
 from .services.templates import latest_version
 
 ENTITIES = {"answers": (Answer, "answer"), "policy_checks": (PolicyCheck, "policy_check"),
@@ -35,7 +36,8 @@ def visit_pack(session: Session, user: User, visit_id: int, limits: dict) -> dic
         audits.append({"audit_id": str(audit_id), "audit_type": audit_type, "title": AUDIT_TYPE_LABELS[audit_type],
                        "on_server": existing is not None, "status": existing.status if existing else "draft",
                        "version": existing.version if existing else 0, "template_version_id": version.id,
-                       "template": version.content})
+                       "template": version.content,
+                       "review_comments": returned_comments(session, [existing])[existing.id] if existing else []})
     records = {name: [serialise(entity, row, SPECS[entity])
                       for row in session.scalars(select(model).where(model.audit_id.in_(ids)))]
                for name, (model, entity) in ENTITIES.items()}

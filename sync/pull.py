@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from auditapp.models import (Action, Answer, Audit, ChangeLogEntry, Conversation, Evidence, PolicyCheck, User, Visit,
                              VisitAssignment)
-from auditapp.services import evidence
+from auditapp.services import evidence, review
 from auditapp.services.capture_rules import SPECS
 
 MAX_PULL = 1000
@@ -42,11 +42,15 @@ def _current_state(session: Session, entries) -> dict:
         by_entity.setdefault(e.entity, set()).add(uuid.UUID(e.entity_id))
     for entity, ids in by_entity.items():
         if entity == "audit":
-            for audit in session.scalars(select(Audit).where(Audit.id.in_(ids))):
+            audits = session.scalars(select(Audit).where(Audit.id.in_(ids))).all()
+            comments = review.returned_comments(session, audits)
+            for audit in audits:
                 state[("audit", str(audit.id))] = {"id": str(audit.id), "visit_id": audit.visit_id,
                                                    "audit_type": audit.audit_type, "status": audit.status,
                                                    "version": audit.version,
-                                                   "template_version_id": audit.template_version_id}
+                                                   "template_version_id": audit.template_version_id,
+                                                   "review_round": audit.review_round,
+                                                   "review_comments": comments[audit.id]}
         elif entity == "evidence":
             for row in session.scalars(select(Evidence).where(Evidence.id.in_(ids))):
                 state[("evidence", str(row.id))] = evidence.serialise(row)

@@ -7,7 +7,7 @@ from sqlalchemy import delete, text
 from auditapp.db import bind
 from auditapp.models import ChangeLogEntry
 from auditapp.services.changes import log_changes
-from sync.client import answer
+from sync.client import answer, mutation
 
 from .sync_helpers import device_for
 
@@ -83,3 +83,25 @@ def test_change_log_writers_are_serialised_so_a_pull_never_skips_an_open_transac
         with binding.engine.begin() as conn:
             conn.execute(delete(ChangeLogEntry).where(ChangeLogEntry.entity == "probe"))
         binding.engine.dispose()
+
+
+def test_a_returned_audit_comes_back_with_the_reviewers_comments_in_the_pull_and_the_pack(client, auth, db_session):
+    from auditapp.services import review
+    from .review_helpers import LEAD, by_email, sign_in, submitted_audit
+    audit = submitted_audit(db_session)
+    review.return_audit(db_session, by_email(db_session, LEAD), audit.id, audit.version, "Please check the dates",
+                        {"SG-1.2": "Which policy did you see?"})
+    db_session.flush()
+    sign_in(auth, "auditor@assure.example.org")
+    device = device_for(client, db_session)
+    pulled = [c["data"] for c in device.client.pull_all() if c["entity"] == "audit" and c["entity_id"] == str(audit.id)]
+    assert pulled[-1]["status"] == "returned" and pulled[-1]["review_round"] == 1
+    assert pulled[-1]["review_comments"] == [{"item_key": None, "body": "Please check the dates"},
+                                             {"item_key": "SG-1.2", "body": "Which policy did you see?"}]
+    pack = client.get(f"/capture/packs/{audit.visit_id}").get_json()
+    packed = next(a for a in pack["audits"] if a["audit_id"] == str(audit.id))
+    assert packed["review_comments"] == pulled[-1]["review_comments"]
+    # Once resubmitted, the comments are answered: the tablet gets none
+    assert device.push(mutation("audit.submit", audit.id, {}))[0]["status"] == "applied"
+    pulled = [c["data"] for c in device.client.pull_all() if c["entity"] == "audit" and c["entity_id"] == str(audit.id)]
+    assert pulled[-1]["status"] == "submitted" and pulled[-1]["review_comments"] == []

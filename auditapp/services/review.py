@@ -248,6 +248,20 @@ def finalise_blockers(session: Session, audit: Audit) -> list[str]:
     return blockers
 
 
+def returned_comments(session: Session, audits) -> dict[uuid.UUID, list[dict]]:
+    """For the tablet (pull feed, visit pack): per audit, the comments it was returned with, overall first, while it
+    is returned; an audit in any other state has none to act on."""
+    rounds = {audit.id: audit.review_round for audit in audits if audit.status == "returned"}
+    found: dict[uuid.UUID, list[dict]] = {audit.id: [] for audit in audits}
+    if rounds:
+        rows = session.scalars(select(ReviewComment).where(ReviewComment.audit_id.in_(rounds))
+                               .order_by(ReviewComment.item_key.is_not(None), ReviewComment.id))
+        for row in rows:
+            if row.review_round == rounds[row.audit_id]:
+                found[row.audit_id].append({"item_key": row.item_key, "body": row.body})
+    return found
+
+
 def comments_of(session: Session, audit_id: uuid.UUID) -> list[ReviewComment]:
     """Every review comment on an audit, oldest round first."""
     return list(session.scalars(select(ReviewComment).where(ReviewComment.audit_id == audit_id)

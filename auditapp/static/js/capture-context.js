@@ -4,7 +4,7 @@ import { recordKey, writeBefore } from './store.js';
 import { saveFields } from './outbox.js';
 import { syncSoon } from './sync-loop.js';
 import { refreshCountsSoon } from './sync-status.js';
-import { h } from './capture-dom.js';
+import { h, safe } from './capture-dom.js';
 
 // Measurements for tests and the release note: save = ms from the user's input event to "Saved on this
 // device"; open/render = ms to a rendered audit; inflight = saves not yet complete; saver = where saves run
@@ -165,6 +165,52 @@ export function applyReadOnly() {
   for (const el of main.querySelectorAll('.app-section input, .app-section textarea, .app-section select, [data-edit]')) {
     el.disabled = readOnly;
   }
+}
+
+// ---- returned for changes ----------------------------------------------------------------------------
+
+/** The comments the audit was returned with, while it waits here for changes (none once resubmitted). */
+function returnedComments() {
+  const audit = auditRecord();
+  if (!audit || audit.status !== 'returned' || audit.submitted_local) return null;
+  return audit.review_comments || [];
+}
+
+/** Where an item's review comment goes (filled by renderReturned). */
+export function itemComment(itemKey) {
+  const holder = h('div', { class: 'app-item-review', id: `review-comment-${safe(itemKey)}` });
+  fillItemComment(holder, itemKey, returnedComments() || []);
+  return holder;
+}
+
+function fillItemComment(holder, itemKey, comments) {
+  holder.replaceChildren(...comments.filter((c) => c.item_key === itemKey).map((c) => h('div', { class: 'govuk-inset-text' },
+    h('strong', { text: 'Reviewer’s comment: ' }), c.body)));
+}
+
+/** The "Returned for changes" banner (overall comments, and each item's comment linked to its item), and each
+ * item's comment beside it; all gone once the audit is submitted again. */
+export function renderReturned() {
+  if (!C || !C.el.returned) return;
+  const comments = returnedComments();
+  for (const holder of document.querySelectorAll('.app-item-review')) {
+    fillItemComment(holder, holder.id.replace('review-comment-', ''), []);
+  }
+  if (!comments) { C.el.returned.replaceChildren(); return; }
+  for (const c of comments) {
+    const holder = c.item_key && document.getElementById(`review-comment-${safe(c.item_key)}`);
+    if (holder) fillItemComment(holder, c.item_key, comments);
+  }
+  const link = (key) => `#visit=${C.pack.visit_id}&type=${C.audit.audit_type}&item=${key}`;
+  const onItems = comments.filter((c) => c.item_key);
+  C.el.returned.replaceChildren(h('div', { class: 'govuk-notification-banner', role: 'region', 'aria-labelledby': 'returned-title' },
+    h('div', { class: 'govuk-notification-banner__header' },
+      h('h2', { class: 'govuk-notification-banner__title', id: 'returned-title', text: 'Returned for changes' })),
+    h('div', { class: 'govuk-notification-banner__content' },
+      h('p', { class: 'govuk-notification-banner__heading', text: 'A reviewer returned this audit. Make the changes they ask for, then submit it again.' }),
+      comments.filter((c) => !c.item_key).map((c) => h('p', { class: 'govuk-body', text: c.body })),
+      onItems.length ? h('ul', { class: 'govuk-list govuk-list--bullet' }, onItems.map((c) => h('li', {},
+        h('a', { class: 'govuk-notification-banner__link', href: link(c.item_key), text: c.item_key }), `: ${c.body}`))) : null)));
 }
 
 // ---- signing in again ---------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 // typed header answers. Every change is a commit() (record + outbox mutation).
 import { uuid7 } from './outbox.js';
 import { addDays, h, humanise, itemHint, legend, longDate, monthsBefore, radioGroup, safe, setError, textControl } from './capture-dom.js';
-import { actionFor, answerKey, C, commit, policyKey, shown } from './capture-context.js';
+import { actionFor, answerKey, C, commit, itemComment, policyKey, shown } from './capture-context.js';
 import { renderEvidence } from './capture-evidence.js';
 
 const RATINGS = [['met', 'Met'], ['partially_met', 'Partially met'], ['not_met', 'Not met'], ['not_applicable', 'N/A']];
@@ -31,6 +31,7 @@ export function renderRated(item) {
       itemHint(item, hintId),
       h('div', { class: 'app-item__flags', id: `flags-${k}` }),
       radioGroup(`rating-${k}`, `rating-${k}`, RATINGS, rating, (value, event) => onRating(item, value, event))),
+    itemComment(item.key),
     reasonPanel,
     actionHolder,
     note.group,

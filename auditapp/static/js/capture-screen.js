@@ -5,7 +5,7 @@ import { submitAudit } from './outbox.js';
 import { requestSync, startSync } from './sync-loop.js';
 import { onStatus, refreshCounts } from './sync-status.js';
 import { fill, flushTexts, h, humanise, longDate, persist, safe, summaryRow } from './capture-dom.js';
-import { applyReadOnly, buildContext, C, isAnswered, setContext, startSaver, timings, updateProgress } from './capture-context.js';
+import { applyReadOnly, buildContext, C, isAnswered, renderReturned, setContext, startSaver, timings, updateProgress } from './capture-context.js';
 import { renderRated, renderTyped } from './capture-items.js';
 import { renderConversations } from './capture-conversations.js';
 import { openConcern, renderConcernDialog } from './capture-concern.js';
@@ -160,6 +160,7 @@ function renderAudit(root) {
   C.el.progress = new Map();
   C.el.overall = h('p', { class: 'govuk-body app-overall' });
   C.el.readOnly = h('div', { class: 'govuk-inset-text', hidden: true, id: 'read-only-note' });
+  C.el.returned = h('div', { id: 'returned' });
 
   const body = sections.map((section) => {
     const progress = h('p', { class: 'govuk-body-s app-progress', id: `progress-${safe(section.key)}` });
@@ -176,6 +177,7 @@ function renderAudit(root) {
     h('span', { class: 'govuk-caption-l', text: `${pack.provider.name}, ${pack.site.name}` }),
     h('h1', { class: 'govuk-heading-xl app-capture-title', text: template.title || audit.title }),
     C.el.readOnly,
+    C.el.returned,
     identity,
     C.el.overall,
     jumpList,
@@ -185,6 +187,7 @@ function renderAudit(root) {
     renderConcernDialog());
   updateProgress();
   applyReadOnly();
+  renderReturned();
 }
 
 // ---- submit -------------------------------------------------------------------------------------
@@ -240,6 +243,7 @@ async function onConfirmSubmit() {
   C.records.set(audit.key, audit);
   C.el.statusText.textContent = 'Saved on this device';
   applyReadOnly();
+  renderReturned();
   refreshCounts({ phase: 'saved' });
   requestSync();
 }

@@ -3,7 +3,7 @@
 import { formatBytes, get } from './store.js';
 import { attentionList, discardAttention, exportOutbox } from './outbox.js';
 import { h, hhmm, safe } from './capture-dom.js';
-import { applyReadOnly, C, isReadOnly, needSignIn, updateProgress } from './capture-context.js';
+import { applyReadOnly, C, isReadOnly, needSignIn, renderReturned, updateProgress } from './capture-context.js';
 import { renderRated, renderTyped, updateFlags } from './capture-items.js';
 import { referenceOf, renderConversation } from './capture-conversations.js';
 
@@ -108,4 +108,5 @@ async function refreshFromStore(keys) {
   }
   updateProgress();
   if (readOnlyChanged || isReadOnly()) applyReadOnly();
+  if (readOnlyChanged) renderReturned();
 }

@@ -152,6 +152,7 @@ export function auditRecord(local, audit, visitId) {
   const reopened = audit.status === 'returned' && (audit.version || 0) > (base.version || 0);
   return { ...base, visit_id: visitId, audit_type: audit.audit_type, template_version_id: audit.template_version_id,
            on_server: Boolean(base.on_server || audit.on_server), status: audit.status,
+           review_comments: audit.review_comments || [], // what a reviewer returned it with (PROTOCOL.md "Pull")
            submitted_local: reopened ? false : Boolean(base.submitted_local),
            version: Math.max(base.version || 0, audit.version || 0) };
 }

@@ -195,6 +195,7 @@ function applyPull(page) {
           // A reviewer returning the audit makes it editable on the device again.
           const reopened = data.status === 'returned' && (data.version || 0) > (audit.version || 0);
           await req(s.records.put({ ...audit, on_server: true, status: data.status,
+                                    review_comments: data.review_comments || [],
                                     submitted_local: reopened ? false : audit.submitted_local,
                                     version: Math.max(audit.version || 0, data.version || 0) }));
           changed.push(key);
