@@ -57,6 +57,7 @@ MATRIX = {
     ("GET", "maintainers.provider"):          (302, 200, 200, 403, 403, 403, 403),
     ("GET", "maintainers.why"):               (302, 200, 200, 403, 403, 403, 403),
     ("POST", "maintainers.decide"):           (302, 403, 422, 403, 403, 403, 403),
+    ("POST", "concerns.triage"):              (302, 403, 422, 403, 403, 403, 403),  # empty note: 422
     ("GET", "maintainers.history"):           (302, 200, 200, 403, 403, 403, 403),
     ("GET", "maintainers.summary"):           (302, 200, 200, 403, 403, 403, 403),
     ("GET", "maintainers.thresholds"):        (302, 200, 200, 403, 403, 403, 403),
@@ -179,6 +180,8 @@ def _url(app, db_session, rule):
         args["user_id"] = world.user(db_session, "auditor").id
     if "conflict_id" in rule.arguments:
         args["conflict_id"] = 0  # none: the role check and the form answer first
+    if "concern_id" in rule.arguments:
+        args["concern_id"] = "00000000-0000-0000-0000-000000000000"  # none: the role check and the note answer first
     if "notification_id" in rule.arguments:
         from auditapp.models import Notification
         note = Notification(user_id=world.user(db_session, "school").id, kind="status_changed",

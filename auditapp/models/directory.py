@@ -32,6 +32,7 @@ class SafeguardingConcern(Base):
     status: Mapped[str] = mapped_column(String(20), default="open")
     triaged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     triaged_at: Mapped[datetime | None] = mapped_column(TZDateTime)
+    triage_note: Mapped[str | None] = mapped_column(Text)  # what the maintainer did; maintainers only, never logged
     version: Mapped[int] = mapped_column(default=1)
 
 

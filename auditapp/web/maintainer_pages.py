@@ -12,7 +12,7 @@ from .. import clock, maintainer_queries as mq
 from ..models import Organisation, Provider, Site, User
 from ..models.enums import (AUDIT_TYPES, DELIVERY_MODES, DIRECTORY_STATUS_LABELS, DISTRICTS, KEY_STAGES,
                             PROVISION_TYPES, TIME_BASES, TRIGGER_KINDS, TRIGGER_LABELS)
-from ..services import decisions, rollup
+from ..services import concerns, decisions, rollup
 from ..services.errors import NotFound
 from ..services.scoring import OUTCOME_LABELS
 
@@ -21,9 +21,10 @@ DELIVERY_LABELS = {"in_person": "In person", "online": "Online", "hybrid": "In p
 PROVISION_LABELS = {t: t.capitalize() for t in PROVISION_TYPES}
 GRADE_LABELS = {"strong": "Strong", "secure": "Secure", "developing": "Developing", "weak": "Weak"}
 ACTION_STATUS_LABELS = {"open": "Open", "provider_done": "Provider says done", "overdue": "Overdue"}
-CAUSE_LABELS = {"finalise": "an audit was finalised", "action": "an action changed", "concern": "a concern was raised",
-                "decision": "a maintainer's decision", "rollup": "the daily roll-up (dates)",
-                "provider_edit": "the provider's record changed", "trigger": "a re-audit trigger was recorded"}
+CAUSE_LABELS = {"finalise": "an audit was finalised", "action": "an action changed",
+                "concern": "a concern was raised or triaged", "decision": "a maintainer's decision",
+                "rollup": "the daily roll-up (dates)", "provider_edit": "the provider's record changed",
+                "trigger": "a re-audit trigger was recorded"}
 DECISION_LABELS = {"approve": "Approved the first listing", "clear_review": "Cleared the review",
                    "suspend": "Suspended", "reinstate": "Reinstated",
                    "confirm_reinstatement": "Confirmed the reinstatement", "remove": "Removed"}
@@ -85,6 +86,7 @@ def provider_context(session: Session, provider: Provider, user: User, **extra) 
     return {"provider": provider, "why": mq.why(session, provider, today()), "options":
             decision_options(session, provider, user), "pending": pending, "trigger_kinds": TRIGGER_KINDS,
             "trigger_labels": TRIGGER_LABELS, "form": {}, "errors": {}, "stale": None, "refused": None,
+            "concerns": concerns.provider_concerns(session, provider.id),
             **labels(), **extra}
 
 
