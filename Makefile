@@ -1,4 +1,4 @@
-# auditapp developer commands. `make run` serves the demo on http://127.0.0.1:5000 (SQLite in instance/).
+# auditapp developer commands. `make run` serves the demo on http://127.0.0.1:5000 (embedded PostgreSQL in instance/).
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 VENV := .venv
@@ -9,7 +9,7 @@ PORT ?= 5000
 .DEFAULT_GOAL := help
 
 help:
-	@echo "make run     install (if pyproject.toml changed), migrate, seed the demo, serve on http://$(HOST):$(PORT)"
+	@echo "make run     install (if pyproject.toml changed), start PostgreSQL in instance/, migrate, seed the demo, serve on http://$(HOST):$(PORT)"
 	@echo "make test    PostgreSQL + moto S3 + pytest (args: make test ARGS='-k foo')"
 	@echo "make bench   benchmarks (.ci/bench.sh)"
 	@echo "make vendor  re-vendor govuk-frontend and htmx from npm into auditapp/static/vendor/"
@@ -23,10 +23,10 @@ $(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
 	$(VENV)/bin/pip install -q -e . 2>&1 | { grep -v 'is ignored' || true; }
 	touch $@
 
+# audit-tools dev-run: starts the embedded PostgreSQL (instance/pgdata), migrates, seeds, rolls up, serves;
+# Ctrl-C stops the web server and then PostgreSQL.
 run: $(VENV)/.installed
-	$(VENV)/bin/audit-tools dev-prepare
-	AUDITAPP_SECRET_KEY=$$(cat instance/secret_key) AUDITAPP_SESSION_COOKIE_SECURE=false \
-	  $(VENV)/bin/flask --app wsgi:app run --host $(HOST) --port $(PORT)
+	$(VENV)/bin/audit-tools dev-run --host $(HOST) --port $(PORT)
 
 test:
 	bash .ci/test.sh $(ARGS)

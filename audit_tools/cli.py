@@ -15,8 +15,9 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from audit_tools import devserver
 from auditapp import clock, migrate
-from auditapp.config import ConfigError, load_config, read_or_create_dev_secret
+from auditapp.config import ConfigError, instance_dir, load_config, read_or_create_dev_secret
 from auditapp.db import bind, session_scope
 from auditapp.models import Organisation
 from auditapp.models.enums import DIRECTORY_STATUS_LABELS, ROLES
@@ -280,10 +281,24 @@ def seed_demo(ctx: Context, passwords_file: Path | None) -> None:
         click.echo(f"  {s.role:<12} {s.email:<38} {passwords[s.email]}   ({s.organisation})")
 
 
+@cli.command("dev-run")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve on.")
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535), help="Port to serve on.")
+@click.option("--prepare-only", is_flag=True, help="Prepare the database and the demo, then stop (no web server).")
+@click.pass_context
+def dev_run(click_ctx: click.Context, host: str, port: int, prepare_only: bool) -> None:
+    """`make run`: start the embedded PostgreSQL in instance/pgdata (unless AUDITAPP_DATABASE_URL is set),
+    prepare the demo (dev-prepare), serve it with Flask's server; Ctrl-C stops both."""
+    serve = None if prepare_only else [sys.executable, "-m", "flask", "--app", "wsgi:app", "run",
+                                       "--host", host, "--port", str(port)]
+    sys.exit(devserver.run(instance_dir(), lambda: click_ctx.invoke(dev_prepare), serve))
+
+
 @cli.command("dev-prepare")
 @click.pass_context
 def dev_prepare(click_ctx: click.Context) -> None:
-    """For `make run`: make the local secret, migrate, seed the demo world, roll its statuses up."""
+    """For `make run` (dev-run runs it): make the local secret, migrate, seed the demo world, roll its statuses
+    up, in the database AUDITAPP_DATABASE_URL names."""
     ctx = click_ctx.ensure_object(Context)
     read_or_create_dev_secret(Path(ctx.config["INSTANCE_DIR"]))
     click_ctx.invoke(db_upgrade)

@@ -12,8 +12,8 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 DEFAULTS: dict[str, object] = {
-    "INSTANCE_DIR": None,  # local state for `make run`: SQLite file, secret, evidence; default ./instance
-    "DATABASE_URL": None,  # filled in load_config: SQLite under instance/
+    "INSTANCE_DIR": None,  # local state for `make run`: embedded PostgreSQL, secret, evidence; default ./instance
+    "DATABASE_URL": None,  # required: PostgreSQL 15+ (`make run` sets it to its embedded server)
     "SECRET_KEY": None,
     "EVIDENCE_STORE": "local",  # local | s3
     "EVIDENCE_DIR": None,  # local store folder; default instance/evidence
@@ -65,8 +65,6 @@ def load_config(overrides: dict | None = None, environ: dict | None = None, *, r
     config.update(overrides or {})
     instance = Path(config.get("INSTANCE_DIR") or Path.cwd() / "instance")
     config["INSTANCE_DIR"] = str(instance)
-    if not config["DATABASE_URL"]:
-        config["DATABASE_URL"] = f"sqlite:///{instance / 'auditapp.sqlite3'}"
     if not config["EVIDENCE_DIR"]:
         config["EVIDENCE_DIR"] = str(instance / "evidence")
     _check(config, require_secret)
@@ -101,11 +99,7 @@ def _check(config: dict, require_secret: bool) -> None:
         )
     if secret and len(str(secret)) < 32:
         raise ConfigError("AUDITAPP_SECRET_KEY must be at least 32 characters long")
-    scheme = urlparse(str(config["DATABASE_URL"])).scheme
-    if not (scheme.startswith("sqlite") or scheme.startswith("postgresql")):
-        raise ConfigError(
-            f"AUDITAPP_DATABASE_URL must be a sqlite:/// or postgresql+psycopg:// URL, not {scheme or 'empty'!r}"
-        )
+    config["DATABASE_URL"] = _database_url(config.get("DATABASE_URL"))
     if not 1 <= int(config["EVIDENCE_UPLOAD_TTL_SECONDS"]) <= 7 * 24 * 60 * 60:
         raise ConfigError("AUDITAPP_EVIDENCE_UPLOAD_TTL_SECONDS must be 1 to 604800 (S3's limit for a presigned URL)")
     if not 1 <= int(config["SHARE_LINK_DAYS"]) <= 366:
@@ -122,6 +116,30 @@ def _check(config: dict, require_secret: bool) -> None:
         endpoint = config.get("S3_ENDPOINT_URL")
         if endpoint and urlparse(str(endpoint)).scheme not in ("http", "https"):
             raise ConfigError("AUDITAPP_S3_ENDPOINT_URL must be an http:// or https:// URL")
+
+
+def _database_url(url: object) -> str:
+    """The PostgreSQL URL, with the psycopg driver named (postgresql:// and postgres:// get it)."""
+    if not url:
+        raise ConfigError(
+            "AUDITAPP_DATABASE_URL is not set. Point it at PostgreSQL 15 or newer "
+            "(postgresql+psycopg://user:password@host:5432/auditapp), or use `make run`, "
+            "which starts an embedded PostgreSQL under instance/ and sets it."
+        )
+    scheme, sep, rest = str(url).partition("://")
+    if scheme in ("postgresql", "postgres"):
+        scheme = "postgresql+psycopg"
+    if scheme != "postgresql+psycopg" or not sep:
+        raise ConfigError(f"AUDITAPP_DATABASE_URL must be a postgresql+psycopg:// URL (PostgreSQL 15 or newer), "
+                          f"not {scheme or 'empty'!r}")
+    return f"{scheme}://{rest}"
+
+
+def instance_dir(environ: dict | None = None) -> Path:
+    """The folder of `make run`'s local state (AUDITAPP_INSTANCE_DIR, default ./instance), known before the
+    database is: its embedded PostgreSQL lives there."""
+    environ = os.environ if environ is None else environ
+    return Path(environ.get("AUDITAPP_INSTANCE_DIR") or Path.cwd() / "instance")
 
 
 def read_or_create_dev_secret(instance_dir: Path) -> str:

@@ -19,17 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 
 def make_engine(url: str) -> Engine:
-    """Build the engine for `url`; SQLite gets foreign keys switched on."""
-    if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False})
-
-        @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record):  # SQLite ignores foreign keys unless asked
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.close()
-
-        return engine
+    """Build the PostgreSQL engine for `url`; a connection the server closed is replaced on checkout."""
     engine = create_engine(url)
     event.listen(engine, "checkout", _refuse_closed_by_server)
     return engine

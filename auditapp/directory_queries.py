@@ -268,11 +268,9 @@ _STAMP = text("SELECT value, pg_current_xact_id_if_assigned() IS NULL FROM direc
 def directory_stamp(session: Session) -> int | None:
     """The directory's change stamp (migration 0008), or None when search results must not be reused.
 
-    None on SQLite (no triggers keep the stamp there), and in a transaction that has written: it sees
-    its own uncommitted changes, which neither the stamp nor other requests see.
+    None in a transaction that has written: it sees its own uncommitted changes, which neither the stamp
+    nor other requests see.
     """
-    if session.get_bind().dialect.name != "postgresql":
-        return None
     value, clean = session.execute(_STAMP).one()
     return value if clean else None
 

@@ -32,15 +32,12 @@ _COLUMNS = ("SELECT u.id, u.email, u.full_name, u.role, u.organisation_id, o.nam
             "(SELECT count(*) FROM notifications n WHERE n.user_id = u.id AND n.read_at IS NULL), ")
 _FROM = " FROM users u JOIN organisations o ON o.id = u.organisation_id WHERE u.id = "
 # The stamp, unless this transaction has written (it would see its own uncommitted changes, which the stamp
-# does not count: directory_queries.directory_stamp). SQLite has no triggers to keep a stamp.
-_STATEMENTS = {
-    "postgresql": _COLUMNS + ("CASE WHEN pg_current_xact_id_if_assigned() IS NULL THEN "
-                              "(SELECT value FROM directory_stamp WHERE id = 1) END") + _FROM + "%s",
-    "sqlite": _COLUMNS + "NULL" + _FROM + "?",
-}
-# The PostgreSQL statement again, as libpq takes it ($1), under a name of its own on each connection.
+# does not count: directory_queries.directory_stamp).
+_STATEMENT = _COLUMNS + ("CASE WHEN pg_current_xact_id_if_assigned() IS NULL THEN "
+                         "(SELECT value FROM directory_stamp WHERE id = 1) END") + _FROM + "%s"
+# The statement again, as libpq takes it ($1), under a name of its own on each connection.
 _PREPARED = b"auditapp_session_user"
-_PREPARED_SQL = _STATEMENTS["postgresql"].replace("%s", "$1").encode()
+_PREPARED_SQL = _STATEMENT.replace("%s", "$1").encode()
 NOT_READ = object()  # the user was not loaded by this module in this request (signed in just now, say)
 
 
@@ -103,20 +100,17 @@ def directory_stamp_read_with_user():
 
 
 def _fetch(binding: Binding, user_id: int) -> tuple | None:
-    statement = _STATEMENTS[binding.engine.dialect.name]
     bound = binding.sessionmaker.kw.get("bind")
     if isinstance(bound, Connection):  # the tests' outer transaction: read inside it
         cursor = bound.connection.dbapi_connection.cursor()
         try:
-            cursor.execute(statement, (user_id,))
+            cursor.execute(_STATEMENT, (user_id,))
             return cursor.fetchone()
         finally:
             cursor.close()
     pooled = binding.engine.raw_connection()  # checked on checkout (db.make_engine): never one the server closed
     try:
-        if binding.engine.dialect.name == "postgresql":
-            return _fetch_prepared(pooled, user_id)
-        return pooled.driver_connection.execute(statement, (user_id,)).fetchone()  # sqlite3: no transaction opened
+        return _fetch_prepared(pooled, user_id)
     except BaseException:
         pooled.invalidate()  # whatever went wrong, the pool opens a fresh connection for the next request
         raise

@@ -11,7 +11,7 @@ target_metadata = Base.metadata
 
 def run_migrations_offline() -> None:
     context.configure(url=config.attributes["database_url"], target_metadata=target_metadata,
-                      literal_binds=True, render_as_batch=True)
+                      literal_binds=True)
     with context.begin_transaction():
         context.run_migrations()
 
@@ -28,9 +28,7 @@ def run_migrations_online() -> None:
 
 
 def _run(connection) -> None:
-    # render_as_batch lets later ALTERs work on SQLite (make run's embedded database).
-    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True,
-                      compare_type=True)
+    context.configure(connection=connection, target_metadata=target_metadata, compare_type=True)
     with context.begin_transaction():
         context.run_migrations()
 

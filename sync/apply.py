@@ -20,7 +20,7 @@ from auditapp import clock
 from auditapp.gc_pause import collector_paused
 from auditapp.models import Device, HeldMutation, ProcessedMutation, User
 from auditapp.services import audits, capture
-from auditapp.services.bulk import insert_rows, is_postgresql
+from auditapp.services.bulk import insert_rows
 from auditapp.services.capture import Change, Outcome
 
 from . import evidence_kinds
@@ -161,8 +161,6 @@ def _stored_results(session, device_id, keys: list[str | None]) -> dict[int, tup
     """
     if not any(keys):
         return {}
-    if not is_postgresql(session):
-        return _stored_results_portable(session, device_id, keys)
     # The driver's cursor, and the ids as one uuid[] literal (NULL where there is none, matching
     # nothing), numbered by position: binding 10,000 ids as an array parameter (psycopg checks each
     # element for quoting), sending each id back and building ORM rows cost half of a replay.
@@ -179,19 +177,6 @@ def _stored_results(session, device_id, keys: list[str | None]) -> dict[int, tup
 _STORED_SQL = ("SELECT k.i, p.payload_hash, p.status, p.entity_id::text, p.version, p.result"
                " FROM unnest(%s::uuid[]) WITH ORDINALITY AS k(id, i)"
                " JOIN processed_mutations p ON p.device_id = %s AND p.mutation_id = k.id")
-
-
-def _stored_results_portable(session, device_id, keys: list[str | None]) -> dict[int, tuple[str, dict]]:
-    rows = session.execute(select(ProcessedMutation.mutation_id, ProcessedMutation.payload_hash,
-                                  ProcessedMutation.status, ProcessedMutation.entity_id,
-                                  ProcessedMutation.version, ProcessedMutation.result)
-                           .where(ProcessedMutation.device_id == device_id,
-                                  ProcessedMutation.mutation_id.in_({uuid.UUID(k) for k in keys if k})))
-    by_key = {}
-    for mutation_id, digest, status, entity_id, version, result in rows:
-        key = str(mutation_id)
-        by_key[key] = (digest, result if result is not None else _applied(key, status, entity_id and str(entity_id), version))
-    return {i: by_key[k] for i, k in enumerate(keys) if k in by_key}
 
 
 def _applied(key: str, status: str, entity_id: str, version: int | None) -> dict:

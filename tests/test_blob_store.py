@@ -465,7 +465,8 @@ def test_the_store_trusts_checksums_on_aws_or_when_configured(config, trusted):
 
 @pytest.mark.parametrize("raw, value", [("true", True), ("off", False)])
 def test_s3_trust_checksums_is_read_from_the_environment(raw, value):
-    config = load_config(environ={"AUDITAPP_S3_TRUST_CHECKSUMS": raw, "AUDITAPP_SECRET_KEY": TEST_SECRET})
+    config = load_config(environ={"AUDITAPP_S3_TRUST_CHECKSUMS": raw, "AUDITAPP_SECRET_KEY": TEST_SECRET,
+                                  "AUDITAPP_DATABASE_URL": "postgresql+psycopg://localhost/unused"})
     assert config["S3_TRUST_CHECKSUMS"] is value
 
 
@@ -556,7 +557,7 @@ def test_init_app_builds_one_s3_client_and_makes_no_network_call(monkeypatch):
 
 
 def test_create_app_wires_the_local_store_without_creating_its_folder(tmp_path):
-    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}", "SECRET_KEY": TEST_SECRET,
+    app = create_app({"DATABASE_URL": "postgresql+psycopg://localhost/unused", "SECRET_KEY": TEST_SECRET,
                       "INSTANCE_DIR": str(tmp_path / "instance"), "TESTING": True})
     try:
         store = get_blob_store(app)

@@ -56,6 +56,9 @@ def world_with_old_evidence(template_world, tmp_path):
     binding.engine.dispose()
 
 
+UNUSED_DATABASE = "postgresql+psycopg://localhost/unused"  # setup-bucket never connects
+
+
 def _run(url, tmp_path, *args, **env):
     environ = {"AUDITAPP_DATABASE_URL": url, "AUDITAPP_INSTANCE_DIR": str(tmp_path),
                "AUDITAPP_EVIDENCE_DIR": str(tmp_path / "evidence"), **env}
@@ -121,7 +124,7 @@ def test_purge_stops_when_the_store_is_unreachable_and_marks_nothing(world_with_
 def test_setup_bucket_sets_cors_for_the_apps_origin(s3_endpoint_url, tmp_path):
     bucket = evidence_bucket(s3_endpoint_url)
     s3 = {"AUDITAPP_EVIDENCE_STORE": "s3", "AUDITAPP_S3_BUCKET": bucket, "AUDITAPP_S3_ENDPOINT_URL": s3_endpoint_url}
-    result = _run("sqlite://", tmp_path, "evidence", "setup-bucket", "--origin", "https://audits.example.org", **s3)
+    result = _run(UNUSED_DATABASE, tmp_path, "evidence", "setup-bucket", "--origin", "https://audits.example.org", **s3)
     assert result.exit_code == 0, result.output
     client = make_s3_client({"S3_REGION": "eu-west-2", "S3_ENDPOINT_URL": s3_endpoint_url})
     try:
@@ -129,10 +132,10 @@ def test_setup_bucket_sets_cors_for_the_apps_origin(s3_endpoint_url, tmp_path):
     finally:
         client.close()
     assert rule["AllowedOrigins"] == ["https://audits.example.org"] and sorted(rule["AllowedMethods"]) == ["GET", "PUT"]
-    bad = _run("sqlite://", tmp_path, "evidence", "setup-bucket", "--origin", "https://audits.example.org/app", **s3)
+    bad = _run(UNUSED_DATABASE, tmp_path, "evidence", "setup-bucket", "--origin", "https://audits.example.org/app", **s3)
     assert bad.exit_code == 2 and "not an origin" in bad.output
 
 
 def test_setup_bucket_needs_the_s3_store(tmp_path):
-    result = _run("sqlite://", tmp_path, "evidence", "setup-bucket", "--origin", "https://audits.example.org")
+    result = _run(UNUSED_DATABASE, tmp_path, "evidence", "setup-bucket", "--origin", "https://audits.example.org")
     assert result.exit_code == 2 and "not s3" in result.output

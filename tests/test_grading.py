@@ -465,13 +465,13 @@ def test_a_save_checks_the_locked_row_not_what_the_session_read_earlier():
         binding.engine.dispose()
 
 
-def test_grading_pages_work_on_sqlite_as_in_make_run(tmp_path):
-    """SQLite hands back naive datetimes: ages and times must still come out right."""
+def test_grading_pages_work_on_the_demo_world_of_make_run():
+    """The demo world `make run` seeds: a QoE teacher's queues and moderation page, ages and times right."""
     from auditapp.db import bind, db as app_db, session_scope
     from auditapp.migrate import upgrade
     from auditapp.services import demo
-    from .conftest import CSRF_RE, make_test_app
-    url = f"sqlite:///{tmp_path / 'run.sqlite3'}"
+    from .conftest import CSRF_RE, _fresh_database, _required_env, make_test_app
+    url = _fresh_database(_required_env("TEST_DATABASE_URL"), "auditapp_grading_demo")
     upgrade(url)
     binding = bind(url)
     with session_scope(binding) as session:

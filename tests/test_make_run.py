@@ -1,55 +1,94 @@
-"""`make run` smoke: prepare and serve exactly as the Makefile does, on a temp SQLite file."""
-import os
-import socket
-import subprocess
-import sys
-import time
+"""`make run` smoke, for real: the Makefile's own command (embedded PostgreSQL, the demo, Flask's server) run
+twice on one instance folder; every demo user signs in and opens their home page and every link of the
+page's header (the menu and the user's bar): all 200, and the server logged no error. Ctrl-C stops the
+web server and PostgreSQL."""
+from __future__ import annotations
+
+import http.cookiejar
+import re
+import signal
+import urllib.error
+import urllib.parse
 import urllib.request
-from pathlib import Path
+from html.parser import HTMLParser
 
-REPO = Path(__file__).resolve().parent.parent
-VENV_BIN = Path(sys.executable).parent
+from .conftest import CSRF_RE
+from .make_run_stack import MakeRunStack, process_running, make_run_stack
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+ANSI_RE = re.compile(r"\x1b\[[0-9;]*m")
+STATUS_RE = re.compile(r'"[A-Z]+ (\S+) HTTP/[0-9.]+" (\d{3}) ')
 
 
-def test_make_run_prepares_a_sqlite_demo_and_serves_the_sign_in_page(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AUDITAPP_")}
-    env["AUDITAPP_INSTANCE_DIR"] = str(tmp_path / "instance")
-    # Given `make run`'s preparation step, twice (re-running must be safe)
-    for _ in range(2):
-        prepared = subprocess.run([VENV_BIN / "audit-tools", "dev-prepare"], cwd=REPO, env=env,
-                                  capture_output=True, text=True, timeout=120)
-        assert prepared.returncode == 0, prepared.stderr
-    assert "Demo sign-ins" in prepared.stdout and "admin@county.example.org" in prepared.stdout
-    assert (tmp_path / "instance" / "auditapp.sqlite3").exists()
-    secret = (tmp_path / "instance" / "secret_key").read_text().strip()
-    # When the app is served the way the Makefile serves it
-    port = _free_port()
-    serve_env = {**env, "AUDITAPP_SECRET_KEY": secret, "AUDITAPP_SESSION_COOKIE_SECURE": "false"}
-    server = subprocess.Popen([VENV_BIN / "flask", "--app", "wsgi:app", "run", "--host", "127.0.0.1", "--port",
-                               str(port)], cwd=REPO, env=serve_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+class HeaderLinks(HTMLParser):
+    """The local links inside the page's <header>: the service's menu and the signed-in user's bar."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.depth = 0
+        self.links: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "header":
+            self.depth += 1
+        href = dict(attrs).get("href") or ""
+        if tag == "a" and self.depth and href.startswith("/"):
+            self.links.append(href)
+
+    def handle_endtag(self, tag):
+        if tag == "header":
+            self.depth -= 1
+
+
+def _signed_in(stack: MakeRunStack, email: str) -> tuple[urllib.request.OpenerDirector, str]:
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    token = CSRF_RE.search(opener.open(f"{stack.url}/sign-in").read().decode()).group(1)
+    form = urllib.parse.urlencode({"email": email, "password": stack.passwords[email], "csrf_token": token})
+    with opener.open(f"{stack.url}/sign-in", data=form.encode()) as response:  # 302 to the home page
+        assert response.url == f"{stack.url}/", f"{email} was not signed in: {response.url}"
+        return opener, response.read().decode()
+
+
+def _status(opener, url: str) -> int:
     try:
-        body = _get_when_up(f"http://127.0.0.1:{port}/sign-in")
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-        server.stderr.close()
-    # Then the sign-in page is served
-    assert "Sign in" in body and "AP provider audits" in body
+        with opener.open(url) as response:
+            response.read()
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
 
 
-def _get_when_up(url: str, timeout: float = 20.0) -> str:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                return response.read().decode()
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
+def test_make_run_twice_then_every_demo_user_opens_their_home_and_every_menu_link(tmp_path):
+    # Given `make run` on a fresh instance folder, stopped with Ctrl-C
+    with make_run_stack(tmp_path, keep_instance=True) as first:
+        first_postgres = first.postgres_pid()
+        assert first_postgres is not None and "PostgreSQL (embedded" in first.log()
+    assert first.process.returncode == 128 + signal.SIGINT
+    assert not process_running(first_postgres) and first.postgres_pid() is None
+
+    # When it is run again on the same folder (the data, the secret and the demo passwords are kept)
+    with make_run_stack(tmp_path) as stack:
+        assert stack.passwords == first.passwords and len(stack.passwords) >= 6
+        postgres = stack.postgres_pid()
+        failures, opened = [], 0
+        for email in stack.passwords:
+            opener, home = _signed_in(stack, email)
+            parser = HeaderLinks()
+            parser.feed(home)
+            links = sorted(set(parser.links))
+            assert "/" in links and len(links) >= 3, (email, links)
+            for link in links:
+                opened += 1
+                status = _status(opener, stack.url + link)
+                if status != 200:
+                    failures.append(f"{email} {link}: {status}")
+        # Then every home page and every link of every user's menu answers 200
+        assert failures == []
+        assert opened >= 3 * len(stack.passwords)
+
+    # And the server logged no error, and Ctrl-C stopped the web server and then PostgreSQL
+    log = ANSI_RE.sub("", stack.log())
+    assert "Traceback" not in log, log
+    assert [line for line in STATUS_RE.findall(log) if line[1].startswith("5")] == [], log
+    assert "Demo sign-ins" in log and "PostgreSQL stopped." in log
+    assert stack.process.returncode == 128 + signal.SIGINT
+    assert not process_running(postgres) and stack.postgres_pid() is None

@@ -1,13 +1,16 @@
-"""Migrations are the only source of the schema: no drift, and they run on both databases."""
+"""Migrations are the only source of the schema: no drift, on a fresh database and down and up again."""
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.exc import DBAPIError
 
 from auditapp.db import make_engine
-from auditapp.migrate import upgrade
+from auditapp.migrate import alembic_config, upgrade
 from auditapp.models import Base
+
+from .conftest import _fresh_database, _required_env
 
 
 def _drift(engine):
@@ -21,10 +24,13 @@ def test_postgresql_schema_matches_the_models(database_url):
     engine.dispose()
 
 
-def test_migrations_run_on_sqlite_with_no_drift(tmp_path):
-    url = f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
+def test_migrations_go_down_and_up_again_with_no_drift():
+    url = _fresh_database(_required_env("TEST_DATABASE_URL"), "auditapp_migrations")
     upgrade(url)
+    command.downgrade(alembic_config(url), "base")
     engine = make_engine(url)
+    assert set(inspect(engine).get_table_names()) == {"alembic_version"}
+    upgrade(url)
     assert set(Base.metadata.tables) <= set(inspect(engine).get_table_names())
     assert _drift(engine) == []
     engine.dispose()

@@ -48,13 +48,15 @@ def test_only_the_tokens_hash_is_stored_and_the_link_expires_as_configured(app, 
 
 @pytest.mark.parametrize("raw, expected", [("7", 7), ("366", 366)])
 def test_share_link_days_comes_from_the_environment(raw, expected):
-    assert load_config(environ={"AUDITAPP_SECRET_KEY": "s" * 40, "AUDITAPP_SHARE_LINK_DAYS": raw})["SHARE_LINK_DAYS"] == expected
+    assert load_config(environ={"AUDITAPP_SECRET_KEY": "s" * 40, "AUDITAPP_SHARE_LINK_DAYS": raw,
+                                "AUDITAPP_DATABASE_URL": "postgresql+psycopg://localhost/unused"})["SHARE_LINK_DAYS"] == expected
 
 
 @pytest.mark.parametrize("raw", ["0", "400", "soon"])
 def test_bad_share_link_days_stop_start_up(raw):
     with pytest.raises(ConfigError, match="AUDITAPP_SHARE_LINK_DAYS"):
-        load_config(environ={"AUDITAPP_SECRET_KEY": "s" * 40, "AUDITAPP_SHARE_LINK_DAYS": raw})
+        load_config(environ={"AUDITAPP_SECRET_KEY": "s" * 40, "AUDITAPP_SHARE_LINK_DAYS": raw,
+                             "AUDITAPP_DATABASE_URL": "postgresql+psycopg://localhost/unused"})
 
 
 @pytest.mark.parametrize("who", ["auditor", "qoe_teacher", "admin", "city_teacher"])

@@ -100,8 +100,7 @@ class Answer(Base):
     __table_args__ = (
         UniqueConstraint("audit_id", "item_key"),
         # The roll-up's newest registration check per provider (rollup.REGISTRATION_ITEM), migration 0007.
-        Index("ix_answers_registration_check", "audit_id", postgresql_where=text("item_key = 'HDR-4.5'"),
-              sqlite_where=text("item_key = 'HDR-4.5'")),
+        Index("ix_answers_registration_check", "audit_id", postgresql_where=text("item_key = 'HDR-4.5'")),
         one_of("rating", RATINGS),
         CheckConstraint(
             "rating IS NULL OR rating <> 'not_applicable' OR (na_reason IS NOT NULL AND length(na_reason) > 0)", name="na_needs_reason"

@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, CheckConstraint, DateTime, MetaData
+from sqlalchemy import CheckConstraint, DateTime, MetaData
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase
 
@@ -21,8 +21,8 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-# JSONB on PostgreSQL (indexable, compact); plain JSON text on SQLite for `make run`.
-JSONType = JSON().with_variant(JSONB(), "postgresql")
+# JSONB: indexable and compact.
+JSONType = JSONB()
 TZDateTime = DateTime(timezone=True)
 
 

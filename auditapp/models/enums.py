@@ -1,4 +1,4 @@
-"""Enumerated values stored as text with CHECK constraints (portable to SQLite and PostgreSQL)."""
+"""Enumerated values stored as text with CHECK constraints (a new value is one migration line)."""
 from __future__ import annotations
 
 ROLES = ("auditor", "qoe_teacher", "maintainer", "school", "admin", "la_officer")

@@ -33,7 +33,7 @@ class Placement(Base):
         CheckConstraint("upn_sha256 IS NULL OR length(upn_sha256) = 64", name="upn_hash_hex"),
         # One notification per pupil, provider and dates: a second submission of the same is refused.
         Index("uq_placements_pupil_provider_dates", "upn_sha256", "provider_id", "start_date", "end_date",
-              unique=True, postgresql_where=text("status <> 'draft'"), sqlite_where=text("status <> 'draft'")),
+              unique=True, postgresql_where=text("status <> 'draft'")),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)

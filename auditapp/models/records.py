@@ -10,16 +10,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 from .base import Base, JSONType, TZDateTime, one_of, utcnow
 from .enums import CHANGE_OPS, MUTATION_STATUSES
 
-# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a real bigint identity.
-BigId = BigInteger().with_variant(Integer(), "sqlite")
-
-
 class AuditLogEntry(Base):
     """Who did what, when, with before/after. PostgreSQL refuses UPDATE and DELETE on it (trigger)."""
 
     __tablename__ = "audit_log"
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow, index=True)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     action: Mapped[str] = mapped_column(String(60))
@@ -65,7 +61,7 @@ class ChangeLogEntry(Base):
     __tablename__ = "change_log"
     __table_args__ = (one_of("op", CHANGE_OPS),)
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     entity: Mapped[str] = mapped_column(String(40))
     entity_id: Mapped[str] = mapped_column(String(64))
     version: Mapped[int] = mapped_column(Integer)
@@ -80,7 +76,7 @@ class SyncConflict(Base):
 
     __tablename__ = "sync_conflicts"
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     audit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("audits.id"), index=True)
     entity: Mapped[str] = mapped_column(String(40))
     entity_id: Mapped[uuid.UUID] = mapped_column(Uuid)

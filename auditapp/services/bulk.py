@@ -1,8 +1,7 @@
 """Set-based helpers for sync volume: COPY for big inserts and array parameters for big lookups.
 
-On PostgreSQL a 10,000-row executemany costs ~10x a COPY of the same rows, and an IN list of
-10,000 bound parameters costs more to compile than to run (INGEST.md). SQLite (`make run`) takes
-the plain portable path.
+A 10,000-row executemany costs ~10x a COPY of the same rows, and an IN list of 10,000 bound
+parameters costs more to compile than to run (INGEST.md).
 """
 from __future__ import annotations
 
@@ -16,15 +15,11 @@ from sqlalchemy.types import TypeEngine
 COPY_THRESHOLD = 200  # below this, executemany is as fast and simpler
 
 
-def is_postgresql(session: Session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
-
-
 def insert_rows(session: Session, model, rows: list[dict]) -> None:
-    """Insert `rows` into `model`'s table: COPY on PostgreSQL for large batches."""
+    """Insert `rows` into `model`'s table: COPY for large batches."""
     if not rows:
         return
-    if not is_postgresql(session) or len(rows) < COPY_THRESHOLD:
+    if len(rows) < COPY_THRESHOLD:
         session.execute(insert(model), rows)
         return
     table: Table = model.__table__
@@ -68,10 +63,10 @@ def _binary_types(table: Table, columns: tuple[str, ...], dialect) -> list[str] 
     return _TYPES[key]
 
 
-def in_values(session: Session, column, values, item_type: TypeEngine):
-    """`column IN values` as one array parameter on PostgreSQL (no giant parameter list)."""
+def in_values(column, values, item_type: TypeEngine):
+    """`column IN values`, as one array parameter when there are many (no giant parameter list)."""
     values = list(values)
-    if is_postgresql(session) and len(values) > 50:
+    if len(values) > 50:
         return column == any_(bindparam(f"{column.key}_values", values, type_=ARRAY(item_type), unique=True))
     return column.in_(values)
 

@@ -128,11 +128,11 @@ def _load(session: Session, spec: EntitySpec, model, changes: list[Change]) -> d
         # parameter each instead of thousands of (audit, key) pairs.
         pairs = {(c.audit_id, c.key) for c in changes}
         query = select(model.item_key, *columns).where(
-            in_values(session, model.audit_id, {a for a, _ in pairs}, Uuid()),
-            in_values(session, model.item_key, {k for _, k in pairs}, String()))
+            in_values(model.audit_id, {a for a, _ in pairs}, Uuid()),
+            in_values(model.item_key, {k for _, k in pairs}, String()))
     else:
         pairs = None
-        query = select(*columns).where(in_values(session, model.id, {c.entity_id for c in changes}, Uuid()))
+        query = select(*columns).where(in_values(model.id, {c.entity_id for c in changes}, Uuid()))
     state = {}
     for row in session.execute(query).mappings():
         key = (row["audit_id"], row["item_key"]) if spec.keyed_by_item else row["id"]

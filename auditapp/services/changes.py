@@ -21,7 +21,6 @@ def log_changes(session: Session, rows: list[dict]) -> None:
     """
     if not rows:
         return
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHANGE_LOG_LOCK})
+    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHANGE_LOG_LOCK})
     insert_rows(session, ChangeLogEntry, [{"op": "upsert", "audit_id": None, "provider_id": None, **row}
                                           for row in rows])

@@ -291,8 +291,7 @@ def _latest_finalised(session, provider_ids) -> list[tuple[int, AuditFact]]:
 
     The grade is joined to the winners only (a few thousand rows), not to every audit before ranking.
     row_number rather than PostgreSQL's DISTINCT ON: both sort the same rows, and PostgreSQL 15 stops each
-    partition at rank 1 (the plan's "Run Condition"); measured on 60,000 audits they take the same time, and
-    this one also runs on SQLite (`make run`).
+    partition at rank 1 (the plan's "Run Condition"); measured on 60,000 audits they take the same time.
     """
     rows = session.execute(_latest_statement(provider_ids is None), _params(provider_ids))
     return [(pid, AuditFact(audit_type, outcome, visit_date, overall))

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 from .. import clock
 
@@ -30,7 +29,6 @@ def watch(session: Session, actor: Actor, provider_id: int) -> bool:
     :raises provider.not_found: unknown, or not shown to schools.
     """
     _check(session, actor, provider_id)
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     added = session.execute(insert(Watch).values(user_id=actor.id, provider_id=provider_id,
                                                  created_at=clock.now())
                             .on_conflict_do_nothing().returning(Watch.provider_id)).first() is not None

@@ -76,7 +76,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_providers_district'), ['district'], unique=False)
 
     op.create_table('change_log',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('id', sa.BigInteger(), nullable=False),
     sa.Column('entity', sa.String(length=40), nullable=False),
     sa.Column('entity_id', sa.String(length=64), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
@@ -151,14 +151,14 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_users_organisation_id'), ['organisation_id'], unique=False)
 
     op.create_table('audit_log',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('id', sa.BigInteger(), nullable=False),
     sa.Column('at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('actor_id', sa.Integer(), nullable=True),
     sa.Column('action', sa.String(length=60), nullable=False),
     sa.Column('entity', sa.String(length=40), nullable=False),
     sa.Column('entity_id', sa.String(length=64), nullable=False),
-    sa.Column('before', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
-    sa.Column('after', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('before', postgresql.JSONB(astext_type=sa.Text()), nullable=True),
+    sa.Column('after', postgresql.JSONB(astext_type=sa.Text()), nullable=True),
     sa.ForeignKeyConstraint(['actor_id'], ['users.id'], name=op.f('fk_audit_log_actor_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_log'))
     )
@@ -182,7 +182,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('template_id', sa.Integer(), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
-    sa.Column('content', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('content', postgresql.JSONB(astext_type=sa.Text()), nullable=False),
     sa.Column('content_hash', sa.String(length=64), nullable=False),
     sa.Column('source_file', sa.String(length=200), nullable=False),
     sa.Column('published_at', sa.DateTime(timezone=True), nullable=False),
@@ -248,7 +248,7 @@ def upgrade() -> None:
     sa.Column('entity_id', sa.Uuid(), nullable=False),
     sa.Column('payload_hash', sa.String(length=64), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
-    sa.Column('result', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('result', postgresql.JSONB(astext_type=sa.Text()), nullable=False),
     sa.Column('processed_at', sa.DateTime(timezone=True), nullable=False),
     sa.CheckConstraint("status IN ('applied', 'duplicate', 'rejected', 'conflict', 'held')", name=op.f('ck_processed_mutations_status_valid')),
     sa.ForeignKeyConstraint(['device_id'], ['devices.id'], name=op.f('fk_processed_mutations_device_id_devices')),
@@ -332,7 +332,7 @@ def upgrade() -> None:
     sa.Column('rating', sa.String(length=20), nullable=True),
     sa.Column('note', sa.Text(), nullable=True),
     sa.Column('na_reason', sa.Text(), nullable=True),
-    sa.Column('value', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('value', postgresql.JSONB(astext_type=sa.Text()), nullable=True),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('updated_by_id', sa.Integer(), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
@@ -351,7 +351,7 @@ def upgrade() -> None:
     sa.Column('subject', sa.String(length=100), nullable=True),
     sa.Column('setting', sa.String(length=100), nullable=True),
     sa.Column('consent_given', sa.Boolean(), nullable=False),
-    sa.Column('responses', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('responses', postgresql.JSONB(astext_type=sa.Text()), nullable=True),
     sa.Column('notes', sa.Text(), nullable=True),
     sa.Column('ended_for_safeguarding', sa.Boolean(), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
@@ -373,7 +373,7 @@ def upgrade() -> None:
     sa.Column('decision', sa.String(length=30), nullable=False),
     sa.Column('from_status', sa.String(length=20), nullable=False),
     sa.Column('to_status', sa.String(length=20), nullable=False),
-    sa.Column('reason_codes', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('reason_codes', postgresql.JSONB(astext_type=sa.Text()), nullable=False),
     sa.Column('reason_text', sa.Text(), nullable=False),
     sa.Column('decided_by_id', sa.Integer(), nullable=False),
     sa.Column('decided_at', sa.DateTime(timezone=True), nullable=False),
@@ -441,24 +441,22 @@ def upgrade() -> None:
     
 
 
-    if op.get_bind().dialect.name == "postgresql":
-        # The audit log is evidence of who decided what: refuse edits and deletes at the source.
-        op.execute("""
-            CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+    # The audit log is evidence of who decided what: refuse edits and deletes at the source.
+    op.execute("""
+        CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN
                 RAISE EXCEPTION 'audit_log is append-only';
             END $$;
-        """)
-        op.execute("""
-            CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
-            FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
-        """)
+    """)
+    op.execute("""
+        CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
+        FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
+    """)
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP TRIGGER IF EXISTS audit_log_append_only ON audit_log")
-        op.execute("DROP FUNCTION IF EXISTS audit_log_append_only()")
+    op.execute("DROP TRIGGER IF EXISTS audit_log_append_only ON audit_log")
+    op.execute("DROP FUNCTION IF EXISTS audit_log_append_only()")
     
     op.drop_table('policy_checks')
     with op.batch_alter_table('evidence', schema=None) as batch_op:

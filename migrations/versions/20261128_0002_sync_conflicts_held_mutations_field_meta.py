@@ -27,7 +27,7 @@ def upgrade() -> None:
     sa.Column('mutation_id', sa.Uuid(), nullable=False),
     sa.Column('parent_audit_id', sa.Uuid(), nullable=False),
     sa.Column('actor_id', sa.Integer(), nullable=False),
-    sa.Column('mutation', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('mutation', postgresql.JSONB(astext_type=sa.Text()), nullable=False),
     sa.Column('held_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['actor_id'], ['users.id'], name=op.f('fk_held_mutations_actor_id_users')),
     sa.ForeignKeyConstraint(['device_id'], ['devices.id'], name=op.f('fk_held_mutations_device_id_devices')),
@@ -37,14 +37,14 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_held_mutations_parent_audit_id'), ['parent_audit_id'], unique=False)
 
     op.create_table('sync_conflicts',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('id', sa.BigInteger(), nullable=False),
     sa.Column('audit_id', sa.Uuid(), nullable=False),
     sa.Column('entity', sa.String(length=40), nullable=False),
     sa.Column('entity_id', sa.Uuid(), nullable=False),
     sa.Column('field', sa.String(length=60), nullable=False),
     sa.Column('base_version', sa.Integer(), nullable=False),
-    sa.Column('server_value', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
-    sa.Column('device_value', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('server_value', postgresql.JSONB(astext_type=sa.Text()), nullable=True),
+    sa.Column('device_value', postgresql.JSONB(astext_type=sa.Text()), nullable=True),
     sa.Column('device_id', sa.Uuid(), nullable=False),
     sa.Column('mutation_id', sa.Uuid(), nullable=False),
     sa.Column('actor_id', sa.Integer(), nullable=False),
@@ -61,23 +61,23 @@ def upgrade() -> None:
 
     with op.batch_alter_table('processed_mutations', schema=None) as batch_op:
         batch_op.add_column(sa.Column('version', sa.Integer(), nullable=True))
-        batch_op.alter_column('result', existing_type=sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'),
+        batch_op.alter_column('result', existing_type=postgresql.JSONB(astext_type=sa.Text()),
                               nullable=True)
 
     with op.batch_alter_table('actions', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('field_meta', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False, server_default=sa.text("'{}'")))
+        batch_op.add_column(sa.Column('field_meta', postgresql.JSONB(astext_type=sa.Text()), nullable=False, server_default=sa.text("'{}'")))
 
     with op.batch_alter_table('answers', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('field_meta', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False, server_default=sa.text("'{}'")))
+        batch_op.add_column(sa.Column('field_meta', postgresql.JSONB(astext_type=sa.Text()), nullable=False, server_default=sa.text("'{}'")))
 
     with op.batch_alter_table('conversations', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('field_meta', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False, server_default=sa.text("'{}'")))
+        batch_op.add_column(sa.Column('field_meta', postgresql.JSONB(astext_type=sa.Text()), nullable=False, server_default=sa.text("'{}'")))
 
     with op.batch_alter_table('evidence', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('field_meta', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False, server_default=sa.text("'{}'")))
+        batch_op.add_column(sa.Column('field_meta', postgresql.JSONB(astext_type=sa.Text()), nullable=False, server_default=sa.text("'{}'")))
 
     with op.batch_alter_table('policy_checks', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('field_meta', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False, server_default=sa.text("'{}'")))
+        batch_op.add_column(sa.Column('field_meta', postgresql.JSONB(astext_type=sa.Text()), nullable=False, server_default=sa.text("'{}'")))
 
 
 
@@ -85,7 +85,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table('processed_mutations', schema=None) as batch_op:
         batch_op.drop_column('version')
-        batch_op.alter_column('result', existing_type=sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'),
+        batch_op.alter_column('result', existing_type=postgresql.JSONB(astext_type=sa.Text()),
                               nullable=False)
 
     with op.batch_alter_table('policy_checks', schema=None) as batch_op:

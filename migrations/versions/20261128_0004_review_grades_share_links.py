@@ -24,7 +24,7 @@ down_revision = '0003'
 branch_labels = None
 depends_on = None
 
-JSON = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql')
+JSON = postgresql.JSONB(astext_type=sa.Text())
 GRADES = "'strong', 'secure', 'developing', 'weak'"
 
 

@@ -25,7 +25,7 @@ down_revision = '0004'
 branch_labels = None
 depends_on = None
 
-JSON = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql')
+JSON = postgresql.JSONB(astext_type=sa.Text())
 STATUSES = "'pending', 'eligible', 'conditional', 'under_review', 'suspended', 'removed'"
 CAUSES = "'finalise', 'action', 'concern', 'decision', 'rollup', 'provider_edit', 'trigger'"
 TRIGGERS = "'new_premises', 'new_proprietor', 'new_dsl', 'new_activity', 'concern', 'serious_incident'"

@@ -106,7 +106,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_placements_provider_id'), ['provider_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_placements_start_date'), ['start_date'], unique=False)
         batch_op.create_index('uq_placements_pupil_provider_dates', ['upn_sha256', 'provider_id', 'start_date', 'end_date'],
-                              unique=True, postgresql_where=NOT_DRAFT, sqlite_where=NOT_DRAFT)
+                              unique=True, postgresql_where=NOT_DRAFT)
 
     op.create_table('placement_reviews',
     sa.Column('id', sa.Integer(), nullable=False),

@@ -25,7 +25,7 @@ REGISTRATION_CHECK = sa.text("item_key = 'HDR-4.5'")
 
 def upgrade() -> None:
     op.create_index('ix_answers_registration_check', 'answers', ['audit_id'], unique=False,
-                    postgresql_where=REGISTRATION_CHECK, sqlite_where=REGISTRATION_CHECK)
+                    postgresql_where=REGISTRATION_CHECK)
 
 
 def downgrade() -> None:

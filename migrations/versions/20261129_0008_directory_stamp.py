@@ -6,12 +6,11 @@ stamp). Written by hand; the DirectoryStamp model declares the table:
   inserts, updates or deletes rows of providers, provider_provision_types or provider_key_stages
   (everything the search filters on or shows). Every gunicorn worker reads it per search, so a
   change committed through any process, the CLI or plain SQL is seen by the next search anywhere.
-- PostgreSQL: deferred constraint triggers bump it at commit, once per transaction. At commit, not
+- deferred constraint triggers bump it at commit, once per transaction. At commit, not
   at the write: the row lock on the stamp is then held only while committing, so writers never
   wait on each other for a whole transaction and cannot deadlock over it (two transactions each
   holding a provider row and waiting for the stamp). The bump commits atomically with the change,
   so a reader that sees the new stamp sees the change. TRUNCATE bumps it at once.
-- SQLite (`make run`, one process): the table only; the app renders every search there.
 
 Revision ID: 0008
 Revises: 0007
@@ -36,8 +35,6 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_directory_stamp'))
     )
     op.execute("INSERT INTO directory_stamp (id, value) VALUES (1, 1)")
-    if op.get_bind().dialect.name != "postgresql":
-        return
     # The transaction-local setting marks "already bumped": each changed row queues one deferred call,
     # and the first one at commit does the update (the first full roll-up changes thousands of rows).
     op.execute("""
@@ -69,10 +66,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        for table in TABLES:
-            op.execute(f"DROP TRIGGER IF EXISTS directory_stamp_{table} ON {table}")
-            op.execute(f"DROP TRIGGER IF EXISTS directory_stamp_{table}_truncate ON {table}")
-        op.execute("DROP FUNCTION IF EXISTS directory_stamp_bump()")
-        op.execute("DROP FUNCTION IF EXISTS directory_stamp_bump_now()")
+    for table in TABLES:
+        op.execute(f"DROP TRIGGER IF EXISTS directory_stamp_{table} ON {table}")
+        op.execute(f"DROP TRIGGER IF EXISTS directory_stamp_{table}_truncate ON {table}")
+    op.execute("DROP FUNCTION IF EXISTS directory_stamp_bump()")
+    op.execute("DROP FUNCTION IF EXISTS directory_stamp_bump_now()")
     op.drop_table('directory_stamp')
