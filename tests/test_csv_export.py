@@ -4,6 +4,7 @@ import csv
 import io
 
 import pytest
+from sqlalchemy import text
 
 from auditapp.services import csv_export
 
@@ -71,3 +72,11 @@ def test_an_injected_note_arrives_defused(client, auth, app, db_session):
     row = next(r for r in _rows(client.get("/reports/finalised-audits.csv"))
                if r["audit_id"] == str(audit.id) and r["item_key"] == "SG-1.2")
     assert row["note"] == "'=cmd|' /C calc'!A0"
+
+
+def test_a_download_cut_short_closes_its_server_side_cursor(db_session, finalised):
+    rows = csv_export.item_rows(db_session, csv_export.ExportFilters(None, None, ""))
+    assert next(rows)[0]  # the export has begun: its cursor is open on the server
+    assert db_session.scalar(text("SELECT count(*) FROM pg_cursors")) == 1
+    rows.close()  # what werkzeug does when the client goes away mid-download
+    assert db_session.scalar(text("SELECT count(*) FROM pg_cursors")) == 0

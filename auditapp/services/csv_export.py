@@ -59,8 +59,12 @@ def item_rows(session: Session, filters: ExportFilters) -> Iterator[tuple]:
         query = query.where(Audit.finalised_at >= clock.day_start(filters.finalised_from))
     if filters.finalised_to:
         query = query.where(Audit.finalised_at < clock.day_start(filters.finalised_to + timedelta(days=1)))
-    for snapshot, was_replaced in session.execute(query):
-        yield from _rows_of(snapshot, not was_replaced)
+    result = session.execute(query)
+    try:
+        for snapshot, was_replaced in result:
+            yield from _rows_of(snapshot, not was_replaced)
+    finally:  # a download cut short closes the generator here: close the server-side cursor with it
+        result.close()
 
 
 def csv_chunks(rows: Iterator[tuple]) -> Iterator[str]:
