@@ -9,12 +9,13 @@ by provider and date, the audit id is derived, and a submitted audit is left alo
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..models import Audit, Provider, User, Visit, VisitAuditType
+from .. import clock
+from ..models import Audit, Provider, User, Visit, VisitAssignment, VisitAuditType
 from .access import items_of
 from .audits import StartAudit, audit_id_for, start_audits, submit_audits
 from .capture import Change, record_answers
@@ -44,9 +45,10 @@ def seed_grading_examples(session: Session, today: date) -> None:
         existing = session.get(Audit, audit_id)
         if existing is not None and existing.status != "draft":
             continue
-        start_audits(session, teacher, [StartAudit("demo", audit_id, visit.id, "quality_education", version.id)])
-        _answer_everything(session, teacher, audit_id, version.content)
-        submit_audits(session, teacher, [("demo", audit_id)])
+        with clock.frozen(datetime.combine(visit.visit_date, time(15), clock.LONDON)):  # on the day of the visit
+            start_audits(session, teacher, [StartAudit("demo", audit_id, visit.id, "quality_education", version.id)])
+            _answer_everything(session, teacher, audit_id, version.content)
+            submit_audits(session, teacher, [("demo", audit_id)])
         if grade:
             sheet = load_sheet(session, audit_id)
             record_grades(session, teacher, [AreaGrade(audit_id, a["key"], grade, _reason(a, grade), 0)
@@ -54,8 +56,13 @@ def seed_grading_examples(session: Session, today: date) -> None:
 
 
 def _visit(session: Session, teacher: User, provider: Provider, when: date) -> Visit:
-    visit = session.scalar(select(Visit).join(VisitAuditType).where(
-        Visit.provider_id == provider.id, Visit.visit_date == when, VisitAuditType.audit_type == "quality_education"))
+    # The example's visit is the teacher's QE visit at the provider not yet finalised (not its past visits of
+    # services/demo_history.py), whenever it was seeded: make run again on a later day finds it, books no other.
+    visits = session.scalars(select(Visit).join(VisitAuditType).join(VisitAssignment).where(
+        Visit.provider_id == provider.id, VisitAuditType.audit_type == "quality_education",
+        VisitAssignment.user_id == teacher.id).order_by(Visit.id))
+    visit = next((v for v in visits if getattr(session.get(Audit, audit_id_for(v.id, "quality_education")), "status",
+                                               None) != "finalised"), None)
     return visit or schedule_visit(session, None, provider, provider.sites[0], when, ["quality_education"], [teacher.id])
 
 
