@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timezone
+from datetime import date, timedelta
 
+from auditapp import clock
 from auditapp.models import Action, Audit, Provider, QoeGrade, SafeguardingConcern
 from auditapp.services import providers
 from auditapp.services.audits import audit_id_for
@@ -12,6 +13,9 @@ from auditapp.services.templates import latest_version
 from . import world
 
 _counter = iter(range(1, 10_000))
+# Dates relative to the world's today: audits in date (valid for six months more), listed nearly two years ago.
+IN_DATE = world.TODAY - timedelta(days=180)
+FIRST_LISTED = world.TODAY - timedelta(days=690)
 
 
 def new_provider(session, listed: bool = True, status: str = "eligible") -> Provider:
@@ -23,7 +27,7 @@ def new_provider(session, listed: bool = True, status: str = "eligible") -> Prov
         registration_status="not_required",
         sites=(providers.NewSite("Main site", "1 High Street", "Blaby", "LE8 4AA", True),)))
     if listed:
-        provider.first_listed_on = datetime(2025, 1, 6, tzinfo=timezone.utc)
+        provider.first_listed_on = clock.day_start(FIRST_LISTED)
         provider.computed_status = status
     session.flush()
     return provider
@@ -35,7 +39,7 @@ def finalised_audit(session, provider: Provider, audit_type: str, outcome: str, 
     visit = providers.schedule_visit(session, None, provider, provider.sites[0], visit_date, [audit_type], [auditor.id])
     audit = Audit(id=audit_id_for(visit.id, audit_type), visit_id=visit.id, audit_type=audit_type,
                   template_version_id=latest_version(session, audit_type).id, status="finalised", outcome=outcome,
-                  created_by_id=auditor.id, finalised_at=datetime.now(timezone.utc))
+                  created_by_id=auditor.id, finalised_at=clock.now())
     session.add(audit)
     session.flush()
     if grade:
@@ -57,14 +61,14 @@ def action(session, audit: Audit, due: date, status: str = "open") -> Action:
 
 def concern(session, provider: Provider) -> SafeguardingConcern:
     row = SafeguardingConcern(id=uuid.uuid4(), provider_id=provider.id, raised_by_id=world.user(session, "auditor").id,
-                              occurred_at=datetime.now(timezone.utc), referred_to_role="DSL",
+                              occurred_at=clock.now(), referred_to_role="DSL",
                               about_provider_or_staff=True, summary="Concern content the schools must never see")
     session.add(row)
     session.flush()
     return row
 
 
-def in_date(session, provider: Provider, visit_date: date = date(2026, 6, 1), sg="compliant", hs="compliant",
+def in_date(session, provider: Provider, visit_date: date = IN_DATE, sg="compliant", hs="compliant",
             qe="compliant", grade="secure") -> dict[str, Audit]:
     audits = {"safeguarding": finalised_audit(session, provider, "safeguarding", sg, visit_date),
               "health_safety": finalised_audit(session, provider, "health_safety", hs, visit_date)}

@@ -11,10 +11,11 @@ from schemathesis.checks import not_a_server_error, response_schema_conformance,
 
 from auditapp.services import rollup
 from auditapp.services.decisions import Decision, decide
+from auditapp.services.eligibility import add_months
 from auditapp.web.api_v1_openapi import OPENAPI
 
 from . import world
-from .directory_helpers import concern, finalised_audit, in_date, new_provider
+from .directory_helpers import IN_DATE, concern, finalised_audit, in_date, new_provider
 
 TODAY = world.TODAY
 
@@ -76,7 +77,7 @@ def test_detail_etag_moves_with_the_roll_up(client, db_session, school):
     db_session.flush()
     first = client.get(f"/api/v1/providers/{listed.id}")
     body, etag = first.get_json(), first.headers["ETag"]
-    assert body["status"] == "eligible" and body["valid_until"] == "2027-06-01" and body["open_actions"] == 0
+    assert body["status"] == "eligible" and body["valid_until"] == add_months(IN_DATE, 12).isoformat() and body["open_actions"] == 0
     assert [a["outcome"] for a in body["latest_audits"]] == ["compliant"] * 3
     assert "not an endorsement" in body["disclaimer"]
     assert client.get(f"/api/v1/providers/{listed.id}", headers={"If-None-Match": etag}).status_code == 304

@@ -11,9 +11,10 @@ from sqlalchemy import func, select
 from auditapp.models import Answer, Conversation, Provider
 from auditapp.services import rollup
 from auditapp.services.decisions import Decision, decide
+from auditapp.services.eligibility import add_months
 
 from . import world
-from .directory_helpers import action, concern, in_date, new_provider
+from .directory_helpers import IN_DATE, action, concern, in_date, new_provider
 
 TODAY = world.TODAY
 SECRETS = ("Concern content the schools must never see", "Learner note the school must never see",
@@ -173,7 +174,9 @@ def test_conditional_provider_page_shows_open_actions_by_heading_only(client, db
     body = client.get(f"/directory/providers/{provider.id}").get_data(as_text=True)
     assert "Conditional" in body and "Policies and leadership" in body  # SG-1's title
     assert re.search(r"Open actions</dt>\s*<dd[^>]*>1\b", body)
-    assert "1 June 2026" in body and "Compliant with actions" in body and "1 June 2027" in body
+    visited, valid_until = IN_DATE, add_months(IN_DATE, 12)
+    assert f"{visited.day} {visited:%B %Y}" in body and "Compliant with actions" in body
+    assert f"{valid_until.day} {valid_until:%B %Y}" in body
     assert "A listing is not an endorsement" in body and "notified to the council" in body
     for secret in SECRETS:
         assert secret not in body

@@ -1,5 +1,5 @@
 """Placement notifications: validation, directory checks, duplicates, access, reviews, outcomes, purge."""
-from datetime import date
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -11,6 +11,7 @@ from auditapp.services.placements import PlacementInput
 
 from . import world
 from .directory_helpers import new_provider
+from .placement_helpers import END, START
 
 KEY = b"test upn hash key"
 TODAY = world.TODAY
@@ -19,8 +20,8 @@ TODAY = world.TODAY
 def form(provider, **changes) -> dict:
     values = {"pupil_initials": "jb", "year_group": "9", "date_of_birth": "2012-03-04", "upn": "A123456789012",
               "contact_name": "Jo Head", "contact_role": "Deputy head", "contact_email": "jo@school.example.org",
-              "provider_id": str(provider.id), "hours_per_week": "15", "start_date": "2027-01-04",
-              "end_date": "2027-03-26", "attendance_code": "b", "learning_outcomes": "Re-engage with maths",
+              "provider_id": str(provider.id), "hours_per_week": "15", "start_date": START.isoformat(),
+              "end_date": END.isoformat(), "attendance_code": "b", "learning_outcomes": "Re-engage with maths",
               "success_measures": "Attendance above 90%", "exit_strategy": "Phased return after Easter",
               "child_voice": "Wants to work with animals", "family_voice": "Parents support the plan"}
     values.update(changes)
@@ -61,7 +62,7 @@ def test_a_complete_notification_is_stored_minimised_and_the_la_is_told(db_sessi
 def test_bad_answers_name_their_fields_and_store_nothing(db_session, school, eligible):
     before = db_session.scalar(select(func.count()).select_from(Placement))
     with pytest.raises(Invalid) as refused:
-        submit(db_session, school, eligible, end_date="2026-12-01", hours_per_week="45", upn="123", year_group="x",
+        submit(db_session, school, eligible, end_date=(START - timedelta(days=34)).isoformat(), hours_per_week="45", upn="123", year_group="x",
                contact_email="not an email", pupil_initials="John Smith")
     assert {"end_date", "hours_per_week", "upn", "year_group", "contact_email", "pupil_initials"} <= set(refused.value.details)
     assert db_session.scalar(select(func.count()).select_from(Placement)) == before
@@ -97,7 +98,8 @@ def test_the_same_pupil_provider_and_dates_cannot_be_notified_twice(db_session, 
 
 def test_a_later_placement_of_the_same_pupil_links_the_earlier_one(db_session, school, eligible):
     first = submit(db_session, school, eligible).placement
-    again = submit(db_session, school, eligible, start_date="2027-04-19", end_date="2027-07-16").placement
+    again = submit(db_session, school, eligible, start_date=(END + timedelta(days=24)).isoformat(),
+                   end_date=(END + timedelta(days=112)).isoformat()).placement
     assert again.re_referral_of_id == first.id
 
 
@@ -130,15 +132,16 @@ def test_another_school_cannot_read_or_edit_and_reads_are_logged(db_session, sch
 def test_reviews_outcomes_and_purge(db_session, school, eligible):
     placement = submit(db_session, school, eligible).placement
     with pytest.raises(Invalid):
-        placements.add_review(db_session, school, placement.id, date(2027, 2, 10), " ", None)
-    placements.add_review(db_session, school, placement.id, date(2027, 2, 10), "Settled well", date(2027, 3, 20))
+        placements.add_review(db_session, school, placement.id, START + timedelta(days=37), " ", None)
+    placements.add_review(db_session, school, placement.id, START + timedelta(days=37), "Settled well",
+                          START + timedelta(days=75))
     with pytest.raises(Invalid):
-        placements.end(db_session, school, placement.id, "returned_full_time", date(2026, 1, 1), None)
-    placements.end(db_session, school, placement.id, "returned_full_time", date(2027, 3, 26), "Back full time")
-    assert placements.purge(db_session, None, date(2027, 3, 26), dry_run=False) == []
-    listed = placements.purge(db_session, None, date(2030, 1, 1), dry_run=True)
+        placements.end(db_session, school, placement.id, "returned_full_time", START - timedelta(days=368), None)
+    placements.end(db_session, school, placement.id, "returned_full_time", END, "Back full time")
+    assert placements.purge(db_session, None, END, dry_run=False) == []
+    listed = placements.purge(db_session, None, END + timedelta(days=1000), dry_run=True)
     assert placement.id in listed and placement.pupil_initials == "JB"  # a dry run changes nothing
-    placements.purge(db_session, None, date(2030, 1, 1), dry_run=False)
+    placements.purge(db_session, None, END + timedelta(days=1000), dry_run=False)
     assert placement.pupil_initials is None and placement.upn_sha256 is None and placement.child_voice.startswith("[")
     assert placement.learning_outcomes is not None and placement.provider_id == eligible.id
 

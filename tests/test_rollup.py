@@ -6,9 +6,10 @@ from sqlalchemy import event, func, select
 
 from auditapp.models import AuditLogEntry, Notification, OutboundEmail, ProviderStatusChange, Watch
 from auditapp.services import rollup
+from auditapp.services.eligibility import add_months
 
 from . import world
-from .directory_helpers import action, concern, finalised_audit, in_date, new_provider
+from .directory_helpers import IN_DATE, action, concern, finalised_audit, in_date, new_provider
 
 TODAY = world.TODAY
 
@@ -24,7 +25,7 @@ def test_in_date_audits_make_an_eligible_provider_with_its_reasons(db_session):
     in_date(db_session, provider)
     changes = _recompute(db_session, provider)
     assert provider.computed_status == "eligible" and provider.directory_status == "eligible"
-    assert provider.valid_until == date(2027, 6, 1) and provider.computed_rule == "R5"
+    assert provider.valid_until == add_months(IN_DATE, 12) and provider.computed_rule == "R5"
     assert {(c.kind, c.from_status, c.to_status) for c in changes} == {("computed", "conditional", "eligible"),
                                                                       ("published", "conditional", "eligible")}
     assert not provider.needs_decision
