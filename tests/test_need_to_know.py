@@ -84,3 +84,19 @@ def test_a_qoe_teacher_reads_a_quality_of_education_audit_in_full(client, auth, 
         response.close()
     html = client.get("/reports/?audit_type=quality_education", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert f"/audits/{quality.id}/report" in html
+
+
+def test_a_qoe_teacher_on_a_joint_visit_gets_no_link_to_the_safeguarding_evidence(app, client, auth, db_session):
+    from auditapp.models import VisitAssignment
+    from auditapp.storage import get_blob_store
+
+    from .evidence_helpers import verified_evidence_for_matrix
+    row = verified_evidence_for_matrix(db_session, get_blob_store(app))  # on the auditor's safeguarding audit
+    visit_id = db_session.get(Audit, row.audit_id).visit_id
+    db_session.add(VisitAssignment(visit_id=visit_id, user_id=world.user(db_session, "qoe_teacher").id))
+    db_session.flush()
+    auth.login("qoe_teacher")
+    page = client.get(f"/visits/{visit_id}")
+    assert page.status_code == 200
+    assert f"/audits/{row.audit_id}/evidence" not in page.get_data(as_text=True)
+    assert client.get(f"/audits/{row.audit_id}/evidence").status_code == 403
