@@ -78,13 +78,19 @@ def instance_folder(tmp_path: Path) -> Path:
     return Path(tempfile.gettempdir()) / f"auditapp-make-run-{digest}" / "instance"
 
 
+def make_run_env(instance: Path) -> dict[str, str]:
+    """A shell's environment without AUDITAPP_* settings, for `make run` on `instance`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AUDITAPP_")}
+    env["AUDITAPP_INSTANCE_DIR"] = str(instance)
+    return env
+
+
 @contextmanager
 def make_run_stack(tmp_path: Path, keep_instance: bool = False) -> Iterator[MakeRunStack]:
     """`make run` with a fresh or kept instance folder: yields once it serves; stopped (Ctrl-C) on exit."""
     instance = instance_folder(tmp_path)
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AUDITAPP_")}
-    env["AUDITAPP_INSTANCE_DIR"] = str(instance)
+    env = make_run_env(instance)
     runs = len(list(tmp_path.glob("make-run-*.log")))
     log_path = tmp_path / f"make-run-{runs + 1}.log"
     with open(log_path, "wb") as log:
@@ -137,10 +143,9 @@ def _stop(stack: MakeRunStack) -> None:
 
 
 def process_running(pid: int) -> bool:
+    """Whether `pid` is a live process (an exited one that no one has reaped yet, a zombie, is not)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
         return False
-    except PermissionError:
-        return True
-    return True
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
