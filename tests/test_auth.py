@@ -202,9 +202,8 @@ def test_a_password_change_without_a_valid_csrf_token_is_refused(client, auth, d
     auth.login("admin")
     before = world.user(db_session, "admin").password_hash
     for data in ({}, {"csrf_token": "forged"}):
-        response = client.post("/account/password", data={"current_password": world.PASSWORD,
-                                                          "new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD,
-                                                          **data})
+        response = client.post("/account/password", data={
+            "current_password": world.PASSWORD, "new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD, **data})
         assert response.status_code == 400
     db_session.expire_all()
     assert world.user(db_session, "admin").password_hash == before

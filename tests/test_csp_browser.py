@@ -135,7 +135,8 @@ def test_every_menu_page_of_a_role_breaks_no_content_security_policy(page: Page,
 # ---- the source: no inline style or script anywhere ----------------------------------------------------
 
 APP = Path(__file__).resolve().parent.parent / "auditapp"
-INLINE_IN_TEMPLATES = re.compile(r"""\sstyle\s*=|<style[\s>]|<script(?![^>]*\ssrc=)[^>]*>|\son[a-z]+\s*=\s*["']|javascript:""", re.I)
+INLINE_IN_TEMPLATES = re.compile(r"""\sstyle\s*=|<style[\s>]|<script(?![^>]*\ssrc=)[^>]*>"""
+                                 r"""|\son[a-z]+\s*=\s*["']|javascript:""", re.I)
 # A script may set CSSOM properties (element.style.width = …: allowed), never a style attribute or markup with one.
 INLINE_IN_SCRIPTS = re.compile(r"""setAttribute\(\s*['"]style['"]|\.style\.cssText|style=\\?["']|<style""")
 

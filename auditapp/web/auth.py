@@ -16,15 +16,19 @@ from .forms import LoginSchema, safe_next
 bp = Blueprint("auth", __name__)
 
 
+def _entered(message: str) -> validate.Length:
+    return validate.Length(min=1, max=1000, error=message)
+
+
 class ChangePasswordSchema(Schema):
     class Meta:
         unknown = EXCLUDE  # csrf_token rides along
 
-    current_password = fields.Str(required=True, validate=validate.Length(min=1, max=1000, error="Enter your current password"),
+    current_password = fields.Str(required=True, validate=_entered("Enter your current password"),
                                   error_messages={"required": "Enter your current password"})
-    new_password = fields.Str(required=True, validate=validate.Length(min=1, max=1000, error="Enter a new password"),
+    new_password = fields.Str(required=True, validate=_entered("Enter a new password"),
                               error_messages={"required": "Enter a new password"})
-    confirm_password = fields.Str(required=True, validate=validate.Length(min=1, max=1000, error="Enter the new password again"),
+    confirm_password = fields.Str(required=True, validate=_entered("Enter the new password again"),
                                   error_messages={"required": "Enter the new password again"})
 
 
