@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import DateTime, create_engine, select, text
 
 from auditapp import clock
-from auditapp.models import Audit, AuditLogEntry, Base
+from auditapp.models import Audit, AuditLogEntry, Base, Notification
 from auditapp.services import audit_log, csv_export, reports, users
 from auditapp.services.errors import DomainError
 from auditapp.storage.local import LocalBlobStore
@@ -206,3 +206,15 @@ def test_the_reports_list_filters_by_london_dates(client, auth, app, db_session)
         return str(audit.id) in response.get_data(as_text=True)
 
     assert listed("2026-07-01") and not listed("2026-06-30")
+
+
+def test_pages_show_timestamps_in_london_time(client, auth, db_session):
+    school = world.user(db_session, "school")
+    provider = world.provider(db_session, "eligible")
+    provider.status_changed_at = SUMMER_NIGHT
+    db_session.add(Notification(user_id=school.id, provider_id=provider.id, kind="status_changed",
+                                title="A notice from a summer night", body="Body", created_at=SUMMER_NIGHT))
+    db_session.flush()
+    auth.login("school")
+    assert "1 July 2026 at 00:30" in client.get("/notifications/").get_data(as_text=True)
+    assert "since 1 July 2026" in client.get(f"/directory/providers/{provider.id}").get_data(as_text=True)
