@@ -275,7 +275,8 @@ def seed_demo(ctx: Context, passwords_file: Path | None) -> None:
     path = passwords_file or Path(ctx.config["INSTANCE_DIR"]) / "demo-passwords.json"
     passwords, fresh = _demo_passwords(path)
     with ctx.transaction() as session:
-        seeded = demo.seed_demo(session, passwords, reset_passwords=fresh)
+        key = ctx.config["UPN_HASH_KEY"]  # None without a secret: then no demo placements
+        seeded = demo.seed_demo(session, passwords, reset_passwords=fresh, upn_key=str(key).encode() if key else None)
     click.echo("\nDemo sign-ins (demo data only; passwords are kept in %s):" % path)
     for s in seeded:
         click.echo(f"  {s.role:<12} {s.email:<38} {passwords[s.email]}   ({s.organisation})")
@@ -300,7 +301,8 @@ def dev_prepare(click_ctx: click.Context) -> None:
     """For `make run` (dev-run runs it): make the local secret, migrate, seed the demo world, roll its statuses
     up, in the database AUDITAPP_DATABASE_URL names."""
     ctx = click_ctx.ensure_object(Context)
-    read_or_create_dev_secret(Path(ctx.config["INSTANCE_DIR"]))
+    secret = read_or_create_dev_secret(Path(ctx.config["INSTANCE_DIR"]))
+    ctx.config.update(load_config({"SECRET_KEY": secret}))  # the served app's keys: the demo placements' UPN hashes
     click_ctx.invoke(db_upgrade)
     click_ctx.invoke(seed_demo, passwords_file=None)
     click_ctx.invoke(rollup_command, as_of=None)  # the demo's directory statuses and maintainers' queue
