@@ -109,7 +109,8 @@ def test_capture_survives_a_browser_restart_offline_then_syncs_exactly_once(
         assert SESSION_COOKIE not in {cookie["name"] for cookie in context.cookies()}
         context.set_offline(False)
         # Then nothing is sent until the auditor signs in again, and nothing is lost meanwhile
-        expect(page.locator("#sync-status")).to_contain_text("Sign in again to sync", timeout=30000)
+        expect(page.locator("#sync-status")).to_contain_text("sign in again to sync", timeout=30000)
+        expect(page.get_by_role("link", name="Sign in again to sync")).to_be_visible()
         assert page.evaluate(OUTBOX_COUNT) == queued
         # When they sign in and open the audit
         sign_in(page, server.url)
