@@ -177,3 +177,34 @@ def test_a_full_review_and_finalisation_by_keyboard_only(page: Page, live: Live)
     expect(page.locator("#diff")).to_contain_text("Two DBS checks after the start date")
     assert_accessible(page, "diff")
     assert errors == []
+
+
+def test_the_review_page_with_policy_checks_conversations_and_a_withdrawn_file_has_no_axe_violations(page: Page):
+    from auditapp.services.capture import Change, record_conversations, record_policy_checks
+    from .evidence_helpers import registered, withdrawn
+    from .review_helpers import submitted_audit
+    database_url = world_database(f"auditapp_review_{uuid.uuid4().hex[:8]}")
+    binding = bind(database_url)
+    with session_scope(binding) as session:
+        audit = submitted_audit(session, submit=False)
+        auditor = by_email(session, world.EMAIL["auditor"])
+        assert record_policy_checks(session, auditor, [Change("p", uuid.uuid4(), audit.id, "SG-1.1", 0, {
+            "document_seen": True, "document_version": "v3", "review_date": "2026-05-01", "named_person": "J. Example"})])[0].status == "applied"
+        talks = [Change("L", uuid.uuid4(), audit.id, "learner", 0, {"subject": "KS3", "consent_given": True,
+                                                                    "response:LC-3": "Feels safe", "notes": "Art room"}),
+                 Change("S", uuid.uuid4(), audit.id, "staff", 0, {"subject": "Key worker", "notes": "Knows the route"})]
+        assert {o.status for o in record_conversations(session, auditor, talks)} == {"applied"}
+        withdrawn(session, registered(session, audit.id, item_key="SG-2.1", filename="Old policy.pdf"), "Superseded")
+        assert submit_audits(session, auditor, [(1, audit.id)])[0].status == "applied"
+        audit_id = audit.id
+    with serving(make_test_app(database_url)) as url:
+        sign_in(page, Live(url, binding, audit_id), LEAD)
+        page.goto(f"{url}/review/audits/{audit_id}")
+        expect(page.get_by_role("heading", name="Learner conversation L1")).to_be_visible()
+        expect(page.get_by_role("heading", name="Policy check for SG-1.1")).to_be_visible()
+        expect(page.get_by_text("Old policy.pdf withdrawn: Superseded")).to_be_visible()
+        assert_accessible(page, "review page with conversations")
+        page.get_by_role("link", name="Evidence files for this audit").click()
+        expect(page.get_by_role("heading", name=re.compile("Evidence for the safeguarding audit"))).to_be_visible()
+        assert_accessible(page, "evidence page for the lead reviewer")
+    binding.engine.dispose()
