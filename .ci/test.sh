@@ -40,7 +40,7 @@ fi
 DATE_SENSITIVE=(tests/test_time.py tests/test_rollup.py tests/test_rollup_hooks.py tests/test_decisions.py
   tests/test_placements.py tests/test_placement_stats.py tests/test_placement_pages.py tests/test_cli_directory.py
   tests/test_cli_placements.py tests/test_share_links.py tests/test_watch_notifications.py
-  tests/test_dashboard_pages.py tests/test_evidence_review.py tests/test_maintainers.py)
+  tests/test_dashboard_pages.py tests/test_evidence_review.py tests/test_maintainers.py tests/test_pages.py)
 if [ "$#" -eq 0 ]; then
   for shift in +400d -200d; do
     t=$(date +%s.%N)
