@@ -23,6 +23,7 @@ NAMING_CONVENTION = {
 
 # JSONB: indexable and compact.
 JSONType = JSONB()
+# The one timestamp type: timestamptz, aware UTC in Python (tests/test_time.py checks every model and the schema).
 TZDateTime = DateTime(timezone=True)
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
-from .. import clock
 
+from .. import clock
 from ..directory_queries import SCHOOL_STATUSES
 from ..models import Notification, Provider, User, Watch
 from ..models.people import Actor
