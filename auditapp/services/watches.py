@@ -7,7 +7,6 @@ never a check-then-insert).
 """
 from __future__ import annotations
 
-
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session

@@ -1,7 +1,6 @@
 """Marshmallow schemas for the review forms; services get plain values."""
 from __future__ import annotations
 
-
 from marshmallow import fields, validate
 
 from ..models.enums import AUDIT_TYPES, RATINGS
