@@ -12,8 +12,8 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from auditapp.db import bind, session_scope
-from auditapp.models import Provider
-from auditapp.services import provider_records, rollup
+from auditapp.models import Provider, SafeguardingConcern
+from auditapp.services import concerns, provider_records, rollup
 from auditapp.web.maintainer_pages import today
 
 from . import world
@@ -32,6 +32,9 @@ def maintainers_live():
     url = world_database(f"auditapp_maintainers_{uuid.uuid4().hex[:8]}")
     binding = bind(url)
     with session_scope(binding) as session:
+        for open_concern in session.scalars(select(SafeguardingConcern).where(SafeguardingConcern.status == "open")):
+            # the demo world's own concern is triaged: this provider's is then the one safeguarding case
+            concerns.triage(session, world.user(session, "maintainer"), open_concern.id, "Referred to the LADO")
         queued, planned = new_provider(session), new_provider(session)
         for provider in (queued, planned):
             in_date(session, provider, visit_date=today() - timedelta(days=40))
