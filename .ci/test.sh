@@ -28,7 +28,7 @@ export TEST_DATABASE_URL=$DATABASE_URL
 
 # 4. Tests.
 rc=0
-.venv/bin/python -m pytest "$@" || rc=$?
+.venv/bin/python -m pytest --durations=15 "$@" || rc=$?
 if [ "$rc" -eq 5 ]; then
   log "pytest collected no tests (exit code 5): treated as a failure"
 fi

@@ -127,6 +127,7 @@ def capture_offline(page: Page, tablet: BrowserContext, stack: Stack, watch: Wat
     tablet.set_offline(True)
     watch.offline = True
     items = page.get_by_role("group", name=re.compile(r"^SG-\d+\.\d+ "))
+    expect(items.nth(30)).to_be_attached()  # the audit is drawn from IndexedDB: wait for it before counting
     count = items.count()
     assert count > 30
     for index in range(count):
@@ -355,6 +356,8 @@ def teachers_grade_and_moderate(browser: Browser, stack: Stack, watch: Watch) ->
     page = person(browser, stack, GRADER, watch)
     navigate(page, "Grading", watch)
     page.get_by_role("link", name="Grade Abbey Park Boxing Academy CIC", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Grades: Abbey Park")
+    expect(page.get_by_role("group", name=re.compile(r"^Grade for "))).to_have_count(8)  # seven areas and overall
     for group in page.get_by_role("group", name=re.compile(r"^Grade for ")).all():
         group.get_by_role("radio", name="Secure", exact=True).check()
     for box in page.get_by_role("textbox", name=re.compile(r"^Reasons for the ")).all():
@@ -366,6 +369,8 @@ def teachers_grade_and_moderate(browser: Browser, stack: Stack, watch: Watch) ->
     page = person(browser, stack, MODERATOR, watch)
     navigate(page, "Grading", watch)
     page.get_by_role("link", name="Moderate Abbey Park Boxing Academy CIC", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Moderation: Abbey Park")
+    expect(page.get_by_role("group", name=re.compile(r"^Your moderation of "))).to_have_count(8)
     for group in page.get_by_role("group", name=re.compile(r"^Your moderation of ")).all():
         group.get_by_role("radio", name=re.compile(r"^Agree")).check()
     page.get_by_role("button", name="Save moderation").click()
