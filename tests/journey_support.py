@@ -77,7 +77,11 @@ def sign_in(page: Page, stack: Stack, email: str, watch: Watch) -> None:
 
 def navigate(page: Page, name: str, watch: Watch, heading: str | re.Pattern | None = None) -> None:
     """Follow a link of the service navigation by its visible name."""
-    page.get_by_role("navigation").get_by_role("link", name=name, exact=True).first.click()
+    link = page.get_by_role("navigation").get_by_role("link", name=name, exact=True).first
+    href = link.get_attribute("href")
+    link.click()
+    page.wait_for_url(re.compile(re.escape(href) + r"(\?.*)?$"))  # the new page, not the one it leaves
+    page.wait_for_load_state()
     if heading is not None:
         expect(page.get_by_role("heading", level=1)).to_contain_text(heading)
     watch.check(page, name)
