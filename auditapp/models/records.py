@@ -69,6 +69,12 @@ class ChangeLogEntry(Base):
     audit_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
     provider_id: Mapped[int | None] = mapped_column(ForeignKey("providers.id"), index=True)
     changed_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
+    # Set on entries meant for one user only (a held mutation's final outcome, `entity` "mutation"):
+    # pulled by that user whatever their audits, by nobody else. Such entries have no audit_id.
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    # The entry's payload when it is an event rather than an entity's current state: a mutation's
+    # final result never changes, so pull sends this snapshot and reads no other table for it.
+    data: Mapped[dict | None] = mapped_column(JSONType)
 
 
 class SyncConflict(Base):
@@ -95,13 +101,17 @@ class SyncConflict(Base):
 
 
 class HeldMutation(Base):
-    """A mutation whose parent audit is not on the server yet; applied when the parent arrives."""
+    """A mutation whose parent audit is not on the server yet; applied when the parent arrives.
+
+    Capped per device and per user, and settled as rejected `sync.held_expired` by
+    `audit-tools sync purge-held` after AUDITAPP_HELD_MAX_AGE_DAYS (sync/held.py).
+    """
 
     __tablename__ = "held_mutations"
 
     device_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("devices.id"), primary_key=True)
     mutation_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     parent_audit_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
-    actor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    actor_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)  # indexed: the per-user cap counts
     mutation: Mapped[dict] = mapped_column(JSONType)  # the mutation exactly as received
     held_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
