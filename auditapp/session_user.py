@@ -2,7 +2,7 @@
 
 Every signed-in request starts here, so it is one round trip and no ORM (the ORM's session, load and
 identity map cost more than the statement): the user, checked active and on the cookie's session
-version (a password change or a deactivation ends every session at once), the organisation's name,
+version (signing out, a password change or a deactivation ends every session of the user at once), the organisation's name,
 the unread count the navigation shows, and the directory's change stamp, which the schools' search
 checks its kept results against (web/directory_cache.py) and would otherwise read in a round trip
 of its own.

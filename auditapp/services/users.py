@@ -134,6 +134,13 @@ def set_password(session: Session, actor: Actor | None, user: User, password: st
     audit_log.record(session, actor, "user.set_password", "user", user.id)
 
 
+def end_sessions(session: Session, user: User) -> None:
+    """Sign `user` out everywhere: every session cookie names a session version, and this one is no longer
+    theirs (session_user.load refuses it on the next request, whoever replays it)."""
+    user.session_version += 1
+    audit_log.record(session, user, "user.sign_out", "user", user.id)
+
+
 def change_own_password(session: Session, user: User, current: str, new: str, confirm: str) -> None:
     """The user replaces their own password (the temporary one an administrator gave, say); their other
     sessions end (set_password moves the session version on), and the change is logged as theirs.

@@ -67,7 +67,9 @@ def login_submit():
 @bp.post("/sign-out")
 @roles(*ROLES)
 def logout():
-    """End the session."""
+    """End the session on the server: every cookie of this user stops working, a copied one too."""
+    users.end_sessions(db.session, users.get_user(db.session, current_user.id))
+    db.session.commit()
     logout_user()
     return redirect(url_for("auth.login"))
 
