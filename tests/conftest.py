@@ -36,8 +36,18 @@ def _required_env(name: str) -> str:
     return value
 
 
+# Under pytest-xdist (`make test` runs two workers) each worker is a process with databases of its own:
+# every name made here carries the worker's id, so one worker never drops another's database.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+
+
+def _per_worker(name: str) -> str:
+    return f"{name}_{_WORKER}" if _WORKER else name
+
+
 def _fresh_database(base_url: str, name: str, template: str | None = None) -> str:
-    """Create database `name` on the test server (empty, or a copy of `template`) and return its URL."""
+    """Create database `name` (per worker) on the test server (empty, or a copy of `template`); its URL."""
+    name = _per_worker(name)
     admin = create_engine(make_url(base_url).set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -48,7 +58,7 @@ def _fresh_database(base_url: str, name: str, template: str | None = None) -> st
 
 def make_test_app(database_url: str, **overrides):
     config = {"DATABASE_URL": database_url, "SECRET_KEY": TEST_SECRET, "SESSION_COOKIE_SECURE": False,
-              "TESTING": True, "INSTANCE_DIR": "/tmp/auditapp-test-instance", **overrides}
+              "TESTING": True, "INSTANCE_DIR": "/tmp/auditapp-test-instance" + (f"-{_WORKER}" if _WORKER else ""), **overrides}
     return create_app(config)
 
 
@@ -78,7 +88,7 @@ def world_database(name: str) -> str:
             world.build(session, upn_key=world_upn_key())
         binding.engine.dispose()
         _world_template_built = True
-    return _fresh_database(base_url, name, template=WORLD_TEMPLATE)
+    return _fresh_database(base_url, name, template=_per_worker(WORLD_TEMPLATE))
 
 
 @pytest.fixture(scope="session")

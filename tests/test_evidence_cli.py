@@ -43,11 +43,13 @@ def template_world(tmp_path_factory):
 def world_with_old_evidence(template_world, tmp_path):
     template_url, files = template_world
     admin = create_engine(make_url(template_url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    template = make_url(template_url).database  # carries the xdist worker's suffix, if any
+    copy = template.replace("_template", "")
     with admin.connect() as conn:
-        conn.execute(text('DROP DATABASE IF EXISTS "auditapp_evidence_cli" WITH (FORCE)'))
-        conn.execute(text('CREATE DATABASE "auditapp_evidence_cli" TEMPLATE "auditapp_evidence_cli_template"'))
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{copy}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{copy}" TEMPLATE "{template}"'))
     admin.dispose()
-    url = make_url(template_url).set(database="auditapp_evidence_cli").render_as_string(hide_password=False)
+    url = make_url(template_url).set(database=copy).render_as_string(hide_password=False)
     store = LocalBlobStore(tmp_path / "evidence")
     for _, key, data, media_type in files.values():
         store.put(key, data, media_type)
