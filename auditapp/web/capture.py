@@ -24,6 +24,7 @@ SHELL_ASSETS = ("vendor/govuk-frontend/govuk-frontend.min.css", "vendor/govuk-fr
                 "js/capture-items.js", "js/capture-conversations.js", "js/capture-concern.js", "js/capture-status.js",
                 "js/save-worker.js", "js/store.js", "js/outbox.js", "js/sync-status.js", "js/sync-loop.js",
                 "js/capture-evidence.js", "js/evidence-media.js", "js/evidence-store.js", "js/evidence-uploader.js",
+                "js/capture-attention.js", "js/sync-outcomes.js", "js/text.js",
                 "js/evidence-worker.js", "favicon.svg", "icons/icon-192.png")
 
 

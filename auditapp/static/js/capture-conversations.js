@@ -1,7 +1,9 @@
 // Learner and staff conversations: cards with a provisional reference until the server gives the final one.
 import { uuid7 } from './outbox.js';
-import { h, radioGroup, safe, textControl } from './capture-dom.js';
+import { contestedTag, h, radioGroup, safe, setError, textControl } from './capture-dom.js';
 import { C, commit, shown } from './capture-context.js';
+import { hasUpn, limitOf, looksLikeName } from './text.js';
+import { contestedFields } from './sync-outcomes.js';
 
 const SETTINGS = ['One-to-one in sight of staff', 'Small group', 'During an activity'];
 const KEY_STAGES = ['KS1', 'KS2', 'KS3', 'KS4'];
@@ -28,6 +30,12 @@ export function renderConversations(promptSets) {
         h('button', { type: 'button', class: 'govuk-button govuk-button--secondary', 'data-edit': '',
                       id: `add-${set.key}`, onclick: () => addConversation(set) }, `Add a ${noun} conversation`));
     }));
+}
+
+/** The "Contested" tag of a conversation while a field of it is contested (sync-outcomes.js), or nothing. */
+export function contestedOf(record) {
+  const fields = contestedFields(record);
+  return fields.length ? contestedTag(fields) : '';
 }
 
 export function referenceOf(record) {
@@ -59,13 +67,14 @@ export function renderConversation(set, record) {
       radioGroup(`subject-${k}`, `subject-${k}`, KEY_STAGES.map((s) => [s, s.replace('KS', 'Key stage ')]), current('subject'),
         (v) => save({ subject: v }))))
     : textControl('input', { id: `subject-${k}`, label: 'Role', hint: 'A role, not a name. For example: key worker',
-      inputClass: 'govuk-!-width-one-half', value: current('subject'), onSave: (v) => save({ subject: v || null }) }).group;
+      inputClass: 'govuk-!-width-one-half', value: current('subject'), limit: limitOf('conversation', 'subject'),
+      onSave: checked((v) => save({ subject: v || null })) }).group;
   const prompts = (set.prompts || []).map((prompt) => textControl('textarea', {
     id: `response-${k}-${safe(prompt.key)}`, label: `${prompt.key}: ${prompt.prompt}`,
     hint: prompt.listen_for ? `Listen for: ${prompt.listen_for}. Do not write names.` : 'Do not write names.',
-    value: current(`response:${prompt.key}`), onSave: (v) => save({ [`response:${prompt.key}`]: v || null }) }).group);
+    value: current(`response:${prompt.key}`), onSave: checked((v) => save({ [`response:${prompt.key}`]: v || null })) }).group);
   const notes = textControl('textarea', { id: `notes-${k}`, label: 'Other notes', hint: 'Do not write names.', value: current('notes'),
-    onSave: (v) => save({ notes: v || null }) });
+    onSave: checked((v) => save({ notes: v || null })) });
   const ended = h('input', { class: 'govuk-checkboxes__input', type: 'checkbox', id: `ended-${k}`, name: `ended-${k}`,
     checked: current('ended_for_safeguarding') === true, 'aria-describedby': `ended-${k}-hint`,
     onchange: (event) => save({ ended_for_safeguarding: event.target.checked }) });
@@ -74,6 +83,7 @@ export function renderConversation(set, record) {
     h('legend', { class: 'govuk-fieldset__legend govuk-fieldset__legend--m' },
       h('h4', { class: 'govuk-fieldset__heading', tabindex: '-1' },
         `${noun} `, h('span', { class: 'app-reference', 'data-reference': record.id, text: referenceOf(record) }))),
+    h('div', { class: 'app-conversation__flags', 'data-contested': record.id }, contestedOf(record)),
     record.reference ? null : h('p', { class: 'govuk-body app-provisional' },
       h('strong', { class: 'govuk-tag govuk-tag--grey', text: 'Provisional reference' })),
     h('p', { class: 'govuk-hint', text: 'Do not write names. The server gives the final reference when the audit syncs.' }),
@@ -91,4 +101,41 @@ export function renderConversation(set, record) {
         h('label', { class: 'govuk-label govuk-checkboxes__label', for: `ended-${k}`, text: 'Conversation ended: safeguarding procedure followed' }),
         h('div', { class: 'govuk-hint govuk-checkboxes__hint', id: `ended-${k}-hint`,
                    text: 'Write nothing about the disclosure here. Raise a safeguarding concern instead.' }))))));
+}
+
+// ---- what a note must not hold --------------------------------------------------------------------
+
+const UPN_ERROR = 'Remove the UPN: notes must never hold a pupil’s unique pupil number. This text is not saved until it is removed';
+const NAME_WARNING = 'This looks like it may hold a name. Notes must never hold a name: use the reference, key stage or role instead.';
+
+/** A conversation text's save, checked first: a UPN-shaped string is refused here (the server refuses it too) with an
+ * error on the field; a text that looks like it holds a name is saved, with a warning beside the field. */
+export function checked(saveText) {
+  return (value, control, group) => {
+    nameWarning(control, group, looksLikeName(value));
+    const error = () => group.querySelector(`#${CSS.escape(control.id)}-error`);
+    if (hasUpn(value)) {
+      setError(group, control, UPN_ERROR);
+      error().dataset.upn = '';
+      return null;
+    }
+    if (error() && 'upn' in error().dataset) setError(group, control, null);
+    return saveText(value);
+  };
+}
+
+function nameWarning(control, group, shown) {
+  const id = `${control.id}-name-warning`;
+  let warning = group.querySelector(`#${CSS.escape(id)}`);
+  if (shown && !warning) {
+    warning = h('div', { class: 'govuk-warning-text app-name-warning', id },
+      h('span', { class: 'govuk-warning-text__icon', 'aria-hidden': 'true', text: '!' }),
+      h('strong', { class: 'govuk-warning-text__text' }, h('span', { class: 'govuk-visually-hidden', text: 'Warning' }), NAME_WARNING));
+    group.append(warning);
+  }
+  if (!shown && warning) warning.remove();
+  const described = (control.getAttribute('aria-describedby') || '').split(' ').filter((x) => x && x !== id);
+  if (shown) described.push(id);
+  if (described.length) control.setAttribute('aria-describedby', described.join(' '));
+  else control.removeAttribute('aria-describedby');
 }

@@ -1,5 +1,6 @@
 // Small DOM helpers and the form controls the capture screen is built from (no framework: h() builds
 // elements). Text boxes save on `change` and after a pause in typing; flushTexts() saves pending ones now.
+import { cutText, MAX_TEXT, wellFormed } from './text.js';
 
 const TEXT_DELAY = 600;
 const textFlushes = new Set();
@@ -114,8 +115,24 @@ export function radioGroup(name, idBase, options, current, onChange, { inline = 
     }));
 }
 
-/** A text box that saves on `change` and after a pause in typing. */
-export function textControl(tag, { id, label, hint, value, rows = 2, inputClass, hiddenLabel, type = 'text', inputmode, onSave, groupClass = '' }) {
+/** Keep a box within the server's limit, counted in characters (code points) as the server counts them: a longer
+ * text is cut at a character (never inside an emoji) and the field says so. A lone surrogate becomes U+FFFD. */
+function fitText(control, group, limit) {
+  const text = wellFormed(control.value);
+  const fitted = cutText(text, limit);
+  if (fitted !== control.value) control.value = fitted;
+  const id = `${control.id}-error`;
+  if (fitted !== text) {
+    setError(group, control, `Text must be ${limit.toLocaleString('en-GB')} characters or fewer: the text after that was not kept`);
+    group.querySelector(`#${CSS.escape(id)}`).dataset.fit = '';
+  } else if (group.querySelector(`#${CSS.escape(id)}[data-fit]`)) {
+    setError(group, control, null);
+  }
+}
+
+/** A text box that saves on `change` and after a pause in typing (within `limit` characters, see fitText). */
+export function textControl(tag, { id, label, hint, value, rows = 2, inputClass, hiddenLabel, type = 'text', inputmode, onSave, groupClass = '',
+                                    limit = MAX_TEXT }) {
   const hintId = hint ? `${id}-hint` : null;
   const control = tag === 'textarea'
     ? h('textarea', { class: 'govuk-textarea', id, name: id, rows: String(rows), 'aria-describedby': hintId })
@@ -132,6 +149,7 @@ export function textControl(tag, { id, label, hint, value, rows = 2, inputClass,
     if (timer) { clearTimeout(timer); timer = null; }
     textFlushes.delete(flush);
     if (control.value === last) return;
+    fitText(control, group, limit);
     last = control.value;
     onSave(control.value, control, group);
   };
@@ -143,4 +161,10 @@ export function textControl(tag, { id, label, hint, value, rows = 2, inputClass,
   control.addEventListener('change', flush);
   control.resetSaved = (v) => { last = v; };
   return { group, control };
+}
+
+/** "Contested: a reviewer will choose", beside an item or a conversation, while a field of it is contested. */
+export function contestedTag(fields) {
+  return h('strong', { class: 'govuk-tag govuk-tag--yellow app-contested',
+                       text: `Contested: a reviewer will choose (${fields.map((f) => humanise(f.replace(/^response:/, 'response '))).join(', ')})` });
 }

@@ -1,9 +1,11 @@
 // The audit's items: rated items (with the N/A reason, the proposed action and the policy check) and the
 // typed header answers. Every change is a commit() (record + outbox mutation).
 import { uuid7 } from './outbox.js';
-import { addDays, h, humanise, itemHint, legend, longDate, monthsBefore, radioGroup, safe, setError, textControl } from './capture-dom.js';
+import { addDays, contestedTag, h, humanise, itemHint, legend, longDate, monthsBefore, radioGroup, safe, setError, textControl } from './capture-dom.js';
 import { actionFor, answerKey, C, commit, itemComment, policyKey, shown } from './capture-context.js';
 import { renderEvidence } from './capture-evidence.js';
+import { limitOf } from './text.js';
+import { contestedFields } from './sync-outcomes.js';
 
 const RATINGS = [['met', 'Met'], ['partially_met', 'Partially met'], ['not_met', 'Not met'], ['not_applicable', 'N/A']];
 const REVIEW_STATUSES = [['', 'Not reviewed yet'], ['closed_verified', 'Closed and verified'], ['open_in_time', 'Open, in time'],
@@ -50,9 +52,10 @@ export function updateFlags(item, block = document.getElementById(`item-${safe(i
   const record = C.records.get(answerKey(item.key));
   const policy = C.records.get(policyKey(item.key));
   const conflicts = [...((record && record.conflicts) || []), ...((policy && policy.conflicts) || [])];
+  const contested = [record, policy, actionFor(item.key)].flatMap(contestedFields);
   flags.replaceChildren(conflicts.length
     ? h('strong', { class: 'govuk-tag govuk-tag--orange', text: `Needs review: changed on another device (${conflicts.join(', ')})` })
-    : '');
+    : '', contested.length ? contestedTag(contested) : '');
 }
 
 async function onRating(item, value, event) {
@@ -130,10 +133,10 @@ function renderAction(item, rating) {
   const value = (name) => shown(action, name);
   const save = (name) => (v, control, group) => saveAction(item, name, v, control, group);
   const description = textControl('textarea', { id: `action-description-${k}`, label: 'What must the provider do?',
-    hiddenLabel: ` (${item.key})`, value: value('description'), onSave: save('description') });
+    hiddenLabel: ` (${item.key})`, value: value('description'), onSave: save('description'), limit: limitOf('action', 'description') });
   const owner = textControl('input', { id: `action-owner-${k}`, label: 'Owner (role)', hiddenLabel: ` for ${item.key}`,
     hint: 'A role, not a name. For example: designated safeguarding lead', inputClass: 'govuk-!-width-two-thirds',
-    value: value('owner_role'), onSave: save('owner_role') });
+    value: value('owner_role'), onSave: save('owner_role'), limit: limitOf('action', 'owner_role') });
   const due = textControl('input', { id: `action-due-${k}`, label: 'Due date', hiddenLabel: ` for ${item.key}`, type: 'date',
     inputClass: 'govuk-input--width-10', value: value('due_date') || defaultDue(item, rating), onSave: save('due_date') });
   const sent = action && Object.keys(action.fields).length;
@@ -187,7 +190,7 @@ function renderPolicy(item) {
   const seen = shown(record, 'document_seen');
   const version = textControl('input', { id: `policy-version-${k}`, label: 'Version or date shown on the document',
     hiddenLabel: ` (${item.policy.document})`, inputClass: 'govuk-input--width-20', value: shown(record, 'document_version'),
-    onSave: (v) => save({ document_version: v || null }) });
+    onSave: (v) => save({ document_version: v || null }), limit: limitOf('policy_check', 'document_version') });
   const warning = h('div', { class: 'govuk-warning-text', id: `policy-warning-${k}`, hidden: true },
     h('span', { class: 'govuk-warning-text__icon', 'aria-hidden': 'true', text: '!' }),
     h('strong', { class: 'govuk-warning-text__text' }, h('span', { class: 'govuk-visually-hidden', text: 'Warning' }),
@@ -198,7 +201,8 @@ function renderPolicy(item) {
   reviewWarning(warning, shown(record, 'review_date'));
   const named = item.policy.named_person ? textControl('input', { id: `policy-person-${k}`,
     label: `${item.policy.named_person} named in the document`, hiddenLabel: ` (${item.policy.document})`,
-    inputClass: 'govuk-!-width-two-thirds', value: shown(record, 'named_person'), onSave: (v) => save({ named_person: v || null }) }) : null;
+    inputClass: 'govuk-!-width-two-thirds', value: shown(record, 'named_person'), onSave: (v) => save({ named_person: v || null }),
+    limit: limitOf('policy_check', 'named_person') }) : null;
   return h('div', { class: 'app-policy', id: `policy-${k}` },
     h('div', { class: 'govuk-form-group' },
       h('fieldset', { class: 'govuk-fieldset' },

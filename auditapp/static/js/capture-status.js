@@ -1,11 +1,12 @@
 // The status bar: sync state, changes needing attention, export of unsynced changes, and refreshing the
 // screen with records a sync changed.
 import { formatBytes, get } from './store.js';
-import { attentionList, discardAttention, exportOutbox } from './outbox.js';
+import { exportOutbox } from './outbox.js';
 import { h, hhmm, safe } from './capture-dom.js';
 import { applyReadOnly, C, isReadOnly, needSignIn, renderReturned, updateProgress } from './capture-context.js';
 import { renderRated, renderTyped, updateFlags } from './capture-items.js';
-import { referenceOf, renderConversation } from './capture-conversations.js';
+import { contestedOf, referenceOf, renderConversation } from './capture-conversations.js';
+import { renderAttention } from './capture-attention.js';
 
 let lastAttention = -1;
 
@@ -16,7 +17,11 @@ export function renderStatus(s) {
   if (s.phase === 'syncing') text = `Syncing ${pending}`;
   // Only while something waits: a late "saved" refresh must not hide a sync that already sent it.
   else if (pending) text = 'Saved on this device';
-  else if (s.attention) text = `${s.attention} ${s.attention === 1 ? 'change needs' : 'changes need'} attention`;
+  // Refused changes wait for the user; everything else is synced.
+  else if (s.attention) {
+    text = `${s.attention} ${s.attention === 1 ? 'change needs' : 'changes need'} attention · everything else is synced`;
+    if (s.lastSynced) text += ` · last synced ${hhmm(s.lastSynced)}`;
+  }
   else if (s.lastSynced) text = `All synced · last synced ${hhmm(s.lastSynced)}`;
   else text = 'No changes on this device yet';
   if (C.el.statusText.textContent !== text) C.el.statusText.textContent = text;
@@ -30,33 +35,9 @@ export function renderStatus(s) {
   needSignIn('sync', s.phase === 'error' && s.signIn);
   if (s.attention !== lastAttention || s.changed.length) {
     lastAttention = s.attention;
-    renderAttention(s.attention);
+    renderAttention(s.attention, downloadExport);
   }
   if (s.changed && s.changed.length) refreshFromStore(s.changed);
-}
-
-async function renderAttention(n) {
-  if (!n) {
-    C.el.attention.hidden = true;
-    C.el.attention.replaceChildren();
-    return;
-  }
-  const entries = await attentionList();
-  C.el.attention.hidden = false;
-  C.el.attention.replaceChildren(h('div', { class: 'govuk-error-summary app-attention__box' },
-    h('h2', { class: 'govuk-error-summary__title', text: `${entries.length} ${entries.length === 1 ? 'change needs' : 'changes need'} attention` }),
-    h('div', { class: 'govuk-error-summary__body' },
-      h('p', { class: 'govuk-body', text: 'The server refused these changes. They are kept on this device. Download one as a file for an administrator, or discard it.' }),
-      h('ul', { class: 'govuk-list' }, entries.map((entry) => {
-        const m = entry.mutation;
-        const what = `${m.kind}${m.payload && m.payload.item_key ? ` ${m.payload.item_key}` : ''}`;
-        return h('li', {}, h('span', { text: `${what}: ${(entry.result && (entry.result.message || entry.result.code)) || 'refused'}. ` }),
-          h('button', { type: 'button', class: 'govuk-button govuk-button--secondary app-button--small',
-                        onclick: () => downloadExport([m], `auditapp-change-${m.mutation_id}.json`) }, 'Download',
-            h('span', { class: 'govuk-visually-hidden', text: ` ${what}` })), ' ',
-          h('button', { type: 'button', class: 'govuk-button govuk-button--secondary app-button--small',
-                        onclick: () => discardAttention(entry.seq) }, 'Discard', h('span', { class: 'govuk-visually-hidden', text: ` ${what}` })));
-      })))));
 }
 
 /** Save unsynced changes (or the given mutations) as a file an administrator can import. */
@@ -86,6 +67,8 @@ async function refreshFromStore(keys) {
     if (record.entity === 'audit') { readOnlyChanged = true; continue; }
     if (record.entity === 'conversation') {
       const ref = document.querySelector(`[data-reference="${CSS.escape(record.id)}"]`);
+      const flags = document.querySelector(`[data-contested="${CSS.escape(record.id)}"]`);
+      if (flags) flags.replaceChildren(contestedOf(record));
       if (ref) {
         ref.textContent = referenceOf(record);
         if (record.reference) {

@@ -2,6 +2,7 @@
 // about 2000 px on the long side (which also drops EXIF, the location included), a small thumbnail is
 // made for the screen, the SHA-256 is computed here, and the file is checked against the server's limits
 // (from the visit pack) so nobody meets a refusal after a long upload.
+import { cutText, wellFormed } from './text.js';
 
 export const DEFAULT_MEDIA_TYPES = ['image/jpeg', 'image/png', 'application/pdf'];
 export const DEFAULT_MAX_BYTES = 20 * 1024 * 1024;
@@ -103,7 +104,7 @@ export async function sha256Hex(blob) {
 /** A display name: no folders, no control characters, the extension of what is stored. */
 function displayName(name, mediaType) {
   const base = String(name || '').split(/[\\/]/).pop().replace(/[\u0000-\u001f\u007f]/g, '').trim();
-  const stem = (base.replace(/\.[A-Za-z0-9]{1,5}$/, '') || (mediaType === 'application/pdf' ? 'document' : 'photo')).slice(0, 80);
+  const stem = cutText(wellFormed(base.replace(/\.[A-Za-z0-9]{1,5}$/, '') || (mediaType === 'application/pdf' ? 'document' : 'photo')), 80);
   const ext = { 'image/jpeg': 'jpg', 'image/png': 'png', 'application/pdf': 'pdf' }[mediaType] || 'bin';
   return `${stem}.${ext}`;
 }

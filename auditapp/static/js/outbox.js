@@ -3,6 +3,7 @@
 // for an admin import, and the "needs attention" list of changes the server refused.
 import { KEYED_BY_ITEM, newRecord, recordKey, req, tx } from './store.js';
 import { refreshCounts } from './sync-status.js';
+import { cleanFields } from './text.js';
 
 
 /** A UUIDv7: 48-bit millisecond timestamp, version 7, variant 10, the rest random. */
@@ -49,8 +50,9 @@ export function startIfNeeded(s, audit) {
  * Resolves with the stored record once the transaction is complete. The reads go out together, and the
  * writes and the commit go out together once they are back: two round trips to the database in all.
  */
-export function saveFields(target, { fields = {}, draft = {}, clearDraft = [], props = {} } = {}) {
+export function saveFields(target, { fields: given = {}, draft = {}, clearDraft = [], props = {} } = {}) {
   const entity = target.entity;
+  const fields = cleanFields(entity, given); // never a lone surrogate, never over the server's limit
   const key = KEYED_BY_ITEM.has(entity) ? recordKey(entity, target.audit_id, target.item_key) : recordKey(entity, target.id);
   const sending = Object.keys(fields);
   const kind = `${entity}.set`;
@@ -143,7 +145,7 @@ export function discardAttention(seq) {
   return tx(['attention', 'records'], 'readwrite', async (s) => {
     const entry = await req(s.attention.get(seq));
     if (!entry) return;
-    await releasePending(s, entry);
+    if (!entry.released) await releasePending(s, entry); // a held change let go of its fields when it was held
     await req(s.attention.delete(seq));
   }).then(() => refreshCounts());
 }

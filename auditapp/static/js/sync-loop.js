@@ -4,6 +4,7 @@
 import { KEYED_BY_ITEM, mergeServer, recordKey, req, serverKey, tx } from './store.js';
 import { deviceId, releasePending } from './outbox.js';
 import { refreshCounts, setStatus, status } from './sync-status.js';
+import { applyConflict, applyOutcome, keepHeld, markRejected } from './sync-outcomes.js';
 
 const DROP = new Set(['applied', 'duplicate', 'conflict', 'held']);
 const BACKOFF_FIRST = 1000;
@@ -132,7 +133,7 @@ function versionOf(result) {
 /** Apply a push's results: drop on an explicit result, move rejections to "needs attention". One transaction. */
 function settle(batch, results) {
   const byId = new Map((results || []).map((r) => [r && r.mutation_id, r]));
-  return tx(['outbox', 'attention', 'records'], 'readwrite', async (s) => {
+  return tx(['outbox', 'attention', 'records', 'meta'], 'readwrite', async (s) => {
     const changed = [];
     let settled = 0;
     for (const entry of batch) {
@@ -145,18 +146,12 @@ function settle(batch, results) {
       settled += 1;
       await req(s.outbox.delete(entry.seq));
       if (rejected) {
-        await req(s.attention.put({ ...entry, result, moved_at: Date.now() }));
-        if (kind === 'audit.submit') {
-          const audit = await req(s.records.get(entry.record_key));
-          if (audit) await req(s.records.put({ ...audit, submitted_local: false, submit_problem: result.message || result.code }));
-        }
-        if (kind === 'audit.start') {
-          const audit = await req(s.records.get(entry.record_key));
-          if (audit) await req(s.records.put({ ...audit, start_queued: false }));
-        }
-        changed.push(entry.record_key);
+        // A refused change never holds up the rest: it waits under "needs attention" and the batch goes on.
+        const key = await markRejected(s, entry, result);
+        if (key) changed.push(key);
         continue;
       }
+      if (effective === 'held') await keepHeld(s, entry); // its final outcome comes in the pull feed
       let record = await releasePending(s, entry);
       if (!record) record = await req(s.records.get(entry.record_key));
       if (!record) continue;
@@ -183,11 +178,16 @@ export const handlePull = (entity, handler) => pullHandlers.set(entity, handler)
 
 /** Apply one page of the pull feed to records of audits this device holds; never overwrite pending fields. */
 function applyPull(page) {
-  return tx(['records', 'meta'], 'readwrite', async (s) => {
+  return tx(['records', 'meta', 'attention'], 'readwrite', async (s) => {
     const changed = [];
-    for (const change of page.changes) {
-      const { entity, data } = change;
-      if (!data) continue;
+    for (const change of page.changes || []) {
+      const { entity, data } = change || {};
+      if (!data || typeof data !== 'object') continue;
+      if (entity === 'mutation' || entity === 'conflict') {
+        const key = await (entity === 'mutation' ? applyOutcome(s, data) : applyConflict(s, data));
+        if (key) changed.push(key);
+        continue;
+      }
       if (entity === 'audit') {
         const key = recordKey('audit', data.id);
         const audit = await req(s.records.get(key));
