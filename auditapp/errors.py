@@ -27,14 +27,28 @@ TITLES = {
 }
 
 
+JSON_PREFIXES = ("/api/", "/sync/", "/capture/packs/", "/evidence/")
+# GET /evidence/<id> is a reviewer's link: a page (JSON only when the caller asks for it).
+PAGE_ENDPOINTS = frozenset({"evidence.view"})
+# Errors the web server itself raises (no route, wrong method, body too large...): a code per status.
+HTTP_ERROR_CODES = {
+    400: ("http.400", "The request could not be read."),
+    404: ("http.404", "If you typed the web address, check it is correct. If you pasted it, check you copied all of it."),
+    405: ("http.405", "That action is not available at this address."),
+    413: ("request.too_large", "The request is larger than the service accepts."),
+    None: ("http.error", "The request could not be handled."),  # any other status
+}
+
+
 def device_request() -> bool:
-    """True for the device's JSON calls: the API, sync, and evidence uploads (POST/PUT under /evidence/).
+    """True for the device's JSON calls: the API, sync, visit packs and evidence (bar the reviewer's view).
 
     They get `{"code","message","details"}` bodies and 401, never an HTML page or a sign-in redirect,
-    even when fetch sends no Accept header. GET /evidence/<id> is a reviewer's link: a page.
+    even when fetch sends no Accept header; a path under these prefixes that matches no route too.
     """
-    return request.path.startswith(("/api/", "/sync/")) or (
-        request.path.startswith("/evidence/") and request.method in ("POST", "PUT"))
+    if not request.path.startswith(JSON_PREFIXES):
+        return False
+    return request.url_rule is None or request.url_rule.endpoint not in PAGE_ENDPOINTS
 
 
 def wants_json() -> bool:
@@ -67,12 +81,13 @@ def _csrf_error(exc: CSRFError):
 
 def _http_error(exc: HTTPException):
     status = exc.code or 500
-    messages = {
-        404: "If you typed the web address, check it is correct. If you pasted it, check you copied all of it.",
-        405: "That action is not available at this address.",
-        413: "The upload is larger than the service accepts.",
-    }
-    return error_response(status, f"http.{status}", messages.get(status, exc.description or TITLES.get(status, "")))
+    code, message = HTTP_ERROR_CODES.get(status) or HTTP_ERROR_CODES[None]
+    response = error_response(status, code, message)
+    allowed = getattr(exc, "valid_methods", None)
+    if status == 405 and allowed:
+        body, status = response
+        return body, status, {"Allow": ", ".join(sorted(allowed))}
+    return response
 
 
 def _unexpected(exc: Exception):
