@@ -15,7 +15,6 @@ from sqlalchemy import DateTime, create_engine, select, text
 from auditapp import clock
 from auditapp.models import Audit, AuditLogEntry, Base, Notification
 from auditapp.services import audit_log, csv_export, reports, users
-from auditapp.services.errors import DomainError
 from auditapp.storage.local import LocalBlobStore
 
 from . import report_helpers as rh
@@ -159,16 +158,6 @@ def test_the_queues_that_count_days_and_weeks_answer(client, auth):
 
 
 # ---- the dates people see and choose are London dates -------------------------------------------
-
-def test_a_locked_account_is_told_when_to_try_again_in_london_time(db_session):
-    email = world.EMAIL["school"]
-    for _ in range(5):
-        with pytest.raises(DomainError):
-            users.authenticate(db_session, email, "wrong " * 3, max_failures=5, lockout_minutes=15, now=SUMMER_NIGHT)
-    with pytest.raises(DomainError) as locked:
-        users.authenticate(db_session, email, world.PASSWORD, max_failures=5, lockout_minutes=15, now=SUMMER_NIGHT)
-    assert locked.value.code == "auth.locked" and "Try again after 00:45 " in locked.value.message  # 23:45 UTC
-
 
 def test_a_report_says_the_london_date_it_was_finalised():
     snapshot = {"audit": {"finalised_at": SUMMER_NIGHT.isoformat()}, "visit": {"date": "2026-06-29"}}

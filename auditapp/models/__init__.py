@@ -3,7 +3,7 @@ from .audits import Action, Answer, Audit, Conversation, Evidence, PolicyCheck, 
 from .base import Base
 from .directory import (DirectoryDecision, Notification, OutboundEmail, ProviderStatusChange, ProviderTrigger,
                         SafeguardingConcern, Watch)
-from .people import Actor, Organisation, User
+from .people import Actor, Organisation, SignInAddress, User
 from .providers import DirectoryStamp, Provider, ProviderCouncil, ProviderKeyStage, ProviderProvisionType, Site
 from .review import QoeGrade, ReviewComment, ShareLink
 from .placements import Placement, PlacementReview
@@ -14,6 +14,6 @@ __all__ = [
     "Action", "Actor", "Answer", "Audit", "AuditLogEntry", "AuditTemplate", "Base", "ChangeLogEntry", "Conversation",
     "Device", "DirectoryDecision", "DirectoryStamp", "Notification", "OutboundEmail", "ProviderStatusChange", "ProviderTrigger", "Watch", "HeldMutation", "SyncConflict", "Evidence", "Organisation", "Placement", "PlacementReview", "PolicyCheck", "ProcessedMutation", "Provider",
     "ProviderCouncil", "ProviderKeyStage", "ProviderProvisionType", "QoeGrade", "ReviewComment", "SafeguardingConcern",
-    "ShareLink", "Site",
+    "ShareLink", "SignInAddress", "Site",
     "TemplateVersion", "User", "Visit", "VisitAssignment", "VisitAuditType",
 ]

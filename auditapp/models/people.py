@@ -38,8 +38,11 @@ class User(Base):
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     is_lead_reviewer: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Failed sign-ins to this account from any address since the last success (or the last quiet spell),
+    # and the short, growing pause they impose on addresses that never signed this user in (services.users).
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(TZDateTime)
+    last_failed_login_at: Mapped[datetime | None] = mapped_column(TZDateTime)
     # Bumped on password change or deactivation so existing session cookies stop working.
     session_version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
@@ -58,6 +61,19 @@ class User(Base):
 
     def get_id(self) -> str:
         return f"{self.id}:{self.session_version}"
+
+
+class SignInAddress(Base):
+    """One client address's sign-in record for one account: its recent failures and lock (a stranger's address
+    locks only itself out), and when it last signed the user in (a known address skips the account's pause)."""
+    __tablename__ = "sign_in_addresses"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(TZDateTime)
+    last_failed_at: Mapped[datetime | None] = mapped_column(TZDateTime)
+    signed_in_at: Mapped[datetime | None] = mapped_column(TZDateTime)
 
 
 class _Named(Protocol):

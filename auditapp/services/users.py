@@ -1,4 +1,5 @@
-"""Users: creation by admins, password sign-in with lockout, listing scoped to the caller."""
+"""Users: creation by admins, password sign-in with lockout by account and address, sign-out everywhere,
+listing scoped to the caller."""
 from __future__ import annotations
 
 import re
@@ -7,12 +8,12 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .. import clock
-from ..models import Organisation, User
+from ..models import Organisation, SignInAddress, User
 from ..models.people import Actor
 from ..models.enums import ROLES
 from . import audit_log
@@ -89,34 +90,85 @@ def create_user(session: Session, actor: Actor | None, new: NewUser) -> User:
     return user
 
 
-def authenticate(session: Session, email: str, password: str, *, max_failures: int, lockout_minutes: int,
-                 now: datetime | None = None) -> User:
+def authenticate(session: Session, email: str, password: str, *, address: str, max_failures: int,
+                 lockout_minutes: int, now: datetime | None = None) -> User:
     """Return the user for a correct email and password, counting failures towards a lockout.
 
-    :raises auth.invalid_credentials: unknown email or wrong password (one message for both).
-    :raises auth.locked: too many recent failures; the message says when to try again.
+    Every refusal is the same `auth.invalid_credentials` after the same argon2 work (a dummy hash for an
+    unknown email and for a locked one), so neither the answer nor its time tells an account exists or is
+    locked. Locks are by account AND client `address`:
+    - `max_failures` failures from one address lock that address out of that account for `lockout_minutes`;
+    - every failure from any address counts for the account: past ACCOUNT_FREE_FAILURES of them (with no
+      quiet spell of `lockout_minutes`) each one pauses the account for a short, doubling time capped at
+      ACCOUNT_PAUSE_CAP. The pause does not apply to an address that has signed this user in before, so a
+      stranger cycling addresses slows guessing to one a minute without locking the user out.
+
+    :raises auth.invalid_credentials: unknown email, wrong password, or locked (one answer for all).
     """
     now = now or clock.now()
+    address = (address or "unknown")[:64]
     user = session.scalar(select(User).where(User.email == email.strip().lower()).with_for_update(of=User))
     if user is None or not user.is_active:
         _verify(_DUMMY_HASH, password)
-        raise AuthenticationFailed("auth.invalid_credentials", "Enter a correct email address and password")
-    if user.locked_until is not None and user.locked_until > now:
-        raise AuthenticationFailed("auth.locked", "This account is locked after too many failed sign-in attempts. "
-                                   f"Try again after {clock.local(user.locked_until):%H:%M} or ask an administrator.")
+        raise _refused()
+    seen = session.get(SignInAddress, (user.id, address)) or SignInAddress(user_id=user.id, address=address,
+                                                                           failures=0)
+    if _locked(user, seen, now):
+        _verify(_DUMMY_HASH, password)  # the same work as a real check, whatever the password
+        raise _refused()
     if not _verify(user.password_hash, password):
-        user.failed_logins += 1
-        if user.failed_logins >= max_failures:
-            user.locked_until = now + timedelta(minutes=lockout_minutes)
-            user.failed_logins = 0
-            audit_log.record(session, None, "user.locked", "user", user.id, after={"until": user.locked_until.isoformat()})
-        raise AuthenticationFailed("auth.invalid_credentials", "Enter a correct email address and password")
+        _count_failure(session, user, seen, now, max_failures, lockout_minutes)
+        raise _refused()
     user.failed_logins = 0
     user.locked_until = None
+    seen.failures, seen.locked_until, seen.signed_in_at = 0, None, now
+    session.add(seen)
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     audit_log.record(session, user, "user.sign_in", "user", user.id)
     return user
+
+
+ACCOUNT_FREE_FAILURES = 10  # failures across addresses before the account-wide pause starts
+ACCOUNT_PAUSE_FIRST = timedelta(seconds=2)  # then 4, 8, 16, 32 s ... up to the cap
+ACCOUNT_PAUSE_CAP = timedelta(seconds=60)
+
+
+def _refused() -> AuthenticationFailed:
+    return AuthenticationFailed("auth.invalid_credentials", "Enter a correct email address and password")
+
+
+def _locked(user: User, seen: SignInAddress, now: datetime) -> bool:
+    if seen.locked_until is not None and seen.locked_until > now:
+        return True
+    return seen.signed_in_at is None and user.locked_until is not None and user.locked_until > now
+
+
+def _count_failure(session: Session, user: User, seen: SignInAddress, now: datetime, max_failures: int,
+                   lockout_minutes: int) -> None:
+    window = timedelta(minutes=lockout_minutes)
+    if user.last_failed_login_at is None or user.last_failed_login_at < now - window:
+        user.failed_logins = 0  # a quiet spell: the account's count starts again
+    user.failed_logins += 1
+    user.last_failed_login_at = now
+    over = user.failed_logins - ACCOUNT_FREE_FAILURES
+    if over >= 0:
+        user.locked_until = now + min(ACCOUNT_PAUSE_FIRST * 2 ** min(over, 16), ACCOUNT_PAUSE_CAP)
+    if seen.last_failed_at is None or seen.last_failed_at < now - window:
+        seen.failures = 0
+    seen.failures += 1
+    seen.last_failed_at = now
+    if seen.failures >= max_failures:
+        seen.locked_until = now + window
+        seen.failures = 0
+        audit_log.record(session, None, "user.locked", "user", user.id,
+                         after={"until": seen.locked_until.isoformat(), "address": seen.address})
+    session.add(seen)
+    # Addresses that only ever failed, long enough ago, are forgotten (a stranger's many addresses do not pile up).
+    session.execute(delete(SignInAddress).where(
+        SignInAddress.user_id == user.id, SignInAddress.signed_in_at.is_(None), SignInAddress.address != seen.address,
+        SignInAddress.last_failed_at < now - window,
+        (SignInAddress.locked_until.is_(None)) | (SignInAddress.locked_until < now)))
 
 
 def set_password(session: Session, actor: Actor | None, user: User, password: str) -> None:
@@ -131,6 +183,7 @@ def set_password(session: Session, actor: Actor | None, user: User, password: st
     user.session_version += 1
     user.failed_logins = 0
     user.locked_until = None
+    session.execute(update(SignInAddress).where(SignInAddress.user_id == user.id).values(failures=0, locked_until=None))
     audit_log.record(session, actor, "user.set_password", "user", user.id)
 
 

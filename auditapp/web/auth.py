@@ -51,17 +51,29 @@ def login_submit():
     except ValidationError as exc:
         return render("auth/login.html", status=422, form=request.form, errors=exc.messages, next=next_url)
     try:
-        user = users.authenticate(db.session, form["email"], form["password"],
+        user = sign_in(form["email"], form["password"])
+    except AuthenticationFailed as exc:  # unknown, wrong or locked: one answer (services.users.authenticate)
+        return render("auth/login.html", status=401, form={"email": form["email"]},
+                      errors={"email": [exc.message]}, next=next_url)
+    return redirect(next_url or url_for("home.index"))
+
+
+def sign_in(email: str, password: str):
+    """Check the password (failures count towards the lockout, kept even when refused) and start the session;
+    the form here and the devices' JSON sign-in (sync/devices.py) both come through here.
+
+    :raises auth.invalid_credentials: (one answer for unknown, wrong and locked)
+    """
+    try:
+        user = users.authenticate(db.session, email, password, address=request.remote_addr,
                                   max_failures=current_app.config["LOGIN_MAX_FAILURES"],
                                   lockout_minutes=current_app.config["LOGIN_LOCKOUT_MINUTES"])
-    except AuthenticationFailed as exc:
+    except AuthenticationFailed:
         db.session.commit()  # keep the failure count: it is what makes the lockout work
-        status = 429 if exc.code == "auth.locked" else 401
-        return render("auth/login.html", status=status, form={"email": form["email"]},
-                      errors={"email": [exc.message]}, next=next_url)
+        raise
     db.session.commit()
     login_user(user)
-    return redirect(next_url or url_for("home.index"))
+    return user
 
 
 @bp.post("/sign-out")
