@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from flask import Blueprint, current_app, redirect, request, send_file, url_for
 from flask_login import current_user
 from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import text
 
 from ..db import db
 from ..security import roles
@@ -61,6 +62,7 @@ def content(evidence_id: uuid.UUID):
 def confirm(evidence_id: uuid.UUID):
     """Verify the uploaded file: 200 verified or rejected; 409 upload again; 503 the store is unreachable."""
     result = evidence_files.confirm_upload(db.session, current_user, get_blob_store(), evidence_id)
+    db.session.execute(text("SET LOCAL synchronous_commit = on"))  # `verified` lets the device delete its copy
     db.session.commit()  # a refusal is recorded too (last error, audit log), with the status unchanged
     if result.status != "expected":
         return {"status": result.status, **({"code": result.code, "message": result.message} if result.code else {})}
