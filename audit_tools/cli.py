@@ -24,6 +24,7 @@ from auditapp.models.enums import DIRECTORY_STATUS_LABELS, ROLES
 from auditapp.services import actions, demo, evidence_files, notifications, placements, rollup, templates, users
 from auditapp.services.errors import DomainError
 from auditapp.storage import BlobStoreUnavailable, build_blob_store
+from sync import held as held_mutations
 
 
 class Context:
@@ -54,7 +55,8 @@ pass_context = click.make_pass_decorator(Context, ensure=True)
 
 @click.group()
 def cli() -> None:
-    """Operate auditapp: database, templates, users, evidence, the directory roll-up, e-mails and the demo world."""
+    """Operate auditapp: database, templates, users, evidence, held sync mutations, the directory roll-up, e-mails
+    and the demo world."""
 
 
 @cli.group()
@@ -264,6 +266,28 @@ def placements_purge(ctx: Context, days: int | None, dry_run: bool) -> None:
                f"{cutoff:%Y-%m-%d}.")
     for placement_id in ids:
         click.echo(f"  {placement_id}")
+
+
+@cli.group("sync")
+def sync_group() -> None:
+    """Device sync: held mutations."""
+
+
+@sync_group.command("purge-held")
+@click.option("--older-than-days", "days", type=click.IntRange(1, 100_000), metavar="DAYS",
+              help="Settle mutations held longer than this (default: AUDITAPP_HELD_MAX_AGE_DAYS).")
+@click.option("--dry-run", is_flag=True, help="Count what would be settled and change nothing.")
+@pass_context
+def sync_purge_held(ctx: Context, days: int | None, dry_run: bool) -> None:
+    """Settle mutations still waiting for their audit as rejected sync.held_expired (each device's pull says so)."""
+    days = days or int(ctx.config["HELD_MAX_AGE_DAYS"])
+    cutoff = clock.now() - timedelta(days=days)
+    with ctx.transaction() as session:
+        rows = held_mutations.purge_expired(session, cutoff, dry_run=dry_run)
+        count, devices = len(rows), len({h.device_id for h in rows})
+    verb = "Would settle" if dry_run else "Settled"
+    click.echo(f"{verb} {count} held mutation{'' if count == 1 else 's'} from {devices} "
+               f"device{'' if devices == 1 else 's'} waiting since before {cutoff:%Y-%m-%d %H:%M} UTC.")
 
 
 @cli.command("seed-demo")

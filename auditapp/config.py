@@ -39,11 +39,17 @@ DEFAULTS: dict[str, object] = {
     # separately from SECRET_KEY in production: rotating SECRET_KEY must not change the hashes.
     "UPN_HASH_KEY": None,
     "PLACEMENT_RETENTION_DAYS": 2557,  # 7 years after a placement ends, then the pupil's data is cleared
+    # Held mutations (sync/held.py): a push holding more is answered `rejected` sync.held_limit, and
+    # `audit-tools sync purge-held` settles older ones as `rejected` sync.held_expired.
+    "HELD_MAX_PER_DEVICE": 5000,
+    "HELD_MAX_PER_USER": 20000,
+    "HELD_MAX_AGE_DAYS": 30,
 }
 
 _BOOL = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
 _INT_KEYS = {"LOGIN_MAX_FAILURES", "LOGIN_LOCKOUT_MINUTES", "EVIDENCE_MAX_BYTES", "EVIDENCE_UPLOAD_TTL_SECONDS",
-             "EVIDENCE_RETENTION_DAYS", "SHARE_LINK_DAYS", "SMTP_PORT", "PLACEMENT_RETENTION_DAYS"}
+             "EVIDENCE_RETENTION_DAYS", "SHARE_LINK_DAYS", "SMTP_PORT", "PLACEMENT_RETENTION_DAYS",
+             "HELD_MAX_PER_DEVICE", "HELD_MAX_PER_USER", "HELD_MAX_AGE_DAYS"}
 _BOOL_KEYS = {"SESSION_COOKIE_SECURE", "SMTP_STARTTLS", "S3_TRUST_CHECKSUMS"}
 
 

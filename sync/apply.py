@@ -12,7 +12,7 @@ import re
 import uuid
 
 from marshmallow import ValidationError
-from sqlalchemy import delete, insert, select, tuple_, update
+from sqlalchemy import insert, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -23,7 +23,7 @@ from auditapp.services import audits, capture
 from auditapp.services.bulk import insert_rows
 from auditapp.services.capture import Change, Outcome
 
-from . import evidence_kinds
+from . import evidence_kinds, held
 from .schemas import KINDS, load_mutation
 from .validate import check_mutation
 
@@ -84,12 +84,12 @@ def _push(session: Session, actor: User, device_id: uuid.UUID, raw_mutations: li
             mutation["id_text"] = key  # a device's edit order, compared as text (capture.Change.order)
             fresh.append((index, mutation))
     outcomes = apply_mutations(session, actor, [m for _, m in fresh], device_id)
+    _hold(session, actor, device_id, fresh, outcomes, raw_mutations)  # may turn a held outcome into a rejection
     for (index, mutation), outcome in zip(fresh, outcomes):
         # The canonical id text the device sent is the id's str(): no UUID formatting per mutation.
         results[index] = _outcome_result(keys[index], outcome)
     for index, first in repeats:
         results[index] = _replay(results[first]["mutation_id"], hashes[first], hashes[index], results[first])
-    _hold(session, actor, device_id, fresh, outcomes, raw_mutations)
     _record(session, device_id, fresh, outcomes, results, hashes)
     _release_held(session, {m["entity_id"] for (_, m), o in zip(fresh, outcomes)
                             if m["kind"] == "audit.start" and o.status == "applied"})
@@ -195,10 +195,13 @@ def _replay(mutation_id, stored_hash: str, digest: str, original: dict) -> dict:
 
 
 def _hold(session, actor, device_id, fresh, outcomes, raw_mutations) -> None:
+    """Keep the held mutations that may wait (held.admit rejects the others in place) until their audit arrives."""
+    waiting = [(index, m, o, m["payload"].get("audit_id") or m["entity_id"])
+               for (index, m), o in zip(fresh, outcomes) if o.status == "held"]
+    held.admit(session, actor, device_id, [(o, parent) for _, _, o, parent in waiting], held.limits())
     rows = [{"device_id": device_id, "mutation_id": m["mutation_id"], "actor_id": actor.id,
-             "parent_audit_id": m["payload"].get("audit_id") or m["entity_id"],
-             "mutation": raw_mutations[index]}
-            for (index, m), o in zip(fresh, outcomes) if o.status == "held"]
+             "parent_audit_id": parent, "mutation": raw_mutations[index]}
+            for index, m, o, parent in waiting if o.status == "held"]
     if rows:
         session.execute(insert(HeldMutation), rows)
 
@@ -226,25 +229,23 @@ def _plain(result: dict) -> bool:
 
 
 def _release_held(session: Session, started: set[uuid.UUID]) -> None:
-    """Apply mutations that were waiting for audits that now exist, as the users who sent them."""
+    """Apply mutations that were waiting for audits that now exist, as the users who sent them; each
+    final result is stored and reported to its sender's pull (held.settle)."""
     if not started:
         return
-    held = session.scalars(select(HeldMutation).where(HeldMutation.parent_audit_id.in_(started))
-                           .order_by(HeldMutation.held_at)).all()
-    for device_id in {h.device_id for h in held}:
-        batch = [h for h in held if h.device_id == device_id]
+    held_rows = session.scalars(select(HeldMutation).where(HeldMutation.parent_audit_id.in_(started))
+                                .order_by(HeldMutation.held_at).with_for_update()).all()
+    settled = []
+    for device_id in {h.device_id for h in held_rows}:
+        batch = [h for h in held_rows if h.device_id == device_id]
         actor = session.get(User, batch[0].actor_id)
         mutations = [load_mutation(h.mutation) for h in batch]
         for h, outcome in zip(batch, apply_mutations(session, actor, mutations, device_id)):
+            if outcome.status == "held":
+                continue  # still waiting (its audit is not the one that arrived): kept as it is
             result = _outcome_result(h.mutation_id, outcome)
-            plain = _plain(result)
-            session.execute(update(ProcessedMutation)
-                            .where(tuple_(ProcessedMutation.device_id, ProcessedMutation.mutation_id)
-                                   == (h.device_id, h.mutation_id))
-                            .values(status=result["status"], version=result.get("version"),
-                                    result=None if plain else result,
-                                    **({"entity_id": outcome.entity_id} if plain else {})))
-    session.execute(delete(HeldMutation).where(HeldMutation.parent_audit_id.in_(started)))
+            settled.append((h, result, outcome.entity_id if _plain(result) else None))
+    held.settle(session, settled)
 
 
 def _outcome_result(mutation_id, outcome: Outcome) -> dict:

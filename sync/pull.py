@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from auditapp.models import (Action, Answer, Audit, ChangeLogEntry, Conversation, Evidence, PolicyCheck, User, Visit,
                              VisitAssignment)
-from auditapp.services import evidence, review
+from auditapp.services import conflict_feed, evidence, review
 from auditapp.services.capture_rules import SPECS
 
 MAX_PULL = 1000
@@ -24,22 +24,30 @@ def visible_audits(user: User):
 
 def pull(session: Session, user: User, cursor: int, limit: int) -> dict:
     """Changes after `cursor` (at most `limit`) and the cursor to ask from next."""
+    # An entry with a user_id (a held mutation's outcome) is that user's alone and has no audit_id.
     entries = session.execute(select(ChangeLogEntry).where(ChangeLogEntry.id > cursor,
-                                                           ChangeLogEntry.audit_id.in_(visible_audits(user)))
+                                                           or_(ChangeLogEntry.audit_id.in_(visible_audits(user)),
+                                                               ChangeLogEntry.user_id == user.id))
                               .order_by(ChangeLogEntry.id).limit(limit + 1)).scalars().all()
     more = len(entries) > limit
     entries = entries[:limit]
     data = _current_state(session, entries)
     changes = [{"cursor": e.id, "entity": e.entity, "entity_id": e.entity_id, "version": e.version, "op": e.op,
-                "data": data.get((e.entity, e.entity_id))} for e in entries]
+                "data": e.data if e.data is not None else data.get((e.entity, e.entity_id))} for e in entries]
     return {"changes": changes, "next_cursor": entries[-1].id if entries else cursor, "more": more}
 
 
 def _current_state(session: Session, entries) -> dict:
     state: dict[tuple[str, str], dict] = {}
     by_entity: dict[str, set[uuid.UUID]] = {}
+    conflicts: set[int] = set()
     for e in entries:
-        by_entity.setdefault(e.entity, set()).add(uuid.UUID(e.entity_id))
+        if e.entity == "conflict":  # a sync_conflicts id, not a UUID
+            conflicts.add(int(e.entity_id))
+        elif e.data is None:  # an entry with its own data (a mutation's outcome) needs nothing read
+            by_entity.setdefault(e.entity, set()).add(uuid.UUID(e.entity_id))
+    if conflicts:
+        state.update(conflict_feed.states(session, conflicts))
     for entity, ids in by_entity.items():
         if entity == "audit":
             audits = session.scalars(select(Audit).where(Audit.id.in_(ids))).all()

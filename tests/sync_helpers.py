@@ -30,3 +30,14 @@ def device_for(flask_client, db_session, role: str = "auditor") -> Device:
     visit = world.visit_assigned_to(db_session, "auditor")
     return Device(SyncClient(FlaskTransport(flask_client)), str(audit_id_for(visit.id, "safeguarding")), visit.id,
                   latest_version(db_session, "safeguarding").id)
+
+
+def pulled(device: Device, entity: str) -> list[dict]:
+    """The changes of one entity kind this device pulls from where its cursor stands."""
+    return [c for c in device.client.pull_all() if c["entity"] == entity]
+
+
+def device_as(flask_client, audit_device: Device) -> Device:
+    """A new device (its own id and CSRF token) for whoever is signed in now, on the same audit."""
+    return Device(SyncClient(FlaskTransport(flask_client)), audit_device.audit_id, audit_device.visit_id,
+                  audit_device.template_version_id)

@@ -133,7 +133,9 @@ def test_an_auditor_cannot_write_an_audit_of_a_visit_not_assigned_to_them(client
                                    "template_version_id": latest_version(db_session, "quality_education").id}),
                           answer(other_audit, "QE-1.1", {"rating": "met"}))
     assert results[0]["code"] == "sync.forbidden"
-    assert results[1]["status"] == "held"  # the audit does not exist: nothing about it leaks either way
+    # The audit does not exist, and could never be one this user captures: refused as if it existed
+    # (nothing about it leaks either way), not held.
+    assert (results[1]["status"], results[1]["code"]) == ("rejected", "sync.forbidden")
 
 
 def test_a_forged_audit_id_is_refused(device):

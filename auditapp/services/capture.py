@@ -16,12 +16,13 @@ from sqlalchemy import String, Uuid, select, update
 from sqlalchemy.orm import Session
 
 from .. import clock
-from ..models import Action, Answer, Conversation, PolicyCheck, SyncConflict
+from ..models import Action, Answer, Conversation, PolicyCheck
 from ..models.people import Actor
 from .access import AuditAccess, audit_access
 from .bulk import in_values, insert_rows
 from .capture_rules import SPECS, EntitySpec
 from .changes import log_changes
+from .conflict_feed import record_conflicts
 
 
 @dataclass(slots=True)  # not frozen: a frozen init costs ~2 us more per change, 20 ms of a 10,000 push
@@ -235,7 +236,7 @@ class _Writer:
             insert_rows(session, model, inserts)
         if updates:
             session.execute(update(model), updates)
-        insert_rows(session, SyncConflict, self.conflicts)
+        log.extend(record_conflicts(session, self.conflicts))  # announced in pull (conflict_feed.py)
         log_changes(session, log)
 
 

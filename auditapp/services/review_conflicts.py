@@ -21,6 +21,7 @@ from .access import AuditAccess
 from .capture import MODELS, Change, apply_changes
 from .capture_rules import RESPONSE_PREFIX, SPECS
 from .changes import log_changes
+from .conflict_feed import resolved_row
 from .errors import Conflict, Invalid, NotFound
 from .review import check_fresh, check_reviewer, locked_audit
 from .scoring import RATING_LABELS
@@ -121,7 +122,7 @@ def resolve_conflict(session: Session, actor: Actor, audit_id: uuid.UUID, confli
     audit.version += 1  # a review form drawn before this resolution is stale now
     session.flush()
     log_changes(session, [{"entity": "audit", "entity_id": str(audit.id), "version": audit.version,
-                           "audit_id": audit.id}])
+                           "audit_id": audit.id}, resolved_row(row)])
     audit_log.record(session, actor, "conflict.resolve", "audit", audit.id,
                      before={"conflict_id": row.id, "current": current, "server_value": row.server_value,
                              "device_value": row.device_value},
