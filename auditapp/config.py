@@ -21,6 +21,10 @@ DEFAULTS: dict[str, object] = {
     "S3_REGION": "eu-west-2",
     "S3_ENDPOINT_URL": None,
     "S3_TRUST_CHECKSUMS": None,  # trust the store's own SHA-256 on confirm; None: yes on AWS, no on other endpoints
+    # Every S3 call is bounded (storage/s3.py make_s3_client): a silent store answers 503 in ~7 s, never a hung worker.
+    "S3_CONNECT_TIMEOUT_SECONDS": 2,
+    "S3_READ_TIMEOUT_SECONDS": 3,  # each wait for the store's next bytes, not a whole transfer
+    "S3_MAX_ATTEMPTS": 2,  # attempts per call in all (the first one included)
     "SESSION_COOKIE_SECURE": True,
     "LOGIN_MAX_FAILURES": 5,
     "LOGIN_LOCKOUT_MINUTES": 15,
@@ -49,7 +53,8 @@ DEFAULTS: dict[str, object] = {
 _BOOL = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
 _INT_KEYS = {"LOGIN_MAX_FAILURES", "LOGIN_LOCKOUT_MINUTES", "EVIDENCE_MAX_BYTES", "EVIDENCE_UPLOAD_TTL_SECONDS",
              "EVIDENCE_RETENTION_DAYS", "SHARE_LINK_DAYS", "SMTP_PORT", "PLACEMENT_RETENTION_DAYS",
-             "HELD_MAX_PER_DEVICE", "HELD_MAX_PER_USER", "HELD_MAX_AGE_DAYS"}
+             "HELD_MAX_PER_DEVICE", "HELD_MAX_PER_USER", "HELD_MAX_AGE_DAYS",
+             "S3_CONNECT_TIMEOUT_SECONDS", "S3_READ_TIMEOUT_SECONDS", "S3_MAX_ATTEMPTS"}
 _BOOL_KEYS = {"SESSION_COOKIE_SECURE", "SMTP_STARTTLS", "S3_TRUST_CHECKSUMS"}
 
 

@@ -109,7 +109,7 @@ class Live:
         engine = create_engine(self.database_url)
         try:
             with engine.connect() as conn:
-                result = conn.execute(text("SELECT id, item_key, sha256, size_bytes, media_type, status, storage_key, "
+                result = conn.execute(text("SELECT id, item_key, sha256, size_bytes, media_type, status, storage_key, final_key, "
                                            "rejection_code, withdrawal_reason FROM evidence"))
                 return {str(row.id): row._asdict() for row in result}
         finally:

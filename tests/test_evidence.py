@@ -149,7 +149,7 @@ def test_register_target_upload_confirm_verifies_the_exact_bytes(device, db_sess
     row = _row(db_session, evidence_id)
     assert (row.status, row.version, row.last_error) == ("verified", 2, None)
     assert row.verified_at is not None and row.uploaded_at is not None
-    assert store.sha256_hex(row.storage_key) == sha256(data)
+    assert store.sha256_hex(row.final_key) == sha256(data) and store.head(row.storage_key) is None
     assert log_actions(db_session, evidence_id) == ["evidence.register", "evidence.verify"]
     # And confirming again answers the same; a new target is refused as already verified
     assert device.confirm(evidence_id).get_json() == {"status": "verified"}
@@ -284,13 +284,15 @@ def test_a_filename_with_path_separators_or_control_characters_is_only_ever_a_di
     # Then the key is the opaque evidence/<audit>/<evidence> and the name is cleaned for display
     row = _row(db_session, evidence_id)
     assert row.storage_key == f"evidence/{device.audit_id}/{evidence_id}" and row.filename == shown
-    # And after upload, the store holds the bytes under that key and nothing else named by the user
+    # And after upload and confirm, the store holds the bytes under the final evidence/final/<audit>/<evidence> key
+    # (the upload key is spent) and nothing named by the user
     assert device.upload(evidence_id, JPEG).get_json() == {"status": "verified"}
-    folder = store.root / "evidence" / device.audit_id
+    folder = store.root / "evidence" / "final" / device.audit_id
     assert sorted(p.name for p in folder.iterdir() if p.name.startswith(evidence_id)) == \
         [evidence_id, f"{evidence_id}.content-type"]
+    assert _row(db_session, evidence_id).final_key == f"evidence/final/{device.audit_id}/{evidence_id}"
     stored = [p.relative_to(store.root).as_posix() for p in store.root.rglob("*") if p.is_file()]
-    assert all(re.fullmatch(rf"evidence/{UUID}/{UUID}(\.content-type)?", name) for name in stored), stored
+    assert all(re.fullmatch(rf"evidence/(final/)?{UUID}/{UUID}(\.content-type)?", name) for name in stored), stored
     # And the download's Content-Disposition carries only a safe name
     response = client.get(f"/evidence/{evidence_id}")
     assert response.headers["Content-Disposition"] == f"attachment; filename={downloaded}"

@@ -141,11 +141,12 @@ def test_photos_and_a_pdf_taken_offline_reach_s3_with_the_sha256_the_browser_com
         reports = [p for p in progress if p[0] == evidence_id]
         assert reports and reports[-1][1] == reports[-1][2] == record["size_bytes"], reports
     expect(page.locator("#evidence-status")).to_have_text("")
-    # And the bucket holds exactly one object per file, under an opaque key, with the browser's SHA-256
+    # And the bucket holds exactly one object per file, under an opaque final key, with the browser's SHA-256
     objects = s3_objects(s3_live)
     audit_id = page.evaluate("async (v) => (await (await fetch('/capture/packs/' + v)).json()).audits"
                              ".find((a) => a.audit_type === 'safeguarding').audit_id", visit_id)
-    assert objects == {f"evidence/{audit_id}/{evidence_id}": record["sha256"] for evidence_id, record in records.items()}
+    assert objects == {f"evidence/final/{audit_id}/{evidence_id}": record["sha256"]
+                       for evidence_id, record in records.items()}
     # And the server verified each row with that hash
     rows = s3_live.rows()
     assert {i: (r["status"], r["sha256"], r["item_key"]) for i, r in rows.items()} == {
@@ -309,7 +310,7 @@ def test_local_store_limits_rejection_removal_and_no_axe_violations(local_live, 
     assert sorted(r["status"] for r in rows.values()) == ["verified", "verified"]
     evidence_dir = local_live.app.config["EVIDENCE_DIR"]
     for row in rows.values():
-        with open(os.path.join(evidence_dir, row["storage_key"]), "rb") as stored:
+        with open(os.path.join(evidence_dir, row["final_key"]), "rb") as stored:
             assert hashlib.sha256(stored.read()).hexdigest() == row["sha256"]
 
     # When a file arrives that is not what the device said it is (a JPEG registered as a PDF)

@@ -33,8 +33,8 @@ def template_world(tmp_path_factory):
         for audit_id, age in ((old_audit, 7 * 365), (recent_audit, 365)):
             session.execute(update(Audit).where(Audit.id == audit_id)
                             .values(status="finalised", finalised_at=now - timedelta(days=age)))
-        files = {"old": (old.id, old.storage_key, PDF, "application/pdf"),
-                 "recent": (recent.id, recent.storage_key, JPEG, "image/jpeg")}
+        files = {"old": (old.id, old.final_key, PDF, "application/pdf"),  # where verified bytes are kept
+                 "recent": (recent.id, recent.final_key, JPEG, "image/jpeg")}
     binding.engine.dispose()
     return url, files
 

@@ -148,17 +148,19 @@ def test_purge_dry_run_lists_and_deletes_nothing_then_the_real_run_deletes_and_m
     report = evidence_files.purge_evidence(db_session, None, store, cutoff, dry_run=True)
     # Then it lists only the old file and changes nothing
     assert [item.evidence_id for item in report.items] == [old.id] and report.purged == 0
-    assert store.head(old.storage_key) is not None and db_session.get(Evidence, old.id).purged_at is None
+    assert store.head(old.final_key) is not None and db_session.get(Evidence, old.id).purged_at is None
+    # Given also bytes written to its spent upload key afterwards (an old upload link)
+    store.put(old.storage_key, b"late bytes", "application/pdf")
     # When it runs for real
     report = evidence_files.purge_evidence(db_session, None, store, cutoff)
     db_session.expire_all()
     # Then the object is gone, the row is marked and loses its name, and the purge is logged
     assert report.purged == 1 and report.error is None
     row = db_session.get(Evidence, old.id)
-    assert store.head(old.storage_key) is None
+    assert store.head(old.storage_key) is None and store.head(old.final_key) is None  # both keys
     assert row.purged_at is not None and row.filename == "purged" and row.status == "verified"
     assert log_actions(db_session, old.id)[-1] == "evidence.purge"
-    assert store.head(recent.storage_key) is not None
+    assert store.head(recent.final_key) is not None
     # And nobody can open it any more; the page says it was deleted
     auth.login("admin")
     response = client.get(f"/evidence/{old.id}", headers={"Accept": "application/json"})

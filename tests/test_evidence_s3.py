@@ -91,9 +91,11 @@ def test_the_bytes_go_straight_to_the_bucket_and_confirm_verifies_them(device, s
     # When the device PUTs there with exactly those headers and confirms
     assert put_to_store(target, JPEG) == 200
     assert device.confirm(evidence_id).get_json() == {"status": "verified"}
-    # Then the object in the bucket has exactly the registered SHA-256
+    # Then the verified copy in the bucket, at the final key, has exactly the registered SHA-256; the upload key is spent
     row = _row(s3_session, evidence_id)
-    assert row.status == "verified" and bucket.sha256_hex(row.storage_key) == sha256(JPEG)
+    assert row.final_key == f"evidence/final/{device.audit_id}/{evidence_id}"
+    assert row.status == "verified" and bucket.sha256_hex(row.final_key) == sha256(JPEG)
+    assert bucket.head(row.storage_key) is None
     assert row.uploaded_at is not None
 
 
@@ -250,7 +252,9 @@ def test_a_trusted_store_verifies_a_large_file_from_its_kept_sha256_and_the_firs
     assert put_to_store(_target(device, evidence_id), data) == 200
     with store_calls(store) as calls:
         assert device.confirm(evidence_id).get_json() == {"status": "verified"}
-    assert calls == [("HeadObject", None), ("GetObject", "bytes=0-15")]
+    # (the upload's write time, the server-side copy to the final key, the copy's SHA-256 and first bytes, the upload deleted)
+    assert calls == [("HeadObject", None), ("CopyObject", None), ("HeadObject", None), ("GetObject", "bytes=0-15"),
+                     ("DeleteObject", None)]
     assert _row(session, evidence_id).status == "verified"
 
 
@@ -267,37 +271,61 @@ def test_a_trusted_store_keeping_another_sha256_is_a_mismatch_found_without_read
     with store_calls(store) as calls:
         response = device.confirm(evidence_id)
     assert (response.status_code, response.get_json()["code"]) == (409, "evidence.checksum_mismatch")
-    assert calls == [("HeadObject", None), ("DeleteObject", None)]
+    assert calls == [("HeadObject", None), ("DeleteObject", None), ("DeleteObject", None)]  # the upload and any copy
     assert store.head(key) is None
 
 
-def test_a_trusted_store_with_no_sha256_kept_falls_back_to_hashing_the_object(trusted):
+def test_a_trusted_store_with_no_sha256_kept_computes_one_for_the_final_copy(trusted):
     # Given the right bytes stored with no SHA-256 (only boto3's default CRC32)
     device, session, store = trusted
     evidence_id = device.register(BIG_JPEG)
     _target(device, evidence_id)
     store.put(_row(session, evidence_id).storage_key, BIG_JPEG, "image/jpeg")
-    # When the device confirms, then the whole object is read and hashed
+    # When the device confirms, then the store computes the copy's SHA-256 as it copies (ChecksumAlgorithm), so only
+    # the first bytes are read
     with store_calls(store) as calls:
         assert device.confirm(evidence_id).get_json() == {"status": "verified"}
-    assert calls == [("HeadObject", None), ("GetObject", None)]
+    assert calls == [("HeadObject", None), ("CopyObject", None), ("HeadObject", None), ("GetObject", "bytes=0-15"),
+                     ("DeleteObject", None)]
 
 
-def test_a_small_file_is_read_whole_in_one_get_even_from_a_trusted_store(trusted):
+def test_a_trusted_store_whose_copy_has_no_sha256_falls_back_to_hashing_it(trusted):
+    # Given a store trusted for checksums that keeps no SHA-256 on a copy (the app's client asks for none here)
+    device, session, store = trusted
+    evidence_id = device.register(BIG_JPEG)
+    _target(device, evidence_id)
+    store.put(_row(session, evidence_id).storage_key, BIG_JPEG, "image/jpeg")
+
+    def no_checksum(params, **_):
+        params.pop("ChecksumAlgorithm", None)
+    store.client.meta.events.register("provide-client-params.s3.CopyObject", no_checksum)
+    try:
+        with store_calls(store) as calls:
+            assert device.confirm(evidence_id).get_json() == {"status": "verified"}
+    finally:
+        store.client.meta.events.unregister("provide-client-params.s3.CopyObject", no_checksum)
+    # Then the whole copy is read and hashed
+    assert calls == [("HeadObject", None), ("CopyObject", None), ("HeadObject", None), ("GetObject", None),
+                     ("DeleteObject", None)]
+
+
+def test_a_small_file_copy_is_read_whole_in_one_get_even_from_a_trusted_store(trusted):
     device, session, store = trusted
     evidence_id = device.register(JPEG)
     assert put_to_store(_target(device, evidence_id), JPEG) == 200
     with store_calls(store) as calls:
         assert device.confirm(evidence_id).get_json() == {"status": "verified"}
-    assert calls == [("GetObject", None)]
+    # (the upload's write time, the copy to the final key, the copy read and hashed in one GET, the upload deleted)
+    assert calls == [("HeadObject", None), ("CopyObject", None), ("GetObject", None), ("DeleteObject", None)]
 
 
-def test_a_store_not_trusted_for_checksums_hashes_every_file_in_one_get(device, bucket):
+def test_a_store_not_trusted_for_checksums_hashes_every_file_copy_in_one_get(device, bucket):
     evidence_id = device.register(BIG_JPEG)
     assert put_to_store(_target(device, evidence_id), BIG_JPEG) == 200
     with store_calls(bucket) as calls:
         assert device.confirm(evidence_id).get_json() == {"status": "verified"}
-    assert calls == [("GetObject", None)]
+    # (the upload's write time, the copy to the final key, the copy read and hashed in one GET, the upload deleted)
+    assert calls == [("HeadObject", None), ("CopyObject", None), ("GetObject", None), ("DeleteObject", None)]
 
 
 def test_a_trusted_store_still_rejects_an_exe_by_its_first_bytes(trusted):

@@ -197,6 +197,9 @@ class Evidence(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     filename: Mapped[str] = mapped_column(String(100), default="evidence")
     storage_key: Mapped[str] = mapped_column(String(200))  # evidence/<audit-id>/<evidence-id>, never a filename
+    # Where confirm copied the verified bytes (evidence/final/<audit-id>/<evidence-id>): no upload URL reaches it,
+    # and it is the only key served. None until verified (and for files verified before migration 0012).
+    final_key: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(20), default="expected")
     rejection_code: Mapped[str | None] = mapped_column(String(60))
     rejection_reason: Mapped[str | None] = mapped_column(Text)

@@ -26,7 +26,7 @@ from . import audit_log
 from .access import AuditAccess, audit_access, items_of, sees_detail_of
 from .capture import Outcome
 from .changes import log_changes
-from .errors import Forbidden, NotFound
+from .errors import NotFound
 
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 DISPLAY_NAME_MAX = 100
@@ -67,6 +67,11 @@ class Withdrawal:
 def storage_key(audit_id: uuid.UUID, evidence_id: uuid.UUID) -> str:
     """The opaque object key of one evidence file: never anything the user typed."""
     return f"evidence/{audit_id}/{evidence_id}"
+
+
+def final_storage_key(audit_id: uuid.UUID, evidence_id: uuid.UUID) -> str:
+    """Where confirm copies a verified file: a key no upload target is ever made for."""
+    return f"evidence/final/{audit_id}/{evidence_id}"
 
 
 def display_filename(raw: object) -> str:
@@ -318,14 +323,11 @@ class AuditEvidence:
 def audit_evidence(session: Session, actor: Actor, audit_id: uuid.UUID) -> AuditEvidence:
     """Every file registered for an audit, grouped by item in template order.
 
-    :raises audit.not_found: no such audit.
-    :raises evidence.forbidden: the user may not see this audit's evidence.
+    :raises audit.not_found: no such audit, or the user may not see its evidence (the same answer).
     """
     audit = session.get(Audit, audit_id)
-    if audit is None:
+    if audit is None or not may_view(session, actor, audit_id):
         raise NotFound("audit.not_found", "There is no such audit")
-    if not may_view(session, actor, audit_id):
-        raise Forbidden("evidence.forbidden", "You may not see this audit's evidence")
     files = session.scalars(select(Evidence).where(Evidence.audit_id == audit_id)
                             .order_by(Evidence.created_at, Evidence.id)).all()
     questions = items_of(audit.template_version.content)

@@ -7,6 +7,12 @@ for checksums (AWS S3: it refuses a presigned PUT whose bytes differ from the si
 `x-amz-checksum-sha256`) is believed about the SHA-256, and then only the first bytes of a large
 file are read; moto, for one, keeps a claimed checksum without checking it. The type is the magic
 number of the bytes, never the declared media type or the PUT's Content-Type.
+
+Verified means immutable on any store: confirm first copies the upload inside the store to a final
+key (`evidence/final/...`) that no upload URL can reach, checks that copy, records it in
+`final_key` and deletes the upload key; viewing serves only the final key. An old presigned PUT
+(which a store that ignores signed checksums or expiry still honours) can only write to the upload
+key, which nothing reads any more. Purge deletes both keys.
 """
 from __future__ import annotations
 
@@ -27,8 +33,8 @@ from ..storage import BlobNotFound, BlobScan, BlobStore, BlobStoreUnavailable, B
 from . import audit_log
 from .access import capture_state
 from .changes import log_changes
-from .errors import Conflict, DomainError, Forbidden, NotFound
-from .evidence import MEDIA_LABELS, may_view
+from .errors import Conflict, DomainError, NotFound
+from .evidence import MEDIA_LABELS, final_storage_key, may_view
 
 DEFAULT_TTL_SECONDS = 300
 MAGIC = ((b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG\r\n\x1a\n", "image/png"), (b"%PDF-", "application/pdf"))
@@ -72,8 +78,8 @@ class Confirmation:
 def writable_evidence(session: Session, actor: Actor, evidence_id: uuid.UUID, *, lock: bool = False) -> Evidence:
     """The evidence row, if `actor` may upload to it (the capture rules of its audit).
 
-    :raises evidence.not_found: not registered (yet: push first).
-    :raises evidence.forbidden: the audit is not the user's to change.
+    :raises evidence.not_found: not registered (yet: push first), or on an audit that is not the user's to
+        change (the same answer: a stranger does not learn which files exist).
     :raises audit.finalised: the audit is finalised.
     :raises evidence.purged: the file was deleted under the retention policy.
     """
@@ -85,12 +91,10 @@ def writable_evidence(session: Session, actor: Actor, evidence_id: uuid.UUID, *,
                         & (VisitAssignment.user_id == actor.id))
              .where(Evidence.id == evidence_id))
     found = session.execute(query.with_for_update(of=Evidence) if lock else query).first()
-    if found is None:
+    row, audit_status, audit_type, assigned = found or (None, None, None, None)
+    if row is None or capture_state(actor, audit_type, audit_status, assigned is not None) == "forbidden":
         raise NotFound("evidence.not_found", "This evidence is not registered on the server yet; sync first")
-    row, audit_status, audit_type, assigned = found
     state = capture_state(actor, audit_type, audit_status, assigned is not None)
-    if state == "forbidden":
-        raise Forbidden("evidence.forbidden", "You may not upload evidence for this audit")
     if state == "finalised":
         raise Conflict("audit.finalised", "This audit is finalised and cannot change")
     if row.purged_at is not None:
@@ -157,16 +161,18 @@ def confirm_upload(session: Session, actor: Actor, store: BlobStore, evidence_id
         return Confirmation("rejected", row.rejection_code, row.rejection_reason)
     if row.status == "withdrawn":
         raise Conflict("evidence.withdrawn", "This file was withdrawn")
-    now = clock.now()
+    now, final_key = clock.now(), final_storage_key(row.audit_id, row.id)
     try:
-        problem, written_at = _inspect(store, row)
+        problem, written_at = _inspect(store, row, final_key)
         if problem is not None:
-            _discard(store, row.storage_key)
+            _discard(store, row.storage_key, final_key)
     except BlobStoreUnavailable:
         row.last_error, row.last_error_at = UNAVAILABLE, now
         return Confirmation("expected", UNAVAILABLE, "The file store cannot be reached; the file waits on the device")
     if problem is None:
+        row.final_key = final_key
         _settle(session, actor, row, "verified", now, uploaded_at=written_at)
+        _discard(store, row.storage_key)  # if the store fails now, purge deletes it with the final key
         return Confirmation("verified")
     code, message = problem
     if code == "evidence.wrong_type":
@@ -187,26 +193,78 @@ def _refuse_if_settled(row: Evidence) -> None:
         raise Conflict("evidence.rejected", row.rejection_reason or "This file was rejected")
 
 
-def _inspect(store: BlobStore, row: Evidence) -> tuple[tuple[str, str] | None, datetime | None]:
-    """(problem code and message, or None; when the store wrote the object)."""
-    found = _look(store, row)
-    if found is None:
-        return ("evidence.not_uploaded", "No file has been uploaded; ask for a target and upload it"), None
-    if row.upload_expires_at is None or (found.modified_at is not None and found.modified_at > row.upload_expires_at):
+def _inspect(store: BlobStore, row: Evidence, final_key: str) -> tuple[tuple[str, str] | None, datetime | None]:
+    """(problem code and message, or None; when the store wrote the upload).
+
+    The upload's write time and size come from a HEAD; then it is copied to `final_key` inside the
+    store and the copy is what is checked, so the bytes verified are the bytes kept, whatever is
+    PUT to the upload key meanwhile.
+    """
+    not_uploaded = ("evidence.not_uploaded", "No file has been uploaded; ask for a target and upload it"), None
+    info = store.head(row.storage_key)
+    if info is None:
+        return not_uploaded
+    if row.upload_expires_at is None or (info.modified_at is not None and info.modified_at > row.upload_expires_at):
         return ("evidence.target_expired", "The file arrived after its upload link expired; upload it again"), None
+    if info.sha256_hex is not None and info.sha256_hex != row.sha256:  # a store trusted for checksums: no copy
+        found = BlobScan(info.size, info.sha256_hex, b"", info.modified_at)
+    elif info.size == row.size_bytes:
+        try:
+            store.copy(row.storage_key, final_key)
+        except BlobNotFound:
+            return not_uploaded
+        found = _look(store, row, final_key)
+    else:
+        found = BlobScan(info.size, None, b"", info.modified_at)
+    if found is None:
+        return not_uploaded
+    problem = _check(row, found)
+    return problem, (info.modified_at if problem is None else None)
+
+
+def finalise_verified(store: BlobStore, row: Evidence) -> str:
+    """The final key of a verified file, moving one verified before final keys existed (its bytes checked again).
+
+    :raises evidence.altered: the stored bytes are no longer those verified (nothing is served).
+    :raises evidence.missing: the file is not in the store.
+    :raises evidence.store_unavailable: the store cannot be reached.
+    """
+    if row.final_key is not None:
+        return row.final_key
+    final_key = final_storage_key(row.audit_id, row.id)
+    try:
+        store.copy(row.storage_key, final_key)
+        found = _look(store, row, final_key)
+        problem = _check(row, found) if found is not None else ("evidence.missing", "")
+        if problem is not None:
+            _discard(store, final_key)
+    except BlobNotFound:
+        problem = ("evidence.missing", "")
+    except BlobStoreUnavailable:
+        raise StoreUnavailable(UNAVAILABLE, "The file store cannot be reached; try again later") from None
+    if problem is not None and problem[0] == "evidence.missing":
+        raise NotFound("evidence.missing", "The file is missing from the store; contact the AP team")
+    if problem is not None:
+        raise Conflict("evidence.altered", "The stored file is no longer the one checked on upload; contact the AP team")
+    row.final_key = final_key
+    _discard(store, row.storage_key)
+    return final_key
+
+
+def _check(row: Evidence, found: BlobScan) -> tuple[str, str] | None:
     if found.size != row.size_bytes:
-        return ("evidence.size_mismatch", f"{found.size} bytes arrived, not the {row.size_bytes} registered"), None
+        return ("evidence.size_mismatch", f"{found.size} bytes arrived, not the {row.size_bytes} registered")
     if found.sha256_hex != row.sha256:
-        return ("evidence.checksum_mismatch", "The file changed on the way (its SHA-256 differs); upload it again"), None
+        return ("evidence.checksum_mismatch", "The file changed on the way (its SHA-256 differs); upload it again")
     actual = sniff_media_type(found.prefix)
     if actual != row.media_type:
         label = MEDIA_LABELS.get(actual, "another kind of file")
         return ("evidence.wrong_type",
-                f"The file is not a {MEDIA_LABELS.get(row.media_type, row.media_type)}: its contents are {label}"), None
-    return None, found.modified_at
+                f"The file is not a {MEDIA_LABELS.get(row.media_type, row.media_type)}: its contents are {label}")
+    return None
 
 
-def _look(store: BlobStore, row: Evidence) -> BlobScan | None:
+def _look(store: BlobStore, row: Evidence, key: str) -> BlobScan | None:
     """The object's size, write time, SHA-256 and first bytes, in as few requests as the store allows; None if absent.
 
     A large file in a store trusted for checksums: HEAD gives the SHA-256 the store checked, then
@@ -216,22 +274,23 @@ def _look(store: BlobStore, row: Evidence) -> BlobScan | None:
     """
     try:
         if store.trust_checksums and row.size_bytes > READ_WHOLE_UP_TO:
-            info = store.head(row.storage_key)
+            info = store.head(key)
             if info is None:
                 return None
             if info.sha256_hex is not None or info.size != row.size_bytes:
                 intact = (info.size, info.sha256_hex) == (row.size_bytes, row.sha256)
-                prefix = store.read_prefix(row.storage_key) if intact else b""
+                prefix = store.read_prefix(key) if intact else b""
                 return BlobScan(info.size, info.sha256_hex, prefix, info.modified_at)
-        return store.scan(row.storage_key, max_bytes=row.size_bytes)
+        return store.scan(key, max_bytes=row.size_bytes)
     except BlobNotFound:
         return None
 
 
-def _discard(store: BlobStore, key: str) -> None:
-    """Delete a refused object; if the store fails now, the next upload replaces it anyway."""
+def _discard(store: BlobStore, *keys: str) -> None:
+    """Delete refused or spent objects; if the store fails now, the next upload or purge removes them."""
     try:
-        store.delete(key)
+        for key in keys:
+            store.delete(key)
     except BlobStoreUnavailable:
         pass
 
@@ -256,13 +315,12 @@ def _settle(session: Session, actor: Actor, row: Evidence, status: str, now: dat
 def open_for_viewing(session: Session, actor: Actor, evidence_id: uuid.UUID) -> Evidence:
     """A verified file the user may see; the view is logged.
 
-    :raises evidence.not_found, evidence.forbidden, evidence.purged, evidence.not_received:
+    :raises evidence.not_found: none, or one the user may not see (the same answer).
+    :raises evidence.purged, evidence.not_received:
     """
     row = session.get(Evidence, evidence_id)
-    if row is None:
+    if row is None or not may_view(session, actor, row.audit_id):
         raise NotFound("evidence.not_found", "There is no such evidence")
-    if not may_view(session, actor, row.audit_id):
-        raise Forbidden("evidence.forbidden", "You may not see this evidence")
     if row.purged_at is not None:
         raise Conflict("evidence.purged", "This file was deleted under the retention policy")
     if row.status != "verified":
@@ -299,6 +357,7 @@ class PurgeItem:
     status: str
     storage_key: str
     finalised_at: datetime
+    final_key: str | None = None
 
 
 @dataclass
@@ -311,7 +370,7 @@ class PurgeReport:
 def purge_candidates(session: Session, finalised_before: datetime) -> list[PurgeItem]:
     """Evidence of audits finalised before the cutoff that is not purged yet, oldest audit first."""
     rows = session.execute(select(Evidence.id, Evidence.audit_id, Evidence.item_key, Evidence.status,
-                                  Evidence.storage_key, Audit.finalised_at)
+                                  Evidence.storage_key, Audit.finalised_at, Evidence.final_key)
                            .join(Audit, Audit.id == Evidence.audit_id)
                            .where(Audit.finalised_at < finalised_before, Evidence.purged_at.is_(None))
                            .order_by(Audit.finalised_at, Evidence.id))
@@ -322,6 +381,7 @@ def purge_evidence(session: Session, actor: Actor | None, store: BlobStore, fina
                    *, dry_run: bool = False) -> PurgeReport:
     """Delete from the store the evidence of audits finalised before the cutoff, and mark the rows.
 
+    Both keys go: the upload key (a spent or refused upload may linger there) and the final key.
     Each purge is logged. The row stays (the audit record keeps that a file existed and its hash)
     but loses its display filename, which may name a person. Stops at the first store failure; what
     was purged before it stays purged.
@@ -331,7 +391,8 @@ def purge_evidence(session: Session, actor: Actor | None, store: BlobStore, fina
         return report
     for item in report.items:
         try:
-            store.delete(item.storage_key)
+            for key in (item.storage_key, final_storage_key(item.audit_id, item.evidence_id)):
+                store.delete(key)
         except BlobStoreUnavailable as exc:
             report.error = str(exc)
             break
@@ -339,6 +400,7 @@ def purge_evidence(session: Session, actor: Actor | None, store: BlobStore, fina
                         .values(purged_at=clock.now(), filename="purged"))
         audit_log.record(session, actor, "evidence.purge", "evidence", item.evidence_id,
                          before={"status": item.status},
-                         after={"storage_key": item.storage_key, "finalised_at": item.finalised_at.isoformat()})
+                         after={"storage_key": item.storage_key, "final_key": item.final_key,
+                                "finalised_at": item.finalised_at.isoformat()})
         report.purged += 1
     return report

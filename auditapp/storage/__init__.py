@@ -6,8 +6,10 @@ requests, users or the database. Two implementations obey one contract suite
 (tests/test_blob_store.py): `local.LocalBlobStore` (files under a folder) and `s3.S3BlobStore`
 (boto3, any S3-compatible endpoint).
 
-Keys are opaque and server-made: only `evidence/<audit uuid>/<evidence uuid>` is accepted, never a
-user's filename, so a key can neither climb out of the store nor collide with another audit's file.
+Keys are opaque and server-made: only `evidence/<audit uuid>/<evidence uuid>` (where a device uploads)
+and `evidence/final/<audit uuid>/<evidence uuid>` (where confirm copies a file it verified) are accepted,
+never a user's filename, so a key can neither climb out of the store nor collide with another audit's
+file. No upload target is ever made for a final key: a verified file cannot be written over.
 """
 from __future__ import annotations
 
@@ -23,7 +25,8 @@ from urllib.parse import urlsplit
 from flask import Flask, current_app
 
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-KEY_RE = re.compile(rf"evidence/{_UUID}/{_UUID}")
+KEY_RE = re.compile(rf"evidence/(?:final/)?{_UUID}/{_UUID}")
+FINAL_PREFIX = "evidence/final/"
 _UNSAFE_FILENAME_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
 FILENAME_MAX = 100
 FALLBACK_FILENAME = "evidence"
@@ -137,6 +140,12 @@ class BlobStore(Protocol):
     def delete(self, key: str) -> None:
         """Remove the blob; removing a missing blob is not an error."""
 
+    def copy(self, key: str, to_key: str) -> None:
+        """Copy the blob at `key` to `to_key` inside the store (no bytes through the app), replacing any blob there.
+
+        :raises BlobNotFound: when nothing is stored under `key`.
+        """
+
     def upload_target(self, key: str, content_type: str, size: int, sha256_b64: str,
                       expires_in: int = 300) -> UploadTarget:
         """Return where the device PUTs the blob and the headers it must send."""
@@ -146,12 +155,22 @@ class BlobStore(Protocol):
 
 
 def validate_key(key: object) -> str:
-    """Return `key` when it is `evidence/<uuid>/<uuid>` (lower-case UUIDs).
+    """Return `key` when it is `evidence/<uuid>/<uuid>` or `evidence/final/<uuid>/<uuid>` (lower-case UUIDs).
 
     :raises ValueError: for anything else (user filenames, paths, traversal, absolute paths).
     """
     if not isinstance(key, str) or not KEY_RE.fullmatch(key):
-        raise ValueError(f"not an evidence key (evidence/<uuid>/<uuid>): {key!r}")
+        raise ValueError(f"not an evidence key (evidence/[final/]<uuid>/<uuid>): {key!r}")
+    return key
+
+
+def validate_upload_key(key: object) -> str:
+    """Return `key` when a device may upload to it: an evidence key that is not a final one.
+
+    :raises ValueError: for a final key (verified files are never written over) or a malformed one.
+    """
+    if validate_key(key).startswith(FINAL_PREFIX):
+        raise ValueError(f"no upload target is made for a final key: {key!r}")
     return key
 
 

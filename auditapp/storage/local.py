@@ -3,12 +3,15 @@
 Layer: models (storage). The app serves and receives these files through its own authorised
 routes, so `upload_target` has no URL and `download_url` is None. Each blob is two files: the bytes
 at `<root>/<key>` and its content type in a `<key>.content-type` sidecar (a name no valid key can
-take). Writes go to a temporary file that is renamed into place, so a reader never sees half a blob.
+take). Writes go to a temporary file that is renamed into place, so a reader never sees half a blob,
+and a write never changes a file already in place: `copy` hard-links the file to its new name, so
+the copy keeps the bytes it had whatever is later written under the old key.
 """
 from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
@@ -16,7 +19,7 @@ from typing import BinaryIO
 
 from .. import clock
 from . import (PREFIX_BYTES, BlobInfo, BlobNotFound, BlobScan, BlobTooLarge, UploadTarget, check_expires_in,
-               upload_headers, validate_content_type, validate_key, validate_upload)
+               upload_headers, validate_content_type, validate_key, validate_upload, validate_upload_key)
 
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 CHUNK = 1024 * 1024
@@ -58,10 +61,11 @@ class LocalBlobStore:
     def put_stream(self, key: str, stream: BinaryIO, content_type: str, max_bytes: int) -> int:
         """Copy `stream` to `key` in chunks, never holding the body in memory; return the bytes written.
 
-        Written to a temporary file and renamed into place only when complete.
+        Written to a temporary file and renamed into place only when complete. Devices upload only
+        to upload keys, never to a final key.
         :raises BlobTooLarge: when the stream holds more than `max_bytes` (nothing is stored).
         """
-        path = self._path(key)
+        path = self._path(validate_upload_key(key))
         validate_content_type(content_type)
         path.parent.mkdir(parents=True, exist_ok=True)
         self._path(key)  # re-check now the folders exist: a symlinked folder must not lead outside
@@ -146,9 +150,30 @@ class LocalBlobStore:
         path.unlink(missing_ok=True)
         path.with_name(path.name + _META_SUFFIX).unlink(missing_ok=True)
 
+    def copy(self, key: str, to_key: str) -> None:
+        """Give the file a second name `to_key` (a hard link: no bytes copied), replacing any blob there.
+
+        Every write renames a new file into place, so a later upload to `key` leaves `to_key` as it is.
+        :raises BlobNotFound: when nothing is stored under `key`.
+        """
+        source, target = self._path(key), self._path(to_key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target = self._path(to_key)  # re-check now the folders exist: a symlinked folder must not lead outside
+        content_type = self.head(key)
+        if content_type is None:
+            raise BlobNotFound(key)
+        _atomic_write(target.with_name(target.name + _META_SUFFIX), content_type.content_type.encode("ascii"))
+        link = target.with_name(f".{target.name}.{secrets.token_hex(8)}.link")
+        try:
+            os.link(source, link)
+        except FileNotFoundError:
+            raise BlobNotFound(key) from None
+        os.replace(link, target)
+
     def upload_target(self, key: str, content_type: str, size: int, sha256_b64: str,
                       expires_in: int = 300) -> UploadTarget:
         """Return a PUT target with no URL: `url=None` means the app's own evidence route."""
+        validate_upload_key(key)
         self._path(key)
         validate_content_type(content_type)
         validate_upload(size, sha256_b64, expires_in)

@@ -20,12 +20,13 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ..config import DEFAULTS
 from . import (PREFIX_BYTES, BlobInfo, BlobNotFound, BlobScan, BlobStoreUnavailable, UploadTarget,
                check_expires_in, safe_filename, upload_headers, validate_content_type, validate_key,
-               validate_upload)
+               validate_upload, validate_upload_key)
 
 CHUNK = 1024 * 1024
-_MISSING = {"404", "NoSuchKey", "NotFound"}
+_MISSING = {"404", "NoSuchKey", "NotFound"}  # HEAD of a missing bucket is a bare 404 too
 # What a browser sends with a presigned PUT: the content type and the signed checksum header.
 CORS_ALLOWED_HEADERS = ["content-type", "x-amz-checksum-sha256", "x-amz-sdk-checksum-algorithm"]
 
@@ -33,16 +34,27 @@ CORS_ALLOWED_HEADERS = ["content-type", "x-amz-checksum-sha256", "x-amz-sdk-chec
 def make_s3_client(config: dict):
     """Return the app's S3 client for S3_REGION and S3_ENDPOINT_URL (no request is sent).
 
+    Every call is bounded so a silent store cannot hold a worker: S3_CONNECT_TIMEOUT_SECONDS to
+    connect, S3_READ_TIMEOUT_SECONDS for each wait on the socket (not the whole transfer), and
+    S3_MAX_ATTEMPTS attempts in all (botocore's "standard" retries, with its short jittered backoff).
+    The defaults give up on a frozen store in about 7 s; the caller then answers 503.
     botocore does not check downloads against the store's checksum (`when_required`): the app
     hashes what it reads itself, against the registered SHA-256, and a store such as moto may hold
     a claimed checksum that botocore would turn from "wrong bytes" into a transport error.
     """
+    def setting(name: str) -> float:
+        value = config.get(name)
+        return float(DEFAULTS[name] if value is None else value)
+
     return boto3.client(
         "s3",
         region_name=config.get("S3_REGION") or None,
         endpoint_url=config.get("S3_ENDPOINT_URL") or None,
-        config=Config(signature_version="s3v4", retries={"max_attempts": 3, "mode": "standard"},
-                      connect_timeout=5, read_timeout=30, response_checksum_validation="when_required"),
+        config=Config(signature_version="s3v4",
+                      retries={"max_attempts": int(setting("S3_MAX_ATTEMPTS")), "mode": "standard"},
+                      connect_timeout=setting("S3_CONNECT_TIMEOUT_SECONDS"),
+                      read_timeout=setting("S3_READ_TIMEOUT_SECONDS"),
+                      response_checksum_validation="when_required"),
     )
 
 
@@ -159,6 +171,38 @@ class S3BlobStore:
         with _reachable():
             self.client.delete_object(Bucket=self.bucket, Key=key)
 
+    def copy(self, key: str, to_key: str) -> None:
+        """Copy the object to `to_key` with one server-side CopyObject; no bytes pass through the app.
+
+        In a store trusted for checksums the copy gets a SHA-256 of its own, which S3 computes.
+        :raises BlobNotFound: when nothing is stored under `key`.
+        """
+        validate_key(key)
+        validate_key(to_key)
+        extra = {"ChecksumAlgorithm": "SHA256"} if self.trust_checksums else {}
+        try:
+            with _reachable():
+                self.client.copy_object(Bucket=self.bucket, Key=to_key,
+                                        CopySource={"Bucket": self.bucket, "Key": key}, **extra)
+        except ClientError:  # only a missing key gets through _reachable
+            raise BlobNotFound(key) from None
+
+    def ensure_bucket(self, region: str | None) -> bool:
+        """Create the bucket in `region` when it does not exist; True when it was created.
+
+        :raises BlobStoreUnavailable: the store cannot be reached or refuses (e.g. the name is taken by another account).
+        """
+        try:
+            with _reachable():
+                self.client.head_bucket(Bucket=self.bucket)
+            return False
+        except ClientError:  # 404: only a missing bucket gets through _reachable
+            pass
+        where = {"CreateBucketConfiguration": {"LocationConstraint": region}} if region and region != "us-east-1" else {}
+        with _reachable():
+            self.client.create_bucket(Bucket=self.bucket, **where)
+        return True
+
     def allow_browser_uploads(self, origins: list[str]) -> dict:
         """Set the bucket's CORS rules so pages from `origins` may PUT and GET presigned URLs; return them."""
         rules = {"CORSRules": [{"AllowedOrigins": list(origins), "AllowedMethods": ["PUT", "GET"],
@@ -175,7 +219,7 @@ class S3BlobStore:
         Real S3 then refuses a body of another length or hash (the browser sends Content-Length
         itself); confirm checks both again, since other stores may not.
         """
-        validate_key(key)
+        validate_upload_key(key)
         validate_content_type(content_type)
         validate_upload(size, sha256_b64, expires_in)
         with _reachable():  # presigning makes no request, but needs credentials (NoCredentialsError)

@@ -2,7 +2,7 @@
 reviewers' pages. Every write goes through services/evidence_files.py; this edge owns the commit.
 
 In S3 mode the bytes never pass through here: the device PUTs to a presigned URL and a viewer is
-redirected to a presigned GET. In local mode the device PUTs to `content`, which streams the body
+redirected to a presigned GET of the verified copy (the final key), never of the upload key. In local mode the device PUTs to `content`, which streams the body
 to disk, and `view` streams the file back.
 """
 from __future__ import annotations
@@ -76,9 +76,10 @@ def view(evidence_id: uuid.UUID):
     """Open a verified file: a short-lived presigned GET (S3) or streamed by the app (local); logged."""
     row = evidence_files.open_for_viewing(db.session, current_user, evidence_id)
     store = get_blob_store()
+    key = evidence_files.finalise_verified(store, row)  # only the verified copy is served
     try:
-        url = store.download_url(row.storage_key, row.filename, row.media_type, expires_in=VIEW_LINK_SECONDS)
-        stream = None if url else store.open(row.storage_key)
+        url = store.download_url(key, row.filename, row.media_type, expires_in=VIEW_LINK_SECONDS)
+        stream = None if url else store.open(key)
     except BlobNotFound:
         raise NotFound("evidence.missing", "The file is missing from the store; contact the AP team") from None
     except BlobStoreUnavailable:
