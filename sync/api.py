@@ -13,7 +13,7 @@ from auditapp.models.enums import EVIDENCE_MEDIA_TYPES
 from auditapp.security import public, roles
 from auditapp.services.errors import DomainError, Invalid
 
-from . import apply, pull as pull_feed
+from . import apply, body as bounded, pull as pull_feed
 from .openapi import OPENAPI
 from .schemas import MAX_BATCH, PushSchema
 
@@ -29,7 +29,7 @@ class TooLarge(DomainError):
 @roles(*CAPTURE_ROLES)
 def push():
     """Apply a batch of device mutations; one result per mutation."""
-    body = request.get_json(silent=True)
+    body = bounded.read_json(request)  # 413 request.too_large, 422 request.too_deep or sync.malformed
     try:
         envelope = PushSchema().load(body if isinstance(body, dict) else {})
     except ValidationError as exc:
@@ -56,15 +56,20 @@ def push():
 @roles(*CAPTURE_ROLES)
 def pull():
     """Changes visible to the user after `cursor`, in server order."""
-    try:
-        cursor = int(request.args.get("cursor", "0"))
-        limit = int(request.args.get("limit", "500"))
-    except ValueError:
-        raise Invalid("sync.malformed", "cursor and limit must be whole numbers",
-                      {"cursor": ["Must be a whole number"]}) from None
-    if not 0 <= cursor < 2**63 or not 1 <= limit <= pull_feed.MAX_PULL:  # cursors are bigints
-        raise Invalid("sync.malformed", f"cursor must be 0 or more and limit between 1 and {pull_feed.MAX_PULL}")
+    cursor, limit = _whole(request.args.get("cursor", "0")), _whole(request.args.get("limit", "500"))
+    errors = {}
+    if cursor is None or not 0 <= cursor < 2**63:  # cursors are bigints
+        errors["cursor"] = ["Must be a whole number, 0 or more (a next_cursor from an earlier pull)"]
+    if limit is None or not 1 <= limit <= pull_feed.MAX_PULL:
+        errors["limit"] = [f"Must be a whole number from 1 to {pull_feed.MAX_PULL}"]
+    if errors:
+        raise Invalid("sync.malformed", f"cursor must be 0 or more and limit between 1 and {pull_feed.MAX_PULL}",
+                      errors)
     return pull_feed.pull(db.session, current_user, cursor, limit)
+
+
+def _whole(text: str) -> int | None:
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 19 else None
 
 
 @bp.get("/config")
@@ -72,6 +77,7 @@ def pull():
 def config():
     """Limits the device must respect."""
     return {"max_batch": MAX_BATCH, "max_pull": pull_feed.MAX_PULL, "protocol": 1, "csrf_token": generate_csrf(),
+            "max_body_bytes": bounded.MAX_BODY_BYTES, "max_depth": bounded.MAX_DEPTH,
             "evidence_max_bytes": current_app.config["EVIDENCE_MAX_BYTES"],
             "evidence_media_types": list(EVIDENCE_MEDIA_TYPES)}
 

@@ -43,9 +43,19 @@ _C_ENCODE = (json.encoder.c_make_encoder(None, str, json.encoder.encode_basestri
 
 def payload_hash(raw: dict) -> str:
     """Hash of what a mutation asks for, so the same id with another payload is caught."""
+    return _hash_and_clean(raw)[0]
+
+
+# In the canonical (ASCII) JSON, a NUL, a surrogate (lone, or half of an emoji's pair) and a
+# non-finite number can only appear as one of these: a mutation without them needs no deeper scan.
+_SUSPECT = ("\\u0000", "\\ud", "Infinity", "NaN")
+
+
+def _hash_and_clean(raw: dict) -> tuple[str, bool]:
+    """The payload hash, and whether the canonical text shows the payload cannot hold bad text or numbers."""
     canonical = (raw.get("kind"), raw.get("entity_id"), raw.get("base_version"), raw.get("payload"))
     text = "".join(_C_ENCODE(canonical, 0)) if _C_ENCODE is not None else _ENCODER.encode(canonical)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return hashlib.sha256(text.encode()).hexdigest(), not any(s in text for s in _SUSPECT)
 
 
 def push(session: Session, actor: User, device_id: uuid.UUID, raw_mutations: list) -> list[dict]:
@@ -60,7 +70,8 @@ def _push(session: Session, actor: User, device_id: uuid.UUID, raw_mutations: li
                         message="This device is registered to another user") for raw in raw_mutations]
     keys = [_canonical_id(raw) for raw in raw_mutations]
     stored = _stored_results(session, device_id, keys)
-    hashes = [payload_hash(raw) if isinstance(raw, dict) else "" for raw in raw_mutations]
+    digests = [_hash_and_clean(raw) if isinstance(raw, dict) else ("", False) for raw in raw_mutations]
+    hashes = [digest for digest, _ in digests]
     results: list[dict] = [{}] * len(raw_mutations)
     fresh: list[tuple[int, dict]] = []
     first_in_batch: dict[str, int] = {}  # by id text: str hashes are cached, UUID hashes are not
@@ -72,7 +83,7 @@ def _push(session: Session, actor: User, device_id: uuid.UUID, raw_mutations: li
             continue
         key = keys[index]
         try:
-            mutation = check_mutation(raw, uuid.UUID(key) if key else None)
+            mutation = check_mutation(raw, uuid.UUID(key) if key else None, clean=digests[index][1])
         except ValidationError as exc:
             results[index] = _result(_mutation_id(raw), "rejected", code="sync.invalid",
                                      message="The mutation is not valid", details=exc.messages)
@@ -115,10 +126,13 @@ def _bisect(session, actor, kind, mutations, device_id) -> list[Outcome]:
     try:
         with session.begin_nested():
             return _apply_kind(session, actor, kind, mutations, device_id)
-    except DBAPIError as exc:
+    except DBAPIError:
         if len(mutations) == 1:
+            # The last resort: checks before the database catch every known bad input. Never a class name or SQL.
             return [Outcome(mutations[0]["mutation_id"], "rejected", mutations[0]["entity_id"],
-                            code="sync.database_refused", message=f"The database refused this change ({exc.orig.__class__.__name__})")]
+                            code="sync.database_refused",
+                            message="The database refused this change, so it was not applied. Check it, or "
+                                    "contact the AP team if it keeps happening")]
         middle = len(mutations) // 2
         return (_bisect(session, actor, kind, mutations[:middle], device_id)
                 + _bisect(session, actor, kind, mutations[middle:], device_id))

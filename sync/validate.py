@@ -13,6 +13,10 @@ from functools import lru_cache
 from marshmallow import ValidationError
 
 from auditapp.models.enums import AUDIT_TYPES, CONVERSATION_KINDS
+from auditapp.services.capture_rules import bad_characters
+
+MAX_INT = 2**31 - 1  # PostgreSQL integer: visit ids, template version ids, row versions
+MAX_BIGINT = 2**63 - 1
 
 KINDS = ("concern.raise", "audit.start", "answer.set", "policy_check.set", "conversation.set", "action.set",
          "evidence.register", "evidence.withdraw", "audit.submit")
@@ -30,10 +34,12 @@ def _uuid(value) -> uuid.UUID | None:
     return None
 
 
-def check_mutation(raw, mutation_id: uuid.UUID | None = None) -> dict:
+def check_mutation(raw, mutation_id: uuid.UUID | None = None, clean: bool = False) -> dict:
     """Return the mutation with typed ids, or raise ValidationError with field messages.
 
-    `mutation_id` may be passed when the caller has already parsed it.
+    `mutation_id` may be passed when the caller has already parsed it. `clean=True` skips the scan
+    of every text and number in the payload (NUL, lone surrogates, non-finite numbers): the push
+    passes it when the mutation's canonical JSON, already made for its hash, shows none can be there.
     """
     if not isinstance(raw, dict):
         raise ValidationError({"_schema": ["A mutation must be an object"]})
@@ -49,14 +55,14 @@ def check_mutation(raw, mutation_id: uuid.UUID | None = None) -> dict:
         errors["kind"] = ["Missing data for required field."] if "kind" not in raw else \
             ["Must be one of: " + ", ".join(KINDS) + "."]
     base = raw.get("base_version", 0)
-    if type(base) is not int or base < 0:
-        errors["base_version"] = ["Must be a whole number, 0 or more."]
+    if type(base) is not int or not 0 <= base <= MAX_INT:
+        errors["base_version"] = [f"Must be a whole number from 0 to {MAX_INT}."]
     payload = raw.get("payload")
     if not isinstance(payload, dict):
         errors["payload"] = ["Missing data for required field."] if "payload" not in raw else ["Not a valid mapping type."]
     if errors:
         raise ValidationError(errors)
-    payload_errors = _check_payload(kind, payload)
+    payload_errors = _check_payload(kind, payload) or (None if clean else scan_payload(payload))
     if payload_errors:
         raise ValidationError({"payload": payload_errors})
     return {"mutation_id": mutation_id, "kind": kind, "entity_id": entity_id, "base_version": base,
@@ -102,8 +108,10 @@ def _is_key(value):
     return None if isinstance(value, str) and 1 <= len(value) <= 20 else "Length must be between 1 and 20."
 
 
-def _is_int(value):
-    return None if type(value) is int else "Not a valid integer."
+def _is_id(value):
+    if type(value) is not int:
+        return "Not a valid integer."
+    return None if 1 <= value <= MAX_INT else f"Must be between 1 and {MAX_INT}."
 
 
 def _is_dict(value):
@@ -139,7 +147,7 @@ def _text_of(low, high):
 def _is_count(value):
     if type(value) is not int:
         return "Not a valid integer."
-    return None if value >= 1 else "Must be greater than or equal to 1."
+    return None if 1 <= value <= MAX_BIGINT else f"Must be between 1 and {MAX_BIGINT}."
 
 
 def _is_sha256_hex(value):
@@ -153,10 +161,10 @@ PAYLOAD_RULES = {
        for kind in FIELDS_KINDS},
     "conversation.set": {"audit_id": (True, _is_uuid), "kind": (True, _one_of(CONVERSATION_KINDS)),
                          "fields": (True, _is_dict)},
-    "audit.start": {"visit_id": (True, _is_int), "audit_type": (True, _one_of(AUDIT_TYPES)),
-                    "template_version_id": (True, _is_int)},
+    "audit.start": {"visit_id": (True, _is_id), "audit_type": (True, _one_of(AUDIT_TYPES)),
+                    "template_version_id": (True, _is_id)},
     "audit.submit": {},
-    "concern.raise": {"visit_id": (True, _is_int), "occurred_at": (True, _is_aware_datetime),
+    "concern.raise": {"visit_id": (True, _is_id), "occurred_at": (True, _is_aware_datetime),
                       "referred_to_role": (True, lambda v: _is_text(100)(v) or (None if v else "Shorter than minimum length 1.")),
                       "reference_number": (False, _is_text(100, allow_none=True)),
                       "about_provider_or_staff": (True, _is_bool),
@@ -166,6 +174,51 @@ PAYLOAD_RULES = {
                           "sha256": (True, _is_sha256_hex), "filename": (False, _is_text(255, allow_none=True))},
     "evidence.withdraw": {"audit_id": (True, _is_uuid), "reason": (True, _text_of(1, 2000))},
 }
+
+
+def scan_payload(payload: dict) -> dict:
+    """Field messages for every text with a character no record may hold (NUL, a lone UTF-16
+    surrogate) and every number that is not finite, anywhere in the payload: keys, values, nested.
+
+    Problems inside `fields` are reported per field (`{"fields": {"note": [...]}}`), the rest per
+    payload field. Iterative, so no nesting can exhaust the stack (the body's depth is bounded too).
+    """
+    errors: dict = {}
+    for name, value in payload.items():
+        if name == "fields" and isinstance(value, dict):
+            bad_keys = [k for k in value if bad_characters(k)]
+            if bad_keys:
+                errors["fields"] = ["A field name holds a character that is not allowed (NUL or a broken emoji)."]
+                continue
+            inner = {k: [problem] for k, v in value.items() if (problem := _scan(v))}
+            if inner:
+                errors["fields"] = inner
+        elif problem := (bad_characters(name) or _scan(value)):
+            errors[name] = [problem]
+    return errors
+
+
+def _scan(value) -> str | None:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if problem := bad_characters(item):
+                return problem
+        elif isinstance(item, float):
+            if item != item or item in (_INF, -_INF):
+                return "Must be a finite number (not Infinity, NaN or too large)."
+        elif isinstance(item, dict):
+            for key, inner in item.items():
+                if isinstance(key, str) and (problem := bad_characters(key)):
+                    return problem
+                stack.append(inner)
+        elif isinstance(item, list):
+            stack.extend(item)
+    return None
+
+
+_INF = float("inf")
 
 
 def _typed_payload(kind: str, payload: dict) -> dict:

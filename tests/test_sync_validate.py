@@ -29,7 +29,9 @@ REGISTER = GOOD[5]["payload"]
 GOOD += [
     {**GOOD[5], "payload": {k: v for k, v in REGISTER.items() if k != "filename"}},
     {**GOOD[5], "payload": {**REGISTER, "filename": None}},
-    {**GOOD[5], "payload": {**REGISTER, "filename": "../../etc/passwd\x00\n.jpg", "media_type": "application/x-msdownload"}},
+    {**GOOD[5], "payload": {**REGISTER, "filename": "../../etc/passwd\n.jpg", "media_type": "application/x-msdownload"}},
+    {**GOOD[0], "payload": {**GOOD[0]["payload"], "fields": {"note": "Seen 🙂 – “May”", "value": [1.5, {"a": None}]}}},
+    {**GOOD[2], "base_version": 2**31 - 1, "payload": {**GOOD[2]["payload"], "visit_id": 2**31 - 1}},
 ]
 BAD = [
     "a string", [], {},
@@ -72,6 +74,22 @@ BAD = [
     {**GOOD[6], "payload": {"audit_id": U, "reason": ""}},
     {**GOOD[6], "payload": {"audit_id": U, "reason": "x" * 2001}},
     {**GOOD[6], "payload": {"audit_id": "nope", "reason": "Wrong photo"}},
+    # text no record can hold, numbers that are not finite, ids out of the database's range (issue 14)
+    {**GOOD[5], "payload": {**REGISTER, "filename": "../../etc/passwd\x00\n.jpg"}},
+    {**GOOD[6], "payload": {"audit_id": U, "reason": "Cut \ud83d"}},
+    {**GOOD[4], "payload": {**GOOD[4]["payload"], "summary": "a\x00b"}},
+    {**GOOD[0], "payload": {**GOOD[0]["payload"], "fields": {"note": "cut \udc00 here"}}},
+    {**GOOD[0], "payload": {**GOOD[0]["payload"], "fields": {"value": {"on_roll": float("inf")}}}},
+    {**GOOD[0], "payload": {**GOOD[0]["payload"], "fields": {"value": [float("nan")]}}},
+    {**GOOD[0], "payload": {**GOOD[0]["payload"], "fields": {"no\x00te": "x"}}},
+    {**GOOD[1], "payload": {**GOOD[1]["payload"], "fields": {"notes": ["deep", {"x": "\ud800"}]}}},
+    {**GOOD[2], "payload": {**GOOD[2]["payload"], "visit_id": 2**31}},
+    {**GOOD[2], "payload": {**GOOD[2]["payload"], "template_version_id": 2**70}},
+    {**GOOD[2], "payload": {**GOOD[2]["payload"], "visit_id": 0}},
+    {**GOOD[4], "payload": {**GOOD[4]["payload"], "visit_id": -3}},
+    {**GOOD[5], "payload": {**REGISTER, "size_bytes": 2**63}},
+    {**GOOD[0], "base_version": 2**31},
+    {**GOOD[0], "base_version": 2**70},
 ]
 
 

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from operator import itemgetter
 
+import psycopg
 from sqlalchemy import JSON, Table, any_, bindparam, insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeEngine
@@ -27,6 +29,15 @@ def insert_rows(session: Session, model, rows: list[dict]) -> None:
     columns = list(rows[0]) + list(defaults)
     rows = [{**row, **defaults} for row in rows] if defaults else rows
     session.flush()
+    try:
+        _copy(session, table, columns, rows)
+    except psycopg.Error as exc:
+        # Raised like every other statement's error (IntegrityError for a unique violation, say), so
+        # savepoints, the push's bisection and its retry of a concurrent identical push see it.
+        raise DBAPIError.instance(f"COPY {table.name}", None, exc, psycopg.Error) from exc
+
+
+def _copy(session: Session, table: Table, columns: list[str], rows: list[dict]) -> None:
     cursor = session.connection().connection.driver_connection.cursor()
     types = _binary_types(table, tuple(columns), session.get_bind().dialect)
     if types is not None:

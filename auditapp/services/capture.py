@@ -95,7 +95,7 @@ def apply_changes(session: Session, actor: Actor, entity: str, changes: list[Cha
         else:
             ready.append((index, change, acc))
     state = _load(session, spec, model, [c for _, c, _ in ready])
-    writer = _Writer(spec, actor, clock.now())
+    writer = _Writer(spec, actor, clock.now(), _taken_ids(session, spec, model, state, [c for _, c, _ in ready]))
     for index, change, acc in ready:
         outcomes[index] = writer.merge(state, change, acc)
     writer.flush(session, model, state)
@@ -145,17 +145,38 @@ def _load(session: Session, spec: EntitySpec, model, changes: list[Change]) -> d
     return state
 
 
+def _taken_ids(session: Session, spec: EntitySpec, model, state: dict, changes: list[Change]) -> set:
+    """Ids proposed for new item-keyed rows that a row of another audit or item already has.
+
+    (A row found by its id, for the other entities, carries its audit: the merge compares it.)
+    """
+    if not spec.keyed_by_item:
+        return set()
+    proposed = {c.entity_id for c in changes if (c.audit_id, c.key) not in state}
+    if not proposed:
+        return set()
+    return set(session.scalars(select(model.id).where(in_values(model.id, proposed, Uuid()))))
+
+
 class _Writer:
     """Merges changes into in-memory row state, then writes everything in a few statements."""
 
-    def __init__(self, spec: EntitySpec, actor: Actor, now: datetime) -> None:
+    def __init__(self, spec: EntitySpec, actor: Actor, now: datetime, taken: set) -> None:
         self.spec, self.actor, self.now = spec, actor, now
+        self.taken = taken  # ids no new row may take: other rows', and new rows' of this batch
         self.conflicts: list[dict] = []
         self._device_text: dict[uuid.UUID, str] = {}  # a batch comes from one device or a few
 
     def merge(self, state: dict, change: Change, access: AuditAccess) -> Outcome:
         key = (change.audit_id, change.key) if self.spec.keyed_by_item else change.entity_id
         row = state.get(key)
+        if (change.entity_id in self.taken if row is None else row["audit_id"] != change.audit_id):
+            return Outcome(change.ref, "rejected", change.entity_id, code="sync.entity_id_taken",
+                           message="This id already belongs to another record; give a new record a new id")
+        if change.base_version > (row["version"] if row else 0):
+            return Outcome(change.ref, "rejected", change.entity_id, code="sync.base_version_ahead",
+                           message="base_version is above the server's version of this record; pull, then edit again",
+                           details={"base_version": [f"The server's version is {row['version'] if row else 0}"]})
         if row is None:
             missing = self.spec.required_on_create - set(change.fields)
             if missing:
@@ -165,6 +186,7 @@ class _Writer:
             row = state[key] = {"id": change.entity_id, "audit_id": change.audit_id, "version": 0, "meta": {},
                                 "values": {}, "new": True, "dirty": False, "item_key": change.key,
                                 "provider_id": access.provider_id, "kind": change.key}
+            self.taken.add(change.entity_id)
         device = None
         if change.device_id:
             device = self._device_text.get(change.device_id) or self._device_text.setdefault(

@@ -5,6 +5,9 @@ field-level message and never reaches the database (INGEST.md: validate first, b
 """
 from __future__ import annotations
 
+import math
+import re
+import uuid
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Callable
@@ -18,9 +21,25 @@ from .access import items_of, prompts_of
 
 RESPONSE_PREFIX = "response:"
 MAX_TEXT = 5000
+MAX_NUMBER = 1_000_000  # a typed number or count: learners, hours, schools
+MAX_REVIEWS = 500  # previous actions reviewed in one HDR-6 answer
+REVIEW_STATUSES = ("closed_verified", "open_in_time", "overdue", "no_longer_relevant")
+_BAD_CHARACTER = re.compile("[\x00\ud800-\udfff]")
+# A UPN (placements.UPN: a letter, 11 digits, a digit or letter) standing alone in free text.
+_UPN_IN_TEXT = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]\d{11}[0-9A-Za-z](?![A-Za-z0-9])")
 
 
-def _text(limit: int = MAX_TEXT, required: bool = False) -> Callable[[object], str | None]:
+def bad_characters(value: str) -> str | None:
+    """Why a text cannot be stored: NUL, or half of a UTF-16 surrogate pair (a cut emoji)."""
+    found = _BAD_CHARACTER.search(value)
+    if found is None:
+        return None
+    if found.group() == "\x00":
+        return "Remove the NUL character (\\u0000); text cannot hold it"
+    return "Holds half of an emoji or other character (a lone UTF-16 surrogate); retype the end of the text"
+
+
+def _text(limit: int = MAX_TEXT, required: bool = False, no_upn: bool = False) -> Callable[[object], str | None]:
     def check(value):
         if value is None:
             return "Enter some text" if required else None
@@ -28,7 +47,13 @@ def _text(limit: int = MAX_TEXT, required: bool = False) -> Callable[[object], s
             return "Must be text"
         if required and not value.strip():
             return "Enter some text"
-        return f"Must be {limit} characters or fewer" if len(value) > limit else None
+        if len(value) > limit:
+            return f"Must be {limit} characters or fewer"
+        if problem := bad_characters(value):
+            return problem
+        if no_upn and _UPN_IN_TEXT.search(value):
+            return "Looks like a UPN; conversation notes never identify a learner, so leave it out"
+        return None
     return check
 
 
@@ -50,12 +75,62 @@ def _one_of(values) -> Callable[[object], str | None]:
     return lambda value: None if value is None or value in values else "Must be one of: " + ", ".join(values)
 
 
-def _json_value(value) -> str | None:
-    if value is None or isinstance(value, (str, int, float, bool)):
+def _number(value) -> str | None:
+    if value is None:
         return None
-    if isinstance(value, (dict, list)) and len(str(value)) <= MAX_TEXT:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return "Must be a number, like 6"
+    return None if 0 <= value <= MAX_NUMBER else f"Must be a number from 0 to {MAX_NUMBER:,}"
+
+
+def _counts(item: dict) -> Callable[[object], str | None]:
+    names = set(item.get("fields") or ())
+
+    def check(value):
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            return "Must be an object of counts, like {\"on_roll\": 12}"
+        unknown = sorted(k for k in value if k not in names)
+        if unknown:
+            return f"Not a count of {item['key']}: " + ", ".join(str(k)[:40] for k in unknown[:5])
+        for name, count in value.items():
+            if problem := _number(count) if count is not None else "Must be a number, like 6":
+                return f"{name}: {problem}"
         return None
-    return "Must be a short value"
+    return check
+
+
+def _reviews(value) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or len(value) > MAX_REVIEWS:
+        return f"Must be an object of at most {MAX_REVIEWS} previous action ids, each with a review status"
+    for action_id, status in value.items():
+        try:
+            uuid.UUID(action_id)
+        except (TypeError, ValueError, AttributeError):
+            return "Each key must be a previous action's id"
+        if status not in REVIEW_STATUSES:
+            return "Each review must be one of: " + ", ".join(REVIEW_STATUSES)
+    return None
+
+
+def _date_text(value) -> str | None:
+    return "Must be a date like 2026-11-28" if value is not None and not isinstance(value, str) else _iso_date(value)
+
+
+def typed_value_check(item: dict) -> Callable[[object], str | None]:
+    """The check of an answer's `value` for the item's kind (sync/PROTOCOL.md, typed values)."""
+    kind = item.get("answer", "rating")
+    if kind == "choice":
+        return _one_of([choice["value"] for choice in item.get("choices", [])])
+    if kind == "counts":
+        return _counts(item)
+    return _TYPED.get(kind, lambda value: "This item takes no typed value")
+
+
+_TYPED = {"text": _text(), "number": _number, "yes_no": _bool, "date": _date_text, "action_review": _reviews}
 
 
 @dataclass(frozen=True)
@@ -85,13 +160,18 @@ class EntitySpec:
                 return {"item_key": [f"{change.key!r} is not an item of this audit's template"]}
             if self.item_check and (problem := self.item_check(item, change.fields)):
                 return {"item_key": [problem]}
+            if self.name == "answer" and "value" in change.fields:
+                if problem := typed_value_check(item)(change.fields["value"]):
+                    errors["value"] = [problem]
         if self.name == "conversation" and change.key not in ("learner", "staff"):
             return {"kind": ["Must be learner or staff"]}
         for name, value in change.fields.items():
             check = self.fields.get(name)
             if check is None and name.startswith(RESPONSE_PREFIX) and self.response_column:
                 prompt = name[len(RESPONSE_PREFIX):]
-                check = _text(2000) if prompt in prompts_of(template, change.key) else None
+                check = _text(2000, no_upn=True) if prompt in prompts_of(template, change.key) else None
+            if name in errors:
+                continue
             if check is None:
                 errors[name] = ["Not a field of this record"]
             elif problem := check(value):
@@ -151,7 +231,8 @@ def _assign_references(session: Session, rows: list[dict]) -> None:
 SPECS = {
     "answer": EntitySpec(
         name="answer", keyed_by_item=True, columns=("rating", "note", "na_reason", "value"),
-        fields={"rating": _one_of(RATINGS), "note": _text(), "na_reason": _text(2000), "value": _json_value},
+        fields={"rating": _one_of(RATINGS), "note": _text(), "na_reason": _text(2000),
+                "value": lambda value: None},  # checked against the item's kind in validate()
         item_check=_answer_item_check, check_row=_answer_row,
         insert_extras=lambda row, actor: {"item_key": row["item_key"]}),
     "policy_check": EntitySpec(
@@ -164,7 +245,8 @@ SPECS = {
     "conversation": EntitySpec(
         name="conversation", response_column=True,
         columns=("subject", "setting", "consent_given", "notes", "ended_for_safeguarding", "responses"),
-        fields={"subject": _text(100), "setting": _text(100), "consent_given": _bool, "notes": _text(),
+        fields={"subject": _text(100, no_upn=True), "setting": _text(100, no_upn=True), "consent_given": _bool,
+                "notes": _text(no_upn=True),
                 "ended_for_safeguarding": _bool},
         defaults={"consent_given": False, "ended_for_safeguarding": False},
         insert_extras=lambda row, actor: {"kind": row["kind"]},
