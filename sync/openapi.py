@@ -1,15 +1,37 @@
-"""OpenAPI 3.1 description of the sync API (served at /sync/openapi.json, checked by tests)."""
+"""OpenAPI 3.1 description of the sync API (served at /sync/openapi.json, checked by tests).
+
+With sync/PROTOCOL.md it is the contract: every route under it, every status each can answer, the JSON error
+body of every 4xx/5xx, and the bounds the server enforces. A push's body is declared loosely on purpose:
+each mutation is checked on its own and a bad one is rejected in its result (200), never the batch, so the
+per-mutation shape is a component of its own (`Mutation`) rather than a constraint on the request.
+"""
 from .schemas import KINDS, MAX_BATCH
 
-_UUID = {"type": "string", "format": "uuid"}
-_ERROR = {"type": "object", "required": ["code", "message"],
-          "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "details": {"type": "object"}}}
+MAX_INT = 2**31 - 1  # PostgreSQL integer: visit ids, template version ids, entity versions
+MAX_TEXT = 5000  # a text field of an answer, policy check, conversation or action
+MAX_PULL = 1000
 
+_UUID = {"type": "string", "format": "uuid",
+         "pattern": "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"}
+_ERROR = {"$ref": "#/components/schemas/Error"}
 _EVIDENCE_ID = {"name": "evidence_id", "in": "path", "required": True, "schema": _UUID}
 
 
-def _json(description: str, schema: dict = _ERROR) -> dict:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
+def _json(description: str, schema: dict = _ERROR, headers: dict | None = None) -> dict:
+    answer = {"description": description, "content": {"application/json": {"schema": schema}}}
+    return {**answer, "headers": headers} if headers else answer
+
+
+# Answers every route can give (PROTOCOL.md "Result and error codes", "Any request").
+_ALLOW = {"Allow": {"description": "The methods this address takes", "schema": {"type": "string"}}}
+COMMON = {
+    "401": _json("Not signed in, or the session ended (auth.required)"),
+    "403": _json("The role may not sync (auth.forbidden)"),
+    "404": _json("No such address (http.404)"),
+    "405": _json("Method not allowed here (http.405); Allow lists those that are", headers=_ALLOW),
+}
+_POST = {**COMMON, "400": _json("The X-CSRFToken header is missing or not valid (request.csrf_failed)"),
+         "413": _json("The body is larger than the service accepts (request.too_large)")}
 
 
 # The device's evidence upload calls (PROTOCOL.md "Evidence"): JSON in and out, session cookie and X-CSRFToken.
@@ -17,79 +39,152 @@ EVIDENCE_PATHS = {
     "/evidence/{evidence_id}/upload-target": {"post": {
         "operationId": "evidenceUploadTarget", "parameters": [_EVIDENCE_ID],
         "responses": {
+            **_POST,
             "200": _json("Where to PUT the bytes now", {"$ref": "#/components/schemas/UploadTarget"}),
-            "400": _json("CSRF token missing or invalid"), "401": _json("Not signed in"),
-            "403": _json("Role or audit not the user's (evidence.forbidden)"),
-            "404": _json("Not registered yet: push first (evidence.not_found)"),
-            "409": _json("evidence.already_verified, evidence.withdrawn, evidence.rejected, audit.finalised"),
-            "503": _json("evidence.store_unavailable")}}},
+            "403": _json("auth.forbidden, or evidence.forbidden (not the user's audit)"),
+            "404": _json("Not registered yet: push first (evidence.not_found); or http.404"),
+            "409": _json("evidence.already_verified, evidence.withdrawn, evidence.rejected, evidence.purged, "
+                         "audit.finalised"),
+            "503": _json("evidence.store_unavailable", {"$ref": "#/components/schemas/EvidenceRetry"})}}},
     "/evidence/{evidence_id}/content": {"put": {
         "operationId": "evidenceContent", "description": "Local store only: the URL an upload target names.",
-        "parameters": [_EVIDENCE_ID, {"name": "token", "in": "query", "required": True, "schema": {"type": "string"}}],
+        "parameters": [_EVIDENCE_ID,
+                       {"name": "token", "in": "query", "required": True, "schema": {"type": "string"}}],
         "requestBody": {"required": True, "content": {t: {"schema": {"type": "string", "format": "binary"}}
                                                       for t in ("image/jpeg", "image/png", "application/pdf")}},
         "responses": {
+            **_POST,
             "200": _json("Stored; confirm next", {"type": "object", "required": ["received_bytes"],
                                                  "properties": {"received_bytes": {"type": "integer"}}}),
-            "400": _json("CSRF token missing or invalid"), "401": _json("Not signed in"),
-            "403": _json("evidence.bad_token, evidence.forbidden"),
-            "404": _json("evidence.not_found; evidence.local_only in S3 mode"),
-            "409": _json("evidence.target_expired, evidence.already_verified, evidence.withdrawn, evidence.rejected"),
-            "413": _json("evidence.too_large: more bytes than registered")}}},
+            "403": _json("evidence.bad_token, evidence.forbidden, auth.forbidden"),
+            "404": _json("evidence.not_found; evidence.local_only in S3 mode; http.404"),
+            "409": _json("evidence.target_expired, evidence.already_verified, evidence.withdrawn, evidence.rejected, "
+                         "evidence.purged, audit.finalised"),
+            "413": _json("evidence.too_large: more bytes than registered; request.too_large")}}},
     "/evidence/{evidence_id}/confirm": {"post": {
         "operationId": "evidenceConfirm", "parameters": [_EVIDENCE_ID],
         "responses": {
+            **_POST,
             "200": _json("Settled: verified, or rejected for good", {"$ref": "#/components/schemas/Confirmation"}),
-            "400": _json("CSRF token missing or invalid"), "401": _json("Not signed in"),
-            "403": _json("evidence.forbidden"), "404": _json("evidence.not_found"),
+            "403": _json("evidence.forbidden, auth.forbidden"), "404": _json("evidence.not_found; http.404"),
             "409": _json("Upload again: evidence.not_uploaded, evidence.checksum_mismatch, evidence.size_mismatch, "
-                         "evidence.target_expired; or evidence.withdrawn"),
-            "503": _json("evidence.store_unavailable: retry with the sync backoff")}}},
+                         "evidence.target_expired; or evidence.withdrawn, evidence.purged, audit.finalised",
+                         {"anyOf": [{"$ref": "#/components/schemas/EvidenceRetry"}, _ERROR]}),
+            "503": _json("evidence.store_unavailable: retry with the sync backoff",
+                         {"$ref": "#/components/schemas/EvidenceRetry"})}}},
 }
+
+_TEXT = {"type": ["string", "null"], "maxLength": MAX_TEXT}
+_FIELDS = {"type": "object", "maxProperties": 50,
+           "description": "Field name to value: texts up to 5000 characters (no NUL, no lone surrogate), "
+                          "numbers finite; see PROTOCOL.md 'Mutation kinds' for each kind's fields"}
+_ITEM_KEY = {"type": "string", "minLength": 1, "maxLength": 20}
+_ID = {"type": "integer", "minimum": 1, "maximum": MAX_INT}
+
+
+def _payload(required: list[str], properties: dict) -> dict:
+    return {"type": "object", "additionalProperties": False, "required": required, "properties": properties}
+
+
+PAYLOADS = {
+    "FieldsPayload": _payload(["audit_id", "item_key", "fields"],
+                              {"audit_id": _UUID, "item_key": _ITEM_KEY, "fields": _FIELDS}),
+    "ConversationPayload": _payload(["audit_id", "kind", "fields"],
+                                    {"audit_id": _UUID, "kind": {"type": "string", "enum": ["learner", "staff"]},
+                                     "fields": _FIELDS}),
+    "StartPayload": _payload(["visit_id", "audit_type", "template_version_id"],
+                             {"visit_id": _ID, "template_version_id": _ID,
+                              "audit_type": {"type": "string", "enum": ["safeguarding", "health_safety",
+                                                                        "quality_education"]}}),
+    "SubmitPayload": _payload([], {}),
+    "ConcernPayload": _payload(["visit_id", "occurred_at", "referred_to_role", "about_provider_or_staff"],
+                               {"visit_id": _ID, "occurred_at": {"type": "string", "format": "date-time"},
+                                "referred_to_role": {"type": "string", "minLength": 1, "maxLength": 100},
+                                "reference_number": {"type": ["string", "null"], "maxLength": 100},
+                                "about_provider_or_staff": {"type": "boolean"},
+                                "summary": {"type": ["string", "null"], "maxLength": 2000}}),
+    "EvidenceRegisterPayload": _payload(["audit_id", "item_key", "media_type", "size_bytes", "sha256"],
+                                        {"audit_id": _UUID, "item_key": _ITEM_KEY,
+                                         "media_type": {"type": "string", "minLength": 1, "maxLength": 100},
+                                         "size_bytes": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+                                         "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                                         "filename": {"type": ["string", "null"], "maxLength": 255}}),
+    "EvidenceWithdrawPayload": _payload(["audit_id", "reason"],
+                                        {"audit_id": _UUID,
+                                         "reason": {"type": "string", "minLength": 1, "maxLength": 2000}}),
+}
+PAYLOAD_OF_KIND = {"answer.set": "FieldsPayload", "policy_check.set": "FieldsPayload", "action.set": "FieldsPayload",
+                   "conversation.set": "ConversationPayload", "audit.start": "StartPayload",
+                   "audit.submit": "SubmitPayload", "concern.raise": "ConcernPayload",
+                   "evidence.register": "EvidenceRegisterPayload", "evidence.withdraw": "EvidenceWithdrawPayload"}
 
 OPENAPI = {
     "openapi": "3.1.0",
     "info": {"title": "auditapp sync API", "version": "1",
-             "description": "Offline capture sync: push device mutations, pull server changes. See sync/PROTOCOL.md. "
-                            "Requests use the session cookie; POSTs need the X-CSRFToken header (from /sync/config)."},
+             "description": "Offline capture sync: push device mutations, pull server changes, upload evidence. "
+                            "See sync/PROTOCOL.md, which lists every result and error code. Requests use the session "
+                            "cookie; POSTs and PUTs need the X-CSRFToken header (from /sync/config). Every 4xx/5xx "
+                            "body is an Error."},
     "paths": {
         "/sync/push": {"post": {
             "operationId": "push",
-            "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Push"}}}},
+            "description": "Each item of `mutations` is checked on its own against `Mutation`: one that does not "
+                           "match is rejected in its result (`sync.invalid`), never the batch. Idempotent per "
+                           "(device_id, mutation_id); a device id belongs to the first user who pushed with it.",
+            "requestBody": {"required": True, "content": {"application/json": {
+                "schema": {"$ref": "#/components/schemas/Push"}}}},
             "responses": {
-                "200": {"description": "One result per mutation, in order",
-                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PushResults"}}}},
-                "400": {"description": "CSRF token missing or invalid", "content": {"application/json": {"schema": _ERROR}}},
-                "401": {"description": "Not signed in"},
-                "403": {"description": "Role may not sync", "content": {"application/json": {"schema": _ERROR}}},
-                "413": {"description": f"More than {MAX_BATCH} mutations", "content": {"application/json": {"schema": _ERROR}}},
-                "422": {"description": "Body is not a push (sync.malformed)", "content": {"application/json": {"schema": _ERROR}}},
+                **_POST,
+                "200": _json("One result per mutation, in order", {"$ref": "#/components/schemas/PushResults"}),
+                "413": _json(f"More than {MAX_BATCH} mutations (sync.batch_too_large), or a body over the byte "
+                             "bound (request.too_large)"),
+                "422": _json("The body is not a push: not JSON, not an object, a missing or bad device_id or "
+                             "mutations, an unknown member, or nested too deep (sync.malformed, request.too_deep); "
+                             "nothing was written"),
             }}},
         "/sync/pull": {"get": {
             "operationId": "pull",
             "parameters": [
-                {"name": "cursor", "in": "query", "schema": {"type": "integer", "minimum": 0,
-                                                              "maximum": 2**63 - 1}},
-                {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}],
+                {"name": "cursor", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}},
+                {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PULL}}],
             "responses": {
-                "200": {"description": "Changes after the cursor",
-                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Pull"}}}},
-                "422": {"description": "Bad cursor or limit", "content": {"application/json": {"schema": _ERROR}}}}}},
+                **COMMON,
+                "200": _json("Changes after the cursor", {"$ref": "#/components/schemas/Pull"}),
+                "422": _json("Bad cursor or limit (sync.malformed; details name the parameter)")}}},
         "/sync/config": {"get": {
             "operationId": "config",
-            "responses": {"200": {"description": "Limits and a CSRF token for pushes",
-                                  "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Config"}}}}}}},
+            "responses": {**COMMON,
+                          "200": _json("Limits and a CSRF token for pushes", {"$ref": "#/components/schemas/Config"})}}},
+        "/sync/openapi.json": {"get": {
+            "operationId": "openapi", "description": "This document (no sign-in needed)",
+            "responses": {"200": _json("The OpenAPI document", {"type": "object"}),
+                          "404": COMMON["404"], "405": COMMON["405"]}}},
         **EVIDENCE_PATHS,
     },
     "components": {"schemas": {
+        "Error": {"type": "object", "required": ["code", "message", "details"],
+                  "properties": {"code": {"type": "string", "description": "PROTOCOL.md 'Result and error codes'"},
+                                 "message": {"type": "string"},
+                                 "details": {"type": "object", "description": "{} when empty; field errors as "
+                                                                              "{field: [message]}"}}},
+        "EvidenceRetry": {"allOf": [_ERROR, {"type": "object", "required": ["status"],
+                                             "properties": {"status": {"type": "string", "enum": ["expected"]}}}]},
         "Push": {"type": "object", "required": ["device_id", "mutations"], "additionalProperties": False,
                  "properties": {"device_id": _UUID,
                                 "mutations": {"type": "array", "maxItems": MAX_BATCH,
-                                              "items": {"$ref": "#/components/schemas/Mutation"}}}},
+                                              "description": "Each item should be a Mutation; one that is not is "
+                                                             "rejected in its own result (sync.invalid)",
+                                              "items": {}}}},
         "Mutation": {"type": "object", "required": ["mutation_id", "kind", "entity_id", "payload"],
+                     "additionalProperties": False,
+                     "description": "One mutation; `payload` is the kind's payload (PAYLOAD_OF_KIND in "
+                                    "sync/openapi.py, PROTOCOL.md 'Mutation kinds')",
                      "properties": {"mutation_id": _UUID, "kind": {"type": "string", "enum": list(KINDS)},
-                                    "entity_id": _UUID, "base_version": {"type": "integer", "minimum": 0},
+                                    "entity_id": _UUID,
+                                    "base_version": {"type": "integer", "minimum": 0, "maximum": MAX_INT,
+                                                     "default": 0},
                                     "payload": {"type": "object"}}},
+        **PAYLOADS,
         "PushResults": {"type": "object", "required": ["results", "server_time"],
                         "properties": {"server_time": {"type": "string"},
                                        "results": {"type": "array", "items": {"$ref": "#/components/schemas/Result"}}}},
@@ -97,7 +192,7 @@ OPENAPI = {
                    "properties": {"mutation_id": {"type": ["string", "null"]},
                                   "status": {"type": "string",
                                              "enum": ["applied", "duplicate", "conflict", "held", "rejected"]},
-                                  "entity_id": {"type": "string"}, "version": {"type": "integer"},
+                                  "entity_id": {"type": ["string", "null"]}, "version": {"type": "integer"},
                                   "conflicts": {"type": "array", "items": {"type": "string"}},
                                   "code": {"type": "string"}, "message": {"type": "string"},
                                   "details": {"type": "object"}, "original": {"type": "object"}}},

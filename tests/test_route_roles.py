@@ -80,7 +80,7 @@ MATRIX = {
     ("GET", "admin.template_detail"):  (302, 200, 403, 403, 403, 403, 403),
     ("GET", "static"):                 (200, 200, 200, 200, 200, 200, 200),
     ("GET", "capture.shell"):          (302, 403, 403, 200, 200, 403, 403),
-    ("GET", "capture.pack"):           (302, 403, 403, 404, 200, 403, 403),
+    ("GET", "capture.pack"):           (401, 403, 403, 404, 200, 403, 403),  # a device route: JSON 401
     ("GET", "capture.service_worker"): (200, 200, 200, 200, 200, 200, 200),
     ("GET", "capture.manifest"):       (200, 200, 200, 200, 200, 200, 200),
     ("GET", "sync_import.form"):       (302, 200, 403, 403, 403, 403, 403),

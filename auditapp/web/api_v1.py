@@ -8,6 +8,8 @@ a strong ETag from the providers' change stamp; `If-None-Match` with it answers 
 """
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, current_app, request, url_for
 from marshmallow import Schema, fields
 
@@ -17,8 +19,8 @@ from ..directory_queries import OUTCOME_LABELS, STATUS_MEANINGS
 from ..models.enums import AUDIT_TYPE_LABELS, DIRECTORY_STATUS_LABELS
 from ..security import public, roles
 from ..services.errors import Invalid
-from .api_v1_openapi import DISCLAIMER, OPENAPI
-from .directory_forms import parse_filters
+from .api_v1_openapi import DISCLAIMER, FILTERS, OPENAPI
+from .directory_forms import CONTROL, parse_filters
 
 bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
 API_ROLES = ("school", "maintainer", "qoe_teacher", "admin", "la_officer")
@@ -61,6 +63,7 @@ class ProviderDetailSchema(ProviderSummarySchema):
 @roles(*API_ROLES)
 def providers():
     """A page of the directory, filtered like the search page. :raises directory.bad_filter:"""
+    _as_documented(request.args)
     filters = parse_filters(request.args, school=True)
     per_page = _per_page()
     found = directory_queries.search(db.session, None, filters, page_size=per_page, school=True)
@@ -96,6 +99,28 @@ def _detail(found) -> dict:
                                "visit_date": a.visit_date.isoformat(), "outcome": a.outcome,
                                "outcome_label": OUTCOME_LABELS[a.outcome]} for a in view.latest_audits],
             "disclaimer": DISCLAIMER}
+
+
+_QUERY = {p["name"]: p["schema"] for p in FILTERS if p["in"] == "query"}
+WHOLE_NUMBER = re.compile(r"-?[0-9]{1,9}\Z")
+
+
+def _as_documented(args) -> None:
+    """Refuse what the OpenAPI document excludes, as it says (the search page is more forgiving: it takes an
+    empty choice as no filter). :raises directory.bad_filter: naming the parameters."""
+    errors = {}
+    for name, schema in _QUERY.items():
+        for value in args.getlist(name):
+            allowed = schema.get("enum") or schema.get("items", {}).get("enum")
+            if allowed is not None and value not in allowed:
+                errors[name] = ["Choose one of: " + ", ".join(allowed)]
+            elif schema["type"] == "integer" and not WHOLE_NUMBER.match(value):
+                errors[name] = ["Enter a whole number"]
+            elif schema["type"] == "string" and "enum" not in schema and (
+                    len(value) > schema["maxLength"] or CONTROL.search(value)):
+                errors[name] = [f"Search for {schema['maxLength']} characters or fewer, without control characters"]
+    if errors:
+        raise Invalid("directory.bad_filter", "Check the search filters", errors)
 
 
 def _per_page() -> int:

@@ -7,10 +7,19 @@ from ..models.enums import (AUDIT_OUTCOMES, AUDIT_TYPES, DELIVERY_MODES, DISTRIC
 DISCLAIMER = ("A listing is not an endorsement and does not say a provider suits a particular child. It does not "
               "replace your school's own checks, and every placement must still be notified to the council.")
 
-_ERROR = {"type": "object", "required": ["code", "message"],
+_ERROR = {"type": "object", "required": ["code", "message", "details"],
           "properties": {"code": {"type": "string"}, "message": {"type": "string"},
                          "details": {"type": "object"}}}
 _JSON_ERROR = {"content": {"application/json": {"schema": _ERROR}}}
+_ALLOW = {"Allow": {"description": "The methods this address takes", "schema": {"type": "string"}}}
+# Answers every route can give (sync/PROTOCOL.md "Result and error codes", "Any request").
+COMMON = {
+    "401": {"description": "Not signed in (auth.required)", **_JSON_ERROR},
+    "403": {"description": "The role may not use the directory (auth.forbidden)", **_JSON_ERROR},
+    "404": {"description": "No such address (http.404)", **_JSON_ERROR},
+    "405": {"description": "Method not allowed here (http.405); Allow lists those that are", "headers": _ALLOW,
+            **_JSON_ERROR},
+}
 _ETAG = {"ETag": {"description": "Change stamp of this response; send it back in If-None-Match",
                   "schema": {"type": "string"}}}
 _IF_NONE_MATCH = {"name": "If-None-Match", "in": "header", "required": False, "schema": {"type": "string"},
@@ -18,13 +27,18 @@ _IF_NONE_MATCH = {"name": "If-None-Match", "in": "header", "required": False, "s
 
 
 def _choice(name: str, values, description: str) -> dict:
-    return {"name": name, "in": "query", "required": False, "description": description,
+    return {"name": name, "in": "query", "required": False, "description": description + " (leave it out for any)",
             "schema": {"type": "string", "enum": list(values)}}
+
+
+# What the name search refuses: control characters other than tab, line feed and carriage return.
+Q_PATTERN = "^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]*$"
 
 
 FILTERS = [
     {"name": "q", "in": "query", "required": False, "description": "Part of the provider's name (letters are "
-     "matched without regard to case; % and _ are literal)", "schema": {"type": "string", "maxLength": 100}},
+     "matched without regard to case; % and _ are literal; no control characters)",
+     "schema": {"type": "string", "maxLength": 100, "pattern": Q_PATTERN}},
     _choice("provision_type", PROVISION_TYPES, "Type of provision"),
     _choice("key_stage", KEY_STAGES, "Key stage"),
     {"name": "age", "in": "query", "required": False, "description": "A learner's age: providers whose age "
@@ -102,11 +116,10 @@ OPENAPI = {
             "operationId": "listProviders",
             "parameters": FILTERS,
             "responses": {
+                **COMMON,
                 "200": {"description": "One page of matching providers, by name", "headers": _ETAG,
                         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ProviderPage"}}}},
                 "304": {"description": "Not modified since the ETag sent in If-None-Match", "headers": _ETAG},
-                "401": {"description": "Not signed in", **_JSON_ERROR},
-                "403": {"description": "The role may not use the directory", **_JSON_ERROR},
                 "422": {"description": "A filter is not valid (directory.bad_filter; details name the fields)",
                         **_JSON_ERROR}}}},
         "/api/v1/providers/{provider_id}": {"get": {
@@ -114,13 +127,17 @@ OPENAPI = {
             "parameters": [{"name": "provider_id", "in": "path", "required": True,
                             "schema": {"type": "integer", "minimum": 1, "maximum": MAX_INT_ID}}, _IF_NONE_MATCH],
             "responses": {
+                **COMMON,
                 "200": {"description": "The provider as a school sees it", "headers": _ETAG,
                         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Provider"}}}},
                 "304": {"description": "Not modified since the ETag sent in If-None-Match", "headers": _ETAG},
-                "401": {"description": "Not signed in", **_JSON_ERROR},
-                "403": {"description": "The role may not use the directory", **_JSON_ERROR},
-                "404": {"description": "No such provider, or not shown to schools (provider.not_found)",
+                "404": {"description": "No such provider, or not shown to schools (provider.not_found); http.404",
                         **_JSON_ERROR}}}},
+        "/api/v1/openapi.json": {"get": {
+            "operationId": "openapi", "description": "This document (no sign-in needed)",
+            "responses": {"200": {"description": "The OpenAPI document",
+                                  "content": {"application/json": {"schema": {"type": "object"}}}},
+                          "404": COMMON["404"], "405": COMMON["405"]}}},
     },
     "components": {"schemas": {
         "ProviderSummary": _SUMMARY,

@@ -1,0 +1,35 @@
+"""schemathesis over one of the app's OpenAPI documents with every default check (tests/test_sync_openapi.py,
+tests/test_directory_api.py): no 5xx, statuses, content types, bodies and headers as documented, invalid data
+refused and valid data accepted, 405s with Allow."""
+from __future__ import annotations
+
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
+
+
+def operations(app, path: str) -> set[str]:
+    return {result.ok().path for result in schemathesis.openapi.from_wsgi(path, app).get_all_operations()}
+
+
+def run_every_check(app, path: str, call_kwargs: dict, examples: int) -> list[int]:
+    """Generate valid and invalid cases for every operation of the document at `path`, call the app with
+    `call_kwargs` (cookies, headers), run schemathesis's default checks on each answer (a failure fails the
+    test) and return the statuses seen."""
+    schema = schemathesis.openapi.from_wsgi(path, app)
+    statuses: list[int] = []
+    for operation in [result.ok() for result in schema.get_all_operations()]:
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            @given(case=operation.as_strategy(generation_mode=mode))
+            @settings(max_examples=examples, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+            def call(case):
+                response = case.call(**call_kwargs)
+                statuses.append(response.status_code)
+                case.validate_response(response, headers=call_kwargs.get("headers"))
+            try:
+                call()
+            except Unsatisfiable:
+                # Nothing invalid can be made for an operation without parameters or body (GET /sync/config).
+                assert mode is GenerationMode.NEGATIVE and not list(operation.body) and not list(operation.query)
+    return statuses
