@@ -58,7 +58,7 @@ def admit(session: Session, actor: User, device_id: uuid.UUID, held: list[tuple[
         if parent in possible:
             waiting.append(outcome)
         else:
-            _reject(outcome, "sync.forbidden", "You may not change this audit")
+            _reject(outcome, code="sync.forbidden", message="You may not change this audit")
     if not waiting:
         return
     on_device = session.scalar(select(func.count()).select_from(HeldMutation)
@@ -66,10 +66,10 @@ def admit(session: Session, actor: User, device_id: uuid.UUID, held: list[tuple[
     of_user = session.scalar(select(func.count()).select_from(HeldMutation).where(HeldMutation.actor_id == actor.id))
     room = max(0, min(bounds.per_device - on_device, bounds.per_user - of_user))
     for outcome in waiting[room:]:
-        _reject(outcome, "sync.held_limit",
-                f"Too many changes are waiting for audits that are not on the server (at most "
+        _reject(outcome, code="sync.held_limit",
+                message=f"Too many changes are waiting for audits that are not on the server (at most "
                 f"{bounds.per_device} per device): sync the audit's start first, then make this change again",
-                {"max_held_per_device": bounds.per_device, "max_held_per_user": bounds.per_user})
+                details={"max_held_per_device": bounds.per_device, "max_held_per_user": bounds.per_user})
 
 
 def _possible_audits(session: Session, actor: User) -> set[uuid.UUID]:
@@ -81,7 +81,7 @@ def _possible_audits(session: Session, actor: User) -> set[uuid.UUID]:
     return {audit_id_for(visit_id, audit_type) for visit_id, audit_type in rows if audit_type in types}
 
 
-def _reject(outcome: Outcome, code: str, message: str, details: dict | None = None) -> None:
+def _reject(outcome: Outcome, *, code: str, message: str, details: dict | None = None) -> None:
     outcome.status, outcome.code, outcome.message, outcome.details = "rejected", code, message, details
     outcome.version, outcome.conflicts = None, []
 
