@@ -66,6 +66,10 @@ BAD_KEYS = [
     f"evidence/{str(_A).upper()}/{_B}",
     f"evidence/{_A}",
     f"photos/{_A}/{_B}",
+    f"evidence/final/{_A}",
+    f"evidence/final/final/{_A}/{_B}",
+    f"evidence/FINAL/{_A}/{_B}",
+    f"evidence/final/{_A}/../{_B}",
     "",
     None,
 ]
@@ -80,6 +84,7 @@ CALLS = {
     "scan": lambda store, key: store.scan(key),
     "read_prefix": lambda store, key: store.read_prefix(key),
     "open": lambda store, key: store.open(key).close(),
+    "copy": lambda store, key: store.copy(key, new_key()),
 }
 
 
@@ -88,6 +93,26 @@ class BlobStoreContract:
 
     def test_store_satisfies_the_blob_store_protocol(self, store):
         assert isinstance(store, BlobStore)
+
+    def test_copy_keeps_the_bytes_it_copied_whatever_is_written_to_the_source_later(self, store):
+        key, final = new_key(), f"evidence/final/{uuid.uuid4()}/{uuid.uuid4()}"
+        store.put(key, b"\xff\xd8 checked bytes", JPEG)
+        store.copy(key, final)
+        store.put(key, b"other bytes", "application/pdf")
+        assert store.read(final) == b"\xff\xd8 checked bytes" and store.head(final).content_type == JPEG
+        store.delete(key)
+        assert store.read(final) == b"\xff\xd8 checked bytes"
+
+    def test_copy_of_a_missing_blob_is_not_found(self, store):
+        with pytest.raises(BlobNotFound):
+            store.copy(new_key(), new_key())
+
+    def test_a_final_key_is_a_key_but_never_an_upload_target(self, store):
+        final = f"evidence/final/{uuid.uuid4()}/{uuid.uuid4()}"
+        store.put(final, b"x", JPEG)
+        assert store.read(final) == b"x"
+        with pytest.raises(ValueError, match="final key"):
+            store.upload_target(final, JPEG, 1, b64_sha256(b"x"))
 
     def test_put_then_head_and_read_round_trip(self, store):
         key, data = new_key(), b"\xff\xd8 a photo \x00\xff"
@@ -494,6 +519,21 @@ def test_an_unreachable_s3_endpoint_is_reported_as_unavailable_not_missing(monke
                 CALLS[call](store, new_key())
     finally:
         client.close()
+
+
+def test_the_s3_client_bounds_every_call_with_the_configured_timeouts_and_attempts():
+    defaults = make_s3_client({"S3_REGION": REGION, "S3_ENDPOINT_URL": "http://127.0.0.1:9"})
+    configured = make_s3_client(load_config({"SECRET_KEY": TEST_SECRET, "DATABASE_URL": "postgresql://localhost/x"}, {
+        "AUDITAPP_S3_CONNECT_TIMEOUT_SECONDS": "1", "AUDITAPP_S3_READ_TIMEOUT_SECONDS": "4",
+        "AUDITAPP_S3_MAX_ATTEMPTS": "3"}))
+    try:
+        bounds = [(c.meta.config.connect_timeout, c.meta.config.read_timeout, c.meta.config.retries)
+                  for c in (defaults, configured)]
+        assert bounds == [(2, 3, {"total_max_attempts": 2, "mode": "standard"}),
+                          (1, 4, {"total_max_attempts": 3, "mode": "standard"})]
+    finally:
+        defaults.close()
+        configured.close()
 
 
 @pytest.mark.parametrize("config, origins", [

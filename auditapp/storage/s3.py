@@ -51,7 +51,8 @@ def make_s3_client(config: dict):
         region_name=config.get("S3_REGION") or None,
         endpoint_url=config.get("S3_ENDPOINT_URL") or None,
         config=Config(signature_version="s3v4",
-                      retries={"max_attempts": int(setting("S3_MAX_ATTEMPTS")), "mode": "standard"},
+                      # total_max_attempts counts the first try; botocore's max_attempts would count retries only
+                      retries={"total_max_attempts": int(setting("S3_MAX_ATTEMPTS")), "mode": "standard"},
                       connect_timeout=setting("S3_CONNECT_TIMEOUT_SECONDS"),
                       read_timeout=setting("S3_READ_TIMEOUT_SECONDS"),
                       response_checksum_validation="when_required"),
