@@ -170,7 +170,8 @@ def evidence_purge(ctx: Context, older_than: str | None, dry_run: bool) -> None:
               help="The app's origin, like https://audits.example.org (repeat for several).")
 @pass_context
 def evidence_setup_bucket(ctx: Context, origins: tuple[str, ...]) -> None:
-    """Let browsers on the app's origin PUT and GET evidence in the S3 bucket (sets the bucket's CORS)."""
+    """Create the S3 bucket if it is missing (in AUDITAPP_S3_REGION), then let browsers on the app's origin PUT
+    and GET evidence in it (sets the bucket's CORS). Safe to run again."""
     if ctx.config["EVIDENCE_STORE"] != "s3":
         raise click.UsageError("AUDITAPP_EVIDENCE_STORE is not s3: the local store needs no bucket")
     for origin in origins:
@@ -180,6 +181,8 @@ def evidence_setup_bucket(ctx: Context, origins: tuple[str, ...]) -> None:
                                      param_hint="--origin")
     store = build_blob_store(ctx.config)
     try:
+        if store.ensure_bucket(ctx.config.get("S3_REGION")):
+            click.echo(f"Created bucket {ctx.config['S3_BUCKET']} in {ctx.config.get('S3_REGION') or 'us-east-1'}.")
         store.allow_browser_uploads([origin.rstrip("/") for origin in origins])
     except BlobStoreUnavailable as exc:
         raise click.ClickException(str(exc)) from None

@@ -1,6 +1,7 @@
 """`audit-tools evidence purge` and `audit-tools evidence setup-bucket`, on a database of their
 own (the commands commit) and the real local folder or S3 endpoint."""
 import socket
+import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -136,6 +137,29 @@ def test_setup_bucket_sets_cors_for_the_apps_origin(s3_endpoint_url, tmp_path):
     assert rule["AllowedOrigins"] == ["https://audits.example.org"] and sorted(rule["AllowedMethods"]) == ["GET", "PUT"]
     bad = _run(UNUSED_DATABASE, tmp_path, "evidence", "setup-bucket", "--origin", "https://audits.example.org/app", **s3)
     assert bad.exit_code == 2 and "not an origin" in bad.output
+
+
+def test_setup_bucket_creates_a_missing_bucket_then_sets_its_cors(s3_endpoint_url, tmp_path):
+    # Given a bucket name nobody has created
+    bucket = f"auditapp-evidence-new-{uuid.uuid4().hex[:12]}"
+    s3 = {"AUDITAPP_EVIDENCE_STORE": "s3", "AUDITAPP_S3_BUCKET": bucket, "AUDITAPP_S3_ENDPOINT_URL": s3_endpoint_url}
+    # When setup-bucket runs, then it creates the bucket in the configured region and sets its CORS
+    result = _run(UNUSED_DATABASE, tmp_path, "evidence", "setup-bucket", "--origin", "https://audits.example.org", **s3)
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [f"Created bucket {bucket} in eu-west-2.",
+                                          f"Bucket {bucket} now accepts PUT and GET from: https://audits.example.org"]
+    client = make_s3_client({"S3_REGION": "eu-west-2", "S3_ENDPOINT_URL": s3_endpoint_url})
+    try:
+        assert client.get_bucket_location(Bucket=bucket)["LocationConstraint"] == "eu-west-2"
+        assert client.get_bucket_cors(Bucket=bucket)["CORSRules"][0]["AllowedOrigins"] == ["https://audits.example.org"]
+        # And a second run keeps the bucket (and what is in it) and only sets CORS again
+        client.put_object(Bucket=bucket, Key="evidence/kept", Body=b"x")
+        again = _run(UNUSED_DATABASE, tmp_path, "evidence", "setup-bucket", "--origin", "https://other.example.org", **s3)
+        assert again.exit_code == 0 and "Created" not in again.output, again.output
+        assert client.get_object(Bucket=bucket, Key="evidence/kept")["Body"].read() == b"x"
+        assert client.get_bucket_cors(Bucket=bucket)["CORSRules"][0]["AllowedOrigins"] == ["https://other.example.org"]
+    finally:
+        client.close()
 
 
 def test_setup_bucket_needs_the_s3_store(tmp_path):
