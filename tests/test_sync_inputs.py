@@ -406,3 +406,25 @@ def test_two_identical_large_pushes_at_once_answer_duplicate_not_500(committed_a
     with db.binding(committed_app).sessionmaker() as session:
         assert session.scalar(select(func.count()).select_from(ProcessedMutation)
                               .where(ProcessedMutation.device_id == device.client.device_id)) == 261
+
+
+# ---- the HTMX path: a lead reviewer's correction writes through the same capture service -------
+
+def test_a_nul_in_a_correction_note_is_a_422_with_a_message_not_a_500(client, auth, db_session):
+    from auditapp.services import review
+    from .review_helpers import LEAD, by_email, second_lead, sign_in, submitted_audit, version_in
+    submitted = submitted_audit(db_session, ratings={"SG-1.2": "not_met"})
+    review.finalise_audit(db_session, by_email(db_session, LEAD), submitted.id, submitted.version)
+    db_session.flush()
+    sign_in(auth, second_lead(db_session).email)
+    html = client.get(f"/review/audits/{submitted.id}").get_data(as_text=True)
+    client.post(f"/review/audits/{submitted.id}/corrections",
+                data={"csrf_token": auth.csrf("/"), "version": version_in(html), "reason": "SG-3.3 was misread"})
+    correction_id = audit_id_for(submitted.visit_id, "safeguarding", 2)
+    response = client.post(f"/review/corrections/{correction_id}/items", data={
+        "csrf_token": auth.csrf("/"), "item_key": "SG-3.3", "rating": "not_met", "note": NUL, "na_reason": ""},
+        headers={"HX-Request": "true"})
+    assert response.status_code == 422
+    assert "NUL" in response.get_data(as_text=True)
+    assert db_session.scalar(select(Answer.rating).where(Answer.audit_id == correction_id,
+                                                         Answer.item_key == "SG-3.3")) == "met"
