@@ -26,7 +26,7 @@ def pull(session: Session, user: User, cursor: int, limit: int) -> dict:
     """Changes after `cursor` (at most `limit`) and the cursor to ask from next."""
     # The entries of the user's audits, and those meant for the user alone (a held mutation's outcome,
     # with a user_id and no audit_id): two ordered, limited scans merged. One scan with an OR of the
-    # two turned the audit filter into a per-row check and took 1.7 s on 2 million entries (0.5 ms).
+    # two turned the audit filter into a per-row check: 1.7 s on 2 million entries, against 0.5 ms so.
     by_audit = (select(ChangeLogEntry).where(ChangeLogEntry.id > cursor,
                                              ChangeLogEntry.audit_id.in_(visible_audits(user)))
                 .order_by(ChangeLogEntry.id).limit(limit + 1))
