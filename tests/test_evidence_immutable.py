@@ -170,3 +170,15 @@ def test_a_file_verified_before_final_keys_and_altered_since_is_not_served(app, 
     assert (response.status_code, response.get_json()["code"]) == (409, "evidence.altered")
     assert _row(db_session, row.id).final_key is None
     assert local_store.head(f"evidence/final/{row.audit_id}/{row.id}") is None
+
+
+def test_a_file_moved_by_a_view_whose_transaction_did_not_commit_is_still_served(app, db_session, local_store):
+    # Given a file verified before final keys existed, already copied to its final key and its upload deleted by a
+    # view that then failed (the row still has no final key)
+    row = verified(db_session, local_store, started_audit(db_session), PNG, "image/png")
+    db_session.execute(update(Evidence).where(Evidence.id == row.id).values(final_key=None))
+    db_session.flush()
+    assert local_store.head(row.storage_key) is None
+    # When a reviewer opens it, then the copy at the final key is checked and served
+    assert _download_as(app, "maintainer", row.id) == PNG
+    assert _row(db_session, row.id).final_key == f"evidence/final/{row.audit_id}/{row.id}"

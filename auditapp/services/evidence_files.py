@@ -92,9 +92,9 @@ def writable_evidence(session: Session, actor: Actor, evidence_id: uuid.UUID, *,
              .where(Evidence.id == evidence_id))
     found = session.execute(query.with_for_update(of=Evidence) if lock else query).first()
     row, audit_status, audit_type, assigned = found or (None, None, None, None)
-    if row is None or capture_state(actor, audit_type, audit_status, assigned is not None) == "forbidden":
+    state = row and capture_state(actor, audit_type, audit_status, assigned is not None)
+    if row is None or state == "forbidden":
         raise NotFound("evidence.not_found", "This evidence is not registered on the server yet; sync first")
-    state = capture_state(actor, audit_type, audit_status, assigned is not None)
     if state == "finalised":
         raise Conflict("audit.finalised", "This audit is finalised and cannot change")
     if row.purged_at is not None:
@@ -233,18 +233,18 @@ def finalise_verified(store: BlobStore, row: Evidence) -> str:
         return row.final_key
     final_key = final_storage_key(row.audit_id, row.id)
     try:
-        store.copy(row.storage_key, final_key)
+        try:
+            store.copy(row.storage_key, final_key)
+        except BlobNotFound:  # already moved by a view whose transaction did not commit: check that copy
+            pass
         found = _look(store, row, final_key)
-        problem = _check(row, found) if found is not None else ("evidence.missing", "")
-        if problem is not None:
+        if found is not None and _check(row, found) is not None:
             _discard(store, final_key)
-    except BlobNotFound:
-        problem = ("evidence.missing", "")
     except BlobStoreUnavailable:
         raise StoreUnavailable(UNAVAILABLE, "The file store cannot be reached; try again later") from None
-    if problem is not None and problem[0] == "evidence.missing":
+    if found is None:
         raise NotFound("evidence.missing", "The file is missing from the store; contact the AP team")
-    if problem is not None:
+    if _check(row, found) is not None:
         raise Conflict("evidence.altered", "The stored file is no longer the one checked on upload; contact the AP team")
     row.final_key = final_key
     _discard(store, row.storage_key)
