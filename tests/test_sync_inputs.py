@@ -428,3 +428,17 @@ def test_a_nul_in_a_correction_note_is_a_422_with_a_message_not_a_500(client, au
     assert "NUL" in response.get_data(as_text=True)
     assert db_session.scalar(select(Answer.rating).where(Answer.audit_id == correction_id,
                                                          Answer.item_key == "SG-3.3")) == "met"
+
+
+# ---- the admin's import of an exported outbox parses the same bounded way ----------------------
+
+@pytest.mark.parametrize("content", [b'{"format": "auditapp-outbox", "mutations": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+                                     b'{"format": "auditapp-outbox", "device_id": "\xff"}'])
+def test_a_deeply_nested_or_broken_import_file_is_a_422_not_a_500(client, auth, content):
+    import io
+    auth.login("admin")
+    response = client.post("/admin/sync-import", data={"export": (io.BytesIO(content), "x.json"),
+                                                       "csrf_token": auth.csrf("/admin/sync-import")},
+                           content_type="multipart/form-data")
+    assert response.status_code == 422
+    assert "govuk-error-summary" in response.get_data(as_text=True)

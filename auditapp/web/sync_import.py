@@ -55,6 +55,9 @@ def _read_export(upload) -> tuple[dict | None, str | None]:
     raw = upload.read(MAX_IMPORT_BYTES + 1)
     if len(raw) > MAX_IMPORT_BYTES:
         return None, "The file is larger than 20 MB"
+    from sync.body import MAX_DEPTH, depth
+    if depth(raw) > MAX_DEPTH:  # json.loads recurses per level: a deep file would be a RecursionError
+        return None, f"The file nests arrays and objects more than {MAX_DEPTH} deep; it is not an exported outbox"
     try:
         data = json.loads(raw)
         device_id = uuid.UUID(str(data["device_id"]))
