@@ -99,10 +99,21 @@ def test_a_batch_over_max_batch_answers_413(auditor):
 
 
 def test_a_body_over_the_byte_bound_answers_413_request_too_large(auditor):
-    pad = "x" * (22 * 1024 * 1024)  # over any bound the service documents (evidence_max_bytes is 20 MB)
-    answer = auditor.call("POST", "/sync/push", data=json.dumps({"device_id": uuid7(), "mutations": [], "pad": pad}).encode(),
-                          headers={"Content-Type": "application/json"})
+    bound = auditor.call("GET", "/sync/config").json["max_body_bytes"]
+    body = json.dumps({"device_id": uuid7(), "mutations": [], "pad": "x" * bound}).encode()
+    answer = auditor.call("POST", "/sync/push", data=body, headers={"Content-Type": "application/json"})
     assert answer.status == 413 and answer.error_code() == "request.too_large"
+
+
+def test_a_body_nested_too_deep_answers_422_request_too_deep(auditor):
+    depth = auditor.call("GET", "/sync/config").json["max_depth"]
+    nested = "[" * (depth + 1) + "]" * (depth + 1)
+    body = ('{"device_id": "%s", "mutations": %s}' % (uuid7(), nested)).encode()
+    answer = auditor.call("POST", "/sync/push", data=body, headers={"Content-Type": "application/json"})
+    assert answer.status == 422 and answer.error_code() == "request.too_deep"
+    deeper = ('{"device_id": "%s", "mutations": [%s]}' % (uuid7(), "[" * 1000 + "]" * 1000)).encode()
+    assert auditor.call("POST", "/sync/push", data=deeper,
+                        headers={"Content-Type": "application/json"}).error_code() == "request.too_deep"
 
 
 def test_a_visit_not_assigned_answers_404(auditor):
