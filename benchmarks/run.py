@@ -10,7 +10,8 @@ server at a time, loopback only:
                                                             POST /sign-in  one user, correct password
                                                             POST /sign-in  the ten demo users in turn
   3. hello-world again                                      GET /          baseline, last (shows the noise)
-Ratios are req/s divided by the mean of the two hello-world runs.
+Ratios are req/s divided by the mean of the two hello-world runs. Then the in-process and S3 phases, and
+last the load-and-fault run (benchmarks/faults.py): lost or doubled acknowledged mutations fail the run.
 Prints a Markdown table and writes benchmarks/results/latest.json. Exits 1 when a phase saw an
 unexpected status or socket errors (its numbers would not measure what the row says).
 """
@@ -601,6 +602,16 @@ def placements_phase(database_url: str) -> dict:
     return figures
 
 
+def faults_phase(database_url: str) -> dict:
+    """Tablets syncing through a worker kill, a PostgreSQL crash and a frozen S3 store (benchmarks/faults.py).
+
+    On servers of its own (its PostgreSQL is crashed), starting from a copy of this run's demo world."""
+    from benchmarks import faults
+    figures = faults.run(database_url)
+    faults.print_table(figures)
+    return figures
+
+
 def _git_commit() -> str | None:
     done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True)
     return done.stdout.strip() or None
@@ -633,6 +644,8 @@ def main() -> int:
     summary["placements"] = placements_phase(database_url)
     summary["directory"] = directory_figures = directory_phase(database_url)
     summary["ok"] = summary["ok"] and directory_figures["ok"]
+    summary["faults"] = faults_figures = faults_phase(database_url)
+    summary["ok"] = summary["ok"] and faults_figures["ok"]  # lost or doubled acknowledged mutations fail make bench
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(summary, indent=2) + "\n")
     log(f"results written to {(RESULTS / 'latest.json').relative_to(ROOT)}")

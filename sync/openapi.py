@@ -41,8 +41,9 @@ EVIDENCE_PATHS = {
         "responses": {
             **_POST,
             "200": _json("Where to PUT the bytes now", {"$ref": "#/components/schemas/UploadTarget"}),
-            "403": _json("auth.forbidden, or evidence.forbidden (not the user's audit)"),
-            "404": _json("Not registered yet: push first (evidence.not_found); or http.404"),
+            "403": _json("auth.forbidden (the role may not upload)"),
+            "404": _json("Not registered yet: push first (evidence.not_found, also for a file of an audit that is "
+                         "not the user's); or http.404"),
             "409": _json("evidence.already_verified, evidence.withdrawn, evidence.rejected, evidence.purged, "
                          "audit.finalised"),
             "503": _json("evidence.store_unavailable", {"$ref": "#/components/schemas/EvidenceRetry"})}}},
@@ -56,7 +57,7 @@ EVIDENCE_PATHS = {
             **_POST,
             "200": _json("Stored; confirm next", {"type": "object", "required": ["received_bytes"],
                                                  "properties": {"received_bytes": {"type": "integer"}}}),
-            "403": _json("evidence.bad_token, evidence.forbidden, auth.forbidden"),
+            "403": _json("evidence.bad_token, auth.forbidden"),
             "404": _json("evidence.not_found; evidence.local_only in S3 mode; http.404"),
             "409": _json("evidence.target_expired, evidence.already_verified, evidence.withdrawn, evidence.rejected, "
                          "evidence.purged, audit.finalised"),
@@ -66,7 +67,7 @@ EVIDENCE_PATHS = {
         "responses": {
             **_POST,
             "200": _json("Settled: verified, or rejected for good", {"$ref": "#/components/schemas/Confirmation"}),
-            "403": _json("evidence.forbidden, auth.forbidden"), "404": _json("evidence.not_found; http.404"),
+            "403": _json("auth.forbidden"), "404": _json("evidence.not_found (also not the user's audit); http.404"),
             "409": _json("Upload again: evidence.not_uploaded, evidence.checksum_mismatch, evidence.size_mismatch, "
                          "evidence.target_expired; or evidence.withdrawn, evidence.purged, audit.finalised",
                          {"anyOf": [{"$ref": "#/components/schemas/EvidenceRetry"}, _ERROR]}),

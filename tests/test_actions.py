@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from auditapp.models import Action, AuditLogEntry, ChangeLogEntry, Evidence
 from auditapp.services import actions
-from auditapp.services.errors import Conflict, Forbidden, Invalid
+from auditapp.services.errors import Conflict, Forbidden, Invalid, NotFound
 
 from . import report_helpers as rh
 from . import world
@@ -183,15 +183,17 @@ def test_verification_needs_a_note_and_a_verified_evidence_item(db_session, fina
     assert actions.effective_status(closed, closed.due_date + timedelta(days=100)) == "verified_closed"
 
 
-@pytest.mark.parametrize("who, allowed", [("auditor", True), ("maintainer", True), ("qoe_teacher", False),
-                                          ("lead", False)])
+@pytest.mark.parametrize("who, allowed", [("auditor", True), ("maintainer", True), ("qoe_teacher", NotFound),
+                                          ("lead", Forbidden)])
 def test_only_the_audits_auditor_or_a_maintainer_follows_up(db_session, finalised, who, allowed):
+    """The lead reviewer sees the plan but may not follow it up (403); a QoE teacher may not see a safeguarding
+    audit's plan at all, so its action answers as if it did not exist (404)."""
     actor = rh.lead(db_session) if who == "lead" else world.user(db_session, who)
     action = rh.actions_of(db_session, finalised)["SG-6.1"]
-    if allowed:
+    if allowed is True:
         assert actions.report_provider_done(db_session, actor, action.id).status == "provider_done"
     else:
-        with pytest.raises(Forbidden):
+        with pytest.raises(allowed):
             actions.report_provider_done(db_session, actor, action.id)
 
 
@@ -248,6 +250,6 @@ def test_school_and_unrelated_users_never_see_the_plan(client, auth, db_session,
     auth.logout()
     sign_in(auth, CITY_TEACHER)  # a QoE teacher: a safeguarding audit's outcome only (need to know), no plan
     response = client.get(f"/audits/{finalised.id}/actions")
-    assert response.status_code == 403 and "Put right SG-6.1" not in response.get_data(as_text=True)
+    assert response.status_code == 404 and "Put right SG-6.1" not in response.get_data(as_text=True)
     action = rh.actions_of(db_session, finalised)["SG-6.1"]
-    assert _post(client, auth, f"/actions/{action.id}/provider-done", {}).status_code == 403
+    assert _post(client, auth, f"/actions/{action.id}/provider-done", {}).status_code == 404

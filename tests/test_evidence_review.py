@@ -76,8 +76,8 @@ def test_an_auditor_not_assigned_to_the_visit_cannot_open_its_files(client, auth
     row = verified(db_session, store, audit_id)
     client.post("/sign-in", data={"email": "lead.auditor@assure.example.org", "password": world.PASSWORD,
                                   "csrf_token": auth.csrf()})
-    assert client.get(f"/evidence/{row.id}").status_code == 403
-    assert client.get(f"/audits/{audit_id}/evidence").status_code == 403
+    assert client.get(f"/evidence/{row.id}").status_code == 404
+    assert client.get(f"/audits/{audit_id}/evidence").status_code == 404
     assert log_actions(db_session, row.id) == ["evidence.register", "evidence.verify"]
 
 

@@ -12,6 +12,9 @@ WHO = (ANON,) + world.ROLES  # anonymous, admin, maintainer, qoe_teacher, audito
 
 # Statuses in WHO order. 302 for anonymous = sent to the sign-in page.
 # 404 on visits.detail for a QoE teacher: the visit exists but is not theirs (same answer as unknown).
+# The same for every record a user may not see (an audit, its evidence, reports, action plan, actions, share
+# links): 404 like a missing one. 403 stays for a role refused outright, or an action refused on a record the
+# user may see (an auditor's own audit's share links, say).
 MATRIX = {
     # Placements: schools write their own; LA roles read. The probe's placement is submitted, so
     # editing it sends the school to its page and saving it is a 409; empty review/end forms are 422.
@@ -91,12 +94,12 @@ MATRIX = {
     ("GET", "sync.openapi"):           (200, 200, 200, 200, 200, 200, 200),
     # On one verified file of the auditor's safeguarding audit (local store). A QoE teacher may
     # capture, but not safeguarding; the PUT carries no signed upload token, so it is refused.
-    ("POST", "evidence.upload_target"): (401, 403, 403, 403, 409, 403, 403),
+    ("POST", "evidence.upload_target"): (401, 403, 403, 404, 409, 403, 403),
     ("PUT", "evidence.content"):        (401, 403, 403, 403, 403, 403, 403),
-    ("POST", "evidence.confirm"):       (401, 403, 403, 403, 200, 403, 403),
+    ("POST", "evidence.confirm"):       (401, 403, 403, 404, 200, 403, 403),
     # Need to know: a QoE teacher sees a safeguarding audit's outcome, never its evidence.
-    ("GET", "evidence.view"):           (302, 200, 200, 403, 200, 403, 403),
-    ("GET", "evidence.audit_page"):     (302, 200, 200, 403, 200, 403, 403),
+    ("GET", "evidence.view"):           (302, 200, 200, 404, 200, 403, 403),
+    ("GET", "evidence.audit_page"):     (302, 200, 200, 404, 200, 403, 403),
     # On the world's submitted QE audit graded by the other teacher: the QoE teacher's empty form is 422.
     ("GET", "grading.queues"):            (302, 200, 403, 200, 403, 403, 403),
     ("GET", "grading.grade_form"):        (302, 200, 403, 200, 403, 403, 403),
@@ -108,34 +111,34 @@ MATRIX = {
     # review it, and an empty form (no audit version) is 422. Auditors in WHO are not lead reviewers.
     # It is not a correction (404 for the correction page, 403 for a correction's forms).
     ("GET", "review.queue"):              (302, 200, 403, 200, 403, 403, 403),
-    ("GET", "review.audit"):              (302, 200, 403, 200, 403, 403, 403),
-    ("POST", "review.return_audit"):      (302, 403, 403, 422, 403, 403, 403),
-    ("POST", "review.finalise"):          (302, 403, 403, 422, 403, 403, 403),
-    ("POST", "review.resolve_conflict"):  (302, 403, 403, 422, 403, 403, 403),
-    ("POST", "review.start_correction"):  (302, 403, 403, 422, 403, 403, 403),
-    ("GET", "review.correction"):         (302, 404, 403, 404, 403, 403, 403),
+    ("GET", "review.audit"):              (302, 200, 404, 200, 404, 403, 403),
+    ("POST", "review.return_audit"):      (302, 403, 403, 422, 404, 403, 403),
+    ("POST", "review.finalise"):          (302, 403, 403, 422, 404, 403, 403),
+    ("POST", "review.resolve_conflict"):  (302, 403, 403, 422, 404, 403, 403),
+    ("POST", "review.start_correction"):  (302, 403, 403, 422, 404, 403, 403),
+    ("GET", "review.correction"):         (302, 404, 404, 404, 404, 403, 403),
     ("POST", "review.correct_item"):      (302, 403, 403, 403, 403, 403, 403),
     ("POST", "review.submit_correction"): (302, 403, 403, 403, 403, 403, 403),
-    ("GET", "review.diff"):               (302, 200, 403, 200, 403, 403, 403),
+    ("GET", "review.diff"):               (302, 200, 404, 200, 404, 403, 403),
     ("POST", "review.set_lead_reviewer"):  (302, 303, 403, 403, 403, 403, 403),  # on the world's auditor
     # Action plans, share links and reports on a finalised safeguarding audit by the world's auditor
     # (tests/report_helpers.matrix_audit). Only its lead reviewer (not in WHO) may confirm actions;
     # the auditor and maintainers follow them up (an empty verify form is 422; provider-done succeeds).
     # Need to know: a QoE teacher gets only its outcome (in the reports list), not its reports or plan.
-    ("GET", "actions.confirm_form"):      (302, 403, 403, 403, 403, 403, 403),
-    ("POST", "actions.confirm"):          (302, 403, 403, 403, 403, 403, 403),
-    ("GET", "actions.plan"):              (302, 200, 200, 403, 200, 403, 403),
-    ("POST", "actions.provider_done"):    (302, 403, 303, 403, 303, 403, 403),
-    ("POST", "actions.verify"):           (302, 403, 422, 403, 422, 403, 403),
-    ("POST", "share_links.create"):       (302, 403, 200, 403, 403, 403, 403),
-    ("POST", "share_links.revoke"):       (302, 403, 200, 403, 403, 403, 403),
+    ("GET", "actions.confirm_form"):      (302, 403, 403, 404, 403, 403, 403),
+    ("POST", "actions.confirm"):          (302, 403, 403, 404, 403, 403, 403),
+    ("GET", "actions.plan"):              (302, 200, 200, 404, 200, 403, 403),
+    ("POST", "actions.provider_done"):    (302, 403, 303, 404, 303, 403, 403),
+    ("POST", "actions.verify"):           (302, 403, 422, 404, 422, 403, 403),
+    ("POST", "share_links.create"):       (302, 403, 200, 404, 403, 403, 403),
+    ("POST", "share_links.revoke"):       (302, 403, 200, 404, 403, 403, 403),
     ("GET", "share_links.plan"):          (200, 200, 200, 200, 200, 200, 200),
     ("GET", "share_links.report_pdf"):    (200, 200, 200, 200, 200, 200, 200),
     ("GET", "reports.index"):             (302, 200, 200, 200, 200, 403, 403),
-    ("GET", "reports.full_report"):       (302, 200, 200, 403, 200, 403, 403),
-    ("GET", "reports.provider_report"):   (302, 200, 200, 403, 200, 403, 403),
-    ("GET", "reports.full_report_pdf"):   (302, 200, 200, 403, 200, 403, 403),
-    ("GET", "reports.provider_report_pdf"): (302, 200, 200, 403, 200, 403, 403),
+    ("GET", "reports.full_report"):       (302, 200, 200, 404, 200, 403, 403),
+    ("GET", "reports.provider_report"):   (302, 200, 200, 404, 200, 403, 403),
+    ("GET", "reports.full_report_pdf"):   (302, 200, 200, 404, 200, 403, 403),
+    ("GET", "reports.provider_report_pdf"): (302, 200, 200, 404, 200, 403, 403),
     ("GET", "reports.export_csv"):        (302, 200, 200, 403, 403, 403, 403),
 }
 

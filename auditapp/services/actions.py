@@ -269,10 +269,11 @@ def mark_overdue(session: Session, today: date) -> list[Action]:
 
 
 def _follow_up_target(session: Session, actor: Actor, action_id: uuid.UUID) -> Action:
+    from .reports import may_see_report  # reports builds on this module
     row = session.get(Action, action_id)
-    if row is None:
+    audit = row and session.get(Audit, row.audit_id)
+    if row is None or not may_see_report(session, actor, audit):  # one answer: a stranger learns nothing
         raise NotFound("action.not_found", "There is no such action")
-    audit = session.get(Audit, row.audit_id)
     if not may_follow_up(session, actor, audit):
         raise Forbidden("action.forbidden", "Only the audit's auditor or a maintainer may follow up its actions")
     if audit.status != "finalised":

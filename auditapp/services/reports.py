@@ -25,7 +25,7 @@ from ..models.people import Actor
 from .access import sees_detail
 from .actions import PRIORITY_LABELS, key_order
 from .actions import STATUS_LABELS as ACTION_STATUS_LABELS
-from .errors import Forbidden, NotFound
+from .errors import NotFound
 
 # Raise when what a report shows changes, so two copies of one revision can be told apart.
 REPORT_FORMAT = "1"
@@ -55,14 +55,13 @@ def may_see_report(session: Session, actor: Actor, audit: Audit) -> bool:
 def finalised_audit(session: Session, actor: Actor, audit_id: uuid.UUID) -> Audit:
     """A finalised audit whose report `actor` may see.
 
-    :raises report.not_found: no such audit, or it is not finalised (a draft has no report).
-    :raises report.forbidden: the actor may not see this audit's report.
+    :raises report.not_found: no such audit, it is not finalised (a draft has no report), or the actor may not
+        see its report (the same answer: a stranger does not learn which audits exist).
     """
     audit = session.get(Audit, audit_id)
-    if audit is None or audit.status != "finalised" or not audit.snapshot:
+    if (audit is None or audit.status != "finalised" or not audit.snapshot
+            or not may_see_report(session, actor, audit)):
         raise NotFound("report.not_found", "There is no finalised audit here; reports exist once an audit is finalised")
-    if not may_see_report(session, actor, audit):
-        raise Forbidden("report.forbidden", "You may not see this audit's report")
     return audit
 
 

@@ -112,12 +112,11 @@ def may_view(session: Session, actor: Actor, audit: Audit) -> bool:
 
 
 def audit_for_view(session: Session, actor: Actor, audit_id: uuid.UUID) -> Audit:
-    """:raises audit.not_found: unknown. :raises review.forbidden: the actor may not see it."""
+    """:raises audit.not_found: unknown, or the actor may not see it (the same answer: a stranger does not
+    learn which audits exist)."""
     audit = session.get(Audit, audit_id)
-    if audit is None:
+    if audit is None or not may_view(session, actor, audit):
         raise NotFound("audit.not_found", "There is no such audit")
-    if not may_view(session, actor, audit):
-        raise Forbidden("review.forbidden", "You may not see this audit")
     return audit
 
 

@@ -21,6 +21,7 @@ from ..models.people import Actor
 from . import audit_log
 from .actions import may_review
 from .errors import Conflict, Forbidden, Gone, NotFound
+from .reports import may_see_report
 
 PURPOSE = "action_plan"
 TOKEN_BYTES = 32
@@ -61,12 +62,14 @@ def create_share_link(session: Session, actor: Actor, audit: Audit, days: int,
 def revoke_share_link(session: Session, actor: Actor, link_id: int) -> ShareLink:
     """Stop a link working at once. Revoking a revoked link changes nothing.
 
-    :raises share_link.not_found: :raises share_link.forbidden:
+    :raises share_link.not_found: none, or on an audit whose report the actor may not see (the same answer).
+    :raises share_link.forbidden: the actor sees the audit but may not share it.
     """
     link = session.get(ShareLink, link_id)
-    if link is None:
+    audit = link and session.get(Audit, link.audit_id)
+    if link is None or not may_see_report(session, actor, audit):
         raise NotFound("share_link.not_found", "There is no such link")
-    if not may_share(session, actor, session.get(Audit, link.audit_id)):
+    if not may_share(session, actor, audit):
         raise Forbidden("share_link.forbidden", "Only a maintainer or a reviewer of this audit may revoke its links")
     if link.revoked_at is None:
         link.revoked_at = clock.now()

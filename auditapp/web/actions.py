@@ -16,7 +16,7 @@ from ..db import db
 from ..models import Action, Audit, Evidence, User
 from ..models.enums import ACTION_PRIORITIES
 from ..security import roles
-from ..services import actions, share_links
+from ..services import actions, review, share_links
 from ..services.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from ..services.reports import finalised_audit
 from . import render
@@ -114,9 +114,7 @@ def _follow_up(action_id: uuid.UUID, change):
 
 
 def _reviewed_audit(audit_id: uuid.UUID) -> Audit:
-    audit = db.session.get(Audit, audit_id)
-    if audit is None:
-        raise NotFound("audit.not_found", "There is no such audit")
+    audit = review.audit_for_view(db.session, current_user, audit_id)  # audit.not_found also when not theirs
     if not actions.may_review(db.session, current_user, audit):
         raise Forbidden("review.not_reviewer", "Only a reviewer of this audit, not its author, may confirm its actions")
     return audit
