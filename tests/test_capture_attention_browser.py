@@ -5,20 +5,24 @@ points (never a lone surrogate in the outbox); a conversation note refuses a UPN
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from dataclasses import dataclass
 
 import pytest
-from playwright.sync_api import BrowserContext, Page, Response, expect
+from playwright.sync_api import BrowserContext, Page, expect
+from sqlalchemy import select
 
 from auditapp.db import bind, session_scope
-from auditapp.models import Answer, Audit, Conversation
+from auditapp.models import Answer, Audit, ChangeLogEntry, Conversation, ProcessedMutation, SyncConflict
 from auditapp.services.audits import audit_id_for
+from auditapp.services.review_conflicts import resolve_conflict
 
 from .browser_helpers import assert_accessible, sign_in
 from .conftest import make_test_app, world_database
 from .live_server import serving
-from .test_capture_browser import ALL_SYNCED, go_offline, make_available_offline, open_capture, rated_items, safe, wait_saved
+from .review_helpers import LEAD, by_email
+from .test_capture_browser import ALL_SYNCED, OUTBOX_COUNT, answer_audit, go_offline, make_available_offline, open_capture, rated_items, safe, wait_saved
 
 pytestmark = pytest.mark.browser
 
@@ -53,6 +57,20 @@ DEVICE_ID = """async () => {
   db.close();
   return id;
 }""" % OPEN_DB
+FORGET_CURSOR = """async () => {
+  %s
+  const t = db.transaction('meta', 'readwrite');
+  t.objectStore('meta').put(0, 'cursor');
+  t.objectStore('meta').delete('last_synced');
+  await new Promise((ok, fail) => { t.oncomplete = ok; t.onerror = () => fail(t.error); });
+  db.close();
+}""" % OPEN_DB
+CONTESTED = """async (key) => {
+  %s
+  const record = await new Promise((ok) => { const r = db.transaction('records').objectStore('records').get(key); r.onsuccess = () => ok(r.result); });
+  db.close();
+  return record.contested;
+}""" % OPEN_DB
 EMOJI = "\U0001F600"  # two UTF-16 code units: a cut by code units in its middle leaves a lone surrogate
 
 
@@ -71,19 +89,33 @@ def live():
     binding.engine.dispose()
 
 
-def watch_sync(page: Page) -> dict:
-    """Every result the server gave this page's pushes, and every pull-feed entry, by mutation id / entity."""
-    seen = {"results": {}, "pulled": []}
+def wait_outbox_empty(page: Page, seconds: float = 30) -> None:
+    """Every queued change has had its answer from the server (the outbox is empty)."""
+    deadline = time.monotonic() + seconds
+    while page.evaluate(OUTBOX_COUNT):
+        assert time.monotonic() < deadline, "the outbox never emptied"
+        page.wait_for_timeout(200)
 
-    def on_response(response: Response) -> None:
-        if response.request.method == "POST" and response.url.endswith("/sync/push") and response.ok:
-            for result in response.json().get("results", []):
-                seen["results"][result["mutation_id"]] = result
-        elif "/sync/pull?" in response.url and response.ok:
-            seen["pulled"].extend(response.json().get("changes", []))
 
-    page.on("response", on_response)
-    return seen
+def field_message(details: dict, field: str) -> str:
+    """The message for `field` in an error's details ({"notes": [...]} or nested, as {"payload": {"fields": ...}})."""
+    if isinstance(details.get(field), list):
+        return details[field][0]
+    return next(field_message(v, field) for v in details.values() if isinstance(v, dict))
+
+
+def outcome(live: Live, device_id: str, mutation_id: str) -> tuple[str, dict | None]:
+    """What the server decided for a mutation (its idempotency record): status, and the result kept with it."""
+    with session_scope(live.binding) as session:
+        row = session.get(ProcessedMutation, (uuid.UUID(device_id), uuid.UUID(mutation_id)))
+        return (row.status, row.result) if row else ("none", None)
+
+
+def feed_entry(live: Live, mutation_id: str) -> dict:
+    """The pull feed's `mutation` entry for a held mutation's final outcome."""
+    with session_scope(live.binding) as session:
+        return session.scalars(select(ChangeLogEntry.data).where(ChangeLogEntry.entity == "mutation",
+                                                                 ChangeLogEntry.entity_id == mutation_id)).one()
 
 
 def start_offline(context: BrowserContext, page: Page, live: Live, audit_type: str = "safeguarding") -> tuple[int, str]:
@@ -102,7 +134,6 @@ def test_refused_and_held_then_refused_changes_need_attention_while_the_rest_syn
                                                                                     page: Page):
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    seen = watch_sync(page)
     # Given a tablet offline with its audit not yet on the server
     visit_id, audit_id = start_offline(context, page, live)
     first, second = rated_items(page)[:2]
@@ -114,8 +145,9 @@ def test_refused_and_held_then_refused_changes_need_attention_while_the_rest_syn
     # (pushed alone: the server holds it, and the tablet lets it go from its outbox)
     context.set_offline(False)
     page.get_by_role("button", name="Sync now").click()
-    expect(page.locator("#sync-status")).to_contain_text(ALL_SYNCED, timeout=30000)
-    assert seen["results"][held_id]["status"] == "held"
+    wait_outbox_empty(page)
+    device_id = page.evaluate(DEVICE_ID)
+    assert outcome(live, device_id, held_id)[0] == "held"
     go_offline(context, page)
     # And the auditor's own changes: a rating (which starts the audit) and a conversation
     page.locator(f"#rating-{safe(first)}-met").check()
@@ -124,11 +156,13 @@ def test_refused_and_held_then_refused_changes_need_attention_while_the_rest_syn
     learner.get_by_label("Other notes").fill("Feels safe at the centre")
     learner.get_by_label("Other notes").blur()
     wait_saved(page)
-    # And a change the server refuses outright, queued after them (an invalid rating)
-    refused_id = str(uuid.uuid4())
-    page.evaluate(QUEUE, [[{"mutation_id": refused_id, "kind": "answer.set", "entity_id": str(uuid.uuid4()), "base_version": 0,
-                            "payload": {"audit_id": audit_id, "item_key": second, "fields": {"rating": "bogus"}}},
-                           f"answer|{audit_id}|{second}"]])
+    # And a change the server refuses outright, queued after them: a conversation note with a UPN (put straight in the
+    # outbox, as a tablet without the local check would send it)
+    refused_id, conversation_id = str(uuid.uuid4()), str(uuid.uuid4())
+    page.evaluate(QUEUE, [[{"mutation_id": refused_id, "kind": "conversation.set", "entity_id": conversation_id,
+                            "base_version": 0, "payload": {"audit_id": audit_id, "kind": "staff",
+                                                           "fields": {"notes": "Spoke about A12345678901B"}}},
+                           f"conversation|{conversation_id}"]])
     # And one more change of the auditor's after the refused one
     page.locator(f"#rating-{safe(second)}-not_met").check()
     wait_saved(page)
@@ -140,16 +174,18 @@ def test_refused_and_held_then_refused_changes_need_attention_while_the_rest_syn
     # Then both refusals wait under "needs attention", each with what it concerns and the server's message
     attention = page.locator(".app-attention")
     expect(attention).to_contain_text("2 changes need attention", timeout=30000)
-    refused = seen["results"][refused_id]
-    assert refused["status"] == "rejected"
-    outcome = next(c["data"] for c in seen["pulled"] if c["entity"] == "mutation" and c["entity_id"] == held_id)
-    assert outcome["status"] == "rejected" and outcome["device_id"] == page.evaluate(DEVICE_ID)
+    status, refused = outcome(live, device_id, refused_id)
+    assert status == "rejected"
+    held = feed_entry(live, held_id)
+    assert held["status"] == "rejected" and held["device_id"] == device_id and held["kind"] == "answer.set"
     refused_row = attention.locator(f"[data-mutation='{refused_id}']")
-    expect(refused_row).to_contain_text(f"Answer to {second}: {refused['message'].rstrip('.')}")
-    expect(refused_row.get_by_role("link", name=f"Answer to {second}")).to_have_attribute("href", re.compile(f"item={re.escape(second)}$"))
+    notes_said = field_message(refused["details"], "notes")
+    expect(refused_row).to_contain_text(f"Staff conversation: {refused['message'].rstrip('.')}")
+    expect(refused_row).to_contain_text(f"Notes: {notes_said.rstrip('.')}.")
     held_row = attention.locator(f"[data-mutation='{held_id}']")
-    expect(held_row).to_contain_text(f"Answer to NO-SUCH.9: {outcome['message'].rstrip('.')}")
+    expect(held_row).to_contain_text(f"Answer to NO-SUCH.9: {held['message'].rstrip('.')}")
     expect(held_row).to_contain_text("It was held until its audit reached the server, then refused.")
+    wait_outbox_empty(page)
     # And the sync status says everything else is synced
     expect(page.locator("#sync-status")).to_contain_text(ATTENTION_SYNCED, timeout=15000)
     expect(page.locator("#sync-status")).to_contain_text("2 changes need attention")
@@ -165,17 +201,18 @@ def test_refused_and_held_then_refused_changes_need_attention_while_the_rest_syn
     held_row.get_by_role("button", name="Discard").click()
     expect(attention).to_contain_text("1 change needs attention")
     expect(attention.locator(f"[data-mutation='{held_id}']")).to_have_count(0)
-    # And a reload keeps what is left (IndexedDB), and a sync that reads the feed again does not bring it back
+    # And after a reload that reads the whole pull feed again, what is left is kept and the discarded one stays gone
+    page.evaluate(FORGET_CURSOR)
     page.reload()
-    expect(page.locator("h1.app-capture-title")).to_be_visible()
-    page.get_by_role("button", name="Sync now").click()
     expect(page.locator("#sync-status")).to_contain_text("1 change needs attention · everything else is synced", timeout=15000)
+    page.get_by_role("button", name="Sync now").click()
+    expect(page.locator("#sync-status")).to_contain_text(ATTENTION_SYNCED, timeout=30000)
+    expect(page.locator(".app-attention .app-attention__item")).to_have_count(1)
     expect(page.locator(".app-attention").locator(f"[data-mutation='{refused_id}']")).to_have_count(1)
     assert errors == []
 
 
-def test_a_contested_field_says_so_beside_its_item_on_every_device(live: Live, context: BrowserContext, page: Page):
-    seen = watch_sync(page)
+def test_a_contested_field_says_so_beside_its_item_until_a_reviewer_resolves_it(live: Live, context: BrowserContext, page: Page):
     # Given a tablet whose rating of an item has reached the server
     visit_id, audit_id = start_offline(context, page, live)
     item = rated_items(page)[0]
@@ -199,9 +236,27 @@ def test_a_contested_field_says_so_beside_its_item_on_every_device(live: Live, c
     # Then the item says its rating is contested and a reviewer will choose
     block = page.locator(f"#item-{safe(item)}")
     expect(block.locator(".app-contested")).to_have_text("Contested: a reviewer will choose (Rating)", timeout=15000)
-    entry = next(c["data"] for c in seen["pulled"] if c["entity"] == "conflict")
-    assert entry["status"] == "open" and entry["item_key"] == item
+    contested = page.evaluate(CONTESTED, f"answer|{audit_id}|{item}")
+    assert list(contested.values()) == ["rating"]
     assert_accessible(page, "capture screen with a contested field")
+    # When the audit is submitted and a reviewer resolves the conflict
+    answer_audit(page, not_met=[], partially=[], na="", notes={})
+    page.get_by_role("button", name="Submit for review").click()
+    page.get_by_role("button", name="Yes, submit").click()
+    wait_outbox_empty(page)
+    expect(block.locator(".app-contested")).to_have_count(1)  # still contested once submitted
+    with session_scope(live.binding) as session:
+        audit = session.get(Audit, uuid.UUID(audit_id))
+        assert audit.status == "submitted"
+        conflict = session.scalars(select(SyncConflict).where(SyncConflict.audit_id == audit.id)).one()
+        assert list(contested) == [str(conflict.id)]
+        resolve_conflict(session, by_email(session, LEAD), audit.id, conflict.id, "current", "", audit.version)
+    # And the tablet syncs
+    page.get_by_role("button", name="Sync now").click()
+    # Then the marker has gone and the rating kept stays
+    expect(block.locator(".app-contested")).to_have_count(0, timeout=15000)
+    assert page.evaluate(CONTESTED, f"answer|{audit_id}|{item}") == {}
+    expect(page.locator(f"#rating-{safe(item)}-met")).to_be_checked()
 
 
 def test_text_is_cut_at_code_points_and_a_note_refuses_a_upn_and_warns_about_a_name(live: Live, context: BrowserContext,

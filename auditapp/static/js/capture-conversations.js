@@ -72,7 +72,8 @@ export function renderConversation(set, record) {
   const prompts = (set.prompts || []).map((prompt) => textControl('textarea', {
     id: `response-${k}-${safe(prompt.key)}`, label: `${prompt.key}: ${prompt.prompt}`,
     hint: prompt.listen_for ? `Listen for: ${prompt.listen_for}. Do not write names.` : 'Do not write names.',
-    value: current(`response:${prompt.key}`), onSave: checked((v) => save({ [`response:${prompt.key}`]: v || null })) }).group);
+    value: current(`response:${prompt.key}`), limit: limitOf('conversation', `response:${prompt.key}`),
+    onSave: checked((v) => save({ [`response:${prompt.key}`]: v || null })) }).group);
   const notes = textControl('textarea', { id: `notes-${k}`, label: 'Other notes', hint: 'Do not write names.', value: current('notes'),
     onSave: checked((v) => save({ notes: v || null })) });
   const ended = h('input', { class: 'govuk-checkboxes__input', type: 'checkbox', id: `ended-${k}`, name: `ended-${k}`,

@@ -22,7 +22,8 @@ export function renderRated(item) {
   const reason = textControl('textarea', {
     id: `na-${k}`, label: 'Why is this not applicable?', hiddenLabel: ` (${item.key})`,
     hint: item.na_allowed_when ? `Only when ${item.na_allowed_when}.` : 'Required when you choose N/A.',
-    value: shown(record, 'na_reason'), onSave: (value, control, group) => saveReason(item, value, control, group) });
+    value: shown(record, 'na_reason'), onSave: (value, control, group) => saveReason(item, value, control, group),
+    limit: limitOf('answer', 'na_reason') });
   const reasonPanel = h('div', { class: 'app-reveal', id: `na-panel-${k}`, hidden: rating !== 'not_applicable' }, reason.group);
   const note = textControl('textarea', { id: `note-${k}`, label: 'Note (optional)', hiddenLabel: ` for ${item.key}`,
     value: shown(record, 'note'), onSave: (value) => saveAnswer(item, { note: value }) });

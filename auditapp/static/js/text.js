@@ -6,10 +6,12 @@
 export const MAX_TEXT = 5000;
 const LIMITS = {
   'conversation.subject': 100, 'conversation.setting': 100, 'policy_check.document_version': 100,
-  'policy_check.named_person': 200, 'action.description': 2000, 'action.owner_role': 100,
+  'policy_check.named_person': 200, 'action.description': 2000, 'action.owner_role': 100, 'answer.na_reason': 2000,
+  'conversation.response:': 2000, // every prompt's response
 };
 
-export const limitOf = (entity, field) => LIMITS[`${entity}.${field}`] || MAX_TEXT;
+export const limitOf = (entity, field) => LIMITS[`${entity}.${field}`]
+  || LIMITS[`${entity}.${String(field).replace(/:.*$/, ':')}`] || MAX_TEXT;
 
 /** The text with every lone surrogate replaced by U+FFFD (a pair stays a pair). */
 export function wellFormed(text) {
@@ -53,7 +55,8 @@ export function cleanFields(entity, fields) {
 
 // ---- what a conversation note must not hold -------------------------------------------------------
 
-// A UPN: a letter, 11 digits, then a digit or a letter (13 characters, auditapp/services/placements.py), on its own.
+// A UPN: a letter, 11 digits, then a digit or a letter (13 characters, auditapp/services/placements.py), on its own
+// (the server's check: capture_rules._UPN_IN_TEXT). Here digits split by single spaces count too.
 const UPN = /(?:^|[^A-Za-z0-9])[A-Za-z]\d{11}[0-9A-Za-z](?![A-Za-z0-9])/;
 
 export const hasUpn = (text) => typeof text === 'string' && UPN.test(text.replace(/(\d) (?=\d)/g, '$1'));
