@@ -169,3 +169,15 @@ def test_register_refusals(device, audit):
     assert answer.status == 409 and answer.error_code() == "evidence.withdrawn"
     unregistered = device.http.call("POST", f"/evidence/{uuid7()}/upload-target")
     assert unregistered.status == 404 and unregistered.error_code() == "evidence.not_found"
+
+
+def test_the_apps_upload_link_refuses_an_altered_token(device, audit):
+    evidence_id = register(device, audit, PNG)
+    upload = target(device, evidence_id)
+    own_link = upload["url"].startswith(device.http.base_url) or upload["url"].startswith("/")
+    path = f"/evidence/{evidence_id}/content?token=altered"
+    answer = device.http.call("PUT", path, data=PNG, headers={"Content-Type": "image/png"})
+    if own_link:  # local store: the app's own signed link
+        assert answer.status == 403 and answer.error_code() == "evidence.bad_token"
+    else:  # S3: bytes go straight to the store, never through the app
+        assert answer.status == 404 and answer.error_code() == "evidence.local_only"

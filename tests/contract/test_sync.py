@@ -206,3 +206,25 @@ def test_pull_pages_miss_no_change_while_others_write(contract):
             seen[change["entity_id"]] = max(seen.get(change["entity_id"], 0), change["data"]["version"])
     assert cursors == sorted(set(cursors))  # in server order, none twice
     assert len(latest) == 10 and {e: seen.get(e) for e in latest} == latest
+
+
+def test_an_entity_id_of_another_record_is_refused(contract):
+    device = contract.device()
+    audit = started_audit(contract, device)
+    first, second = rating_items(audit)[:2]
+    taken = device.push_one(answer_set(audit["audit_id"], first, {"rating": "met"}))["entity_id"]
+    result = device.push_one(answer_set(audit["audit_id"], second, {"rating": "met"}, entity_id=taken))
+    assert result["status"] == "rejected" and result["code"] == "sync.entity_id_taken"
+
+
+def test_a_change_after_submission_is_kept_for_the_reviewer(contract):
+    device = contract.device()
+    audit = started_audit(contract, device)
+    items = rating_items(audit)
+    results = device.push([answer_set(audit["audit_id"], key, {"rating": "met"}) for key in items])
+    assert {r["status"] for r in results} == {"applied"}
+    submitted = device.push_one(mutation("audit.submit", audit["audit_id"], {}, base_version=1))
+    assert submitted["status"] == "applied", submitted
+    late = device.push_one(answer_set(audit["audit_id"], items[0], {"rating": "not_met"}, base_version=1,
+                                      entity_id=results[0]["entity_id"]))
+    assert late["status"] == "conflict" and late["code"] == "audit.submitted" and late["conflicts"] == ["rating"]
