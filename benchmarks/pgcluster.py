@@ -1,6 +1,7 @@
 """A throwaway PostgreSQL 15 cluster that can be crashed: for tests/test_sync_durability.py and
-benchmarks/faults.py, which stop it with `pg_ctl stop -m immediate` (SIGQUIT: no shutdown checkpoint,
-WAL still in shared memory is gone) and start it again (crash recovery).
+benchmarks/faults.py, which stop it at once (`crash`: SIGQUIT to the postmaster, what `pg_ctl stop -m
+immediate` sends; no shutdown checkpoint, WAL still in shared memory is gone) and start it again (crash
+recovery).
 
 Like .ci/pg_up.sh: initdb and pg_ctl run as the postgres user (runuser), on a free 127.0.0.1 port,
 with a database `app`. The settings given override the server defaults (e.g. synchronous_commit=off).

@@ -56,7 +56,7 @@ def app(crashable):
 
 
 def _crash_and_recover(cluster, app) -> None:
-    """The database server stopped at once (pg_ctl stop -m immediate), then started again (crash recovery)."""
+    """The database server stopped at once (as by pg_ctl stop -m immediate), then started again (crash recovery)."""
     cluster.crash()
     cluster.start()
     db.binding(app).engine.dispose()  # the pooled connections died with the server
