@@ -178,8 +178,10 @@ OPENAPI = {
                                               "items": {}}}},
         "Mutation": {"type": "object", "required": ["mutation_id", "kind", "entity_id", "payload"],
                      "additionalProperties": False,
-                     "description": "One mutation; `payload` is the kind's payload (PAYLOAD_OF_KIND in "
-                                    "sync/openapi.py, PROTOCOL.md 'Mutation kinds')",
+                     "description": "One mutation of a push. `payload` is the kind's payload component: "
+                                    + "; ".join(f"{kind}: {name}" for kind, name in PAYLOAD_OF_KIND.items())
+                                    + " (PROTOCOL.md 'Mutation kinds'). A mutation that does not match is "
+                                      "rejected in its own result (sync.invalid)",
                      "properties": {"mutation_id": _UUID, "kind": {"type": "string", "enum": list(KINDS)},
                                     "entity_id": _UUID,
                                     "base_version": {"type": "integer", "minimum": 0, "maximum": MAX_INT,
