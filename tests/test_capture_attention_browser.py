@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 
 import pytest
-from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import BrowserContext, Page, Route, expect
 from sqlalchemy import select
 
 from auditapp.db import bind, session_scope
@@ -231,13 +231,28 @@ def test_a_contested_field_says_so_beside_its_item_until_a_reviewer_resolves_it(
       return (await r.json()).results[0];
     }""", [audit_id, item])
     assert other["status"] == "conflict", other
-    # And this tablet syncs
+
+    # And this tablet syncs, its pull answer also carrying an entity it does not know and another device's outcome
+    def with_strangers(route: Route) -> None:
+        answer = route.fetch().json()
+        answer["changes"] = [
+            {"cursor": 1, "entity": "hologram", "entity_id": "x", "version": 1, "op": "upsert", "data": {"id": "x"}},
+            {"cursor": 1, "entity": "mutation", "entity_id": str(uuid.uuid4()), "version": 1, "op": "upsert",
+             "data": {"device_id": str(uuid.uuid4()), "mutation_id": str(uuid.uuid4()), "kind": "answer.set",
+                      "entity_id": str(uuid.uuid4()), "status": "rejected", "message": "Not this tablet's"}},
+            *answer["changes"]]
+        route.fulfill(json=answer)
+
+    page.route("**/sync/pull?*", with_strangers)
     page.get_by_role("button", name="Sync now").click()
     # Then the item says its rating is contested and a reviewer will choose
     block = page.locator(f"#item-{safe(item)}")
     expect(block.locator(".app-contested")).to_have_text("Contested: a reviewer will choose (Rating)", timeout=15000)
     contested = page.evaluate(CONTESTED, f"answer|{audit_id}|{item}")
     assert list(contested.values()) == ["rating"]
+    expect(page.locator("#sync-status")).to_contain_text(ALL_SYNCED)  # the strangers were passed over
+    expect(page.locator(".app-attention")).to_be_hidden()
+    page.unroute("**/sync/pull?*")
     assert_accessible(page, "capture screen with a contested field")
     # When the audit is submitted and a reviewer resolves the conflict
     answer_audit(page, not_met=[], partially=[], na="", notes={})
@@ -308,3 +323,45 @@ def test_text_is_cut_at_code_points_and_a_note_refuses_a_upn_and_warns_about_a_n
     wait_saved(page)
     expect(learner.locator(".govuk-error-message")).to_have_count(0)
     assert page.evaluate(OUTBOX_TEXTS)["notes"][-1]["tail"] == "alm"
+
+
+def test_a_held_change_that_meets_another_devices_value_marks_its_item_for_review(live: Live, context: BrowserContext,
+                                                                                  page: Page):
+    # Given a tablet whose rating of an item the server held (its audit was not there yet)
+    visit_id, audit_id = start_offline(context, page, live)
+    item = rated_items(page)[0]
+    held_id = str(uuid.uuid4())
+    page.evaluate(QUEUE, [[{"mutation_id": held_id, "kind": "answer.set", "entity_id": str(uuid.uuid4()), "base_version": 0,
+                            "payload": {"audit_id": audit_id, "item_key": item, "fields": {"rating": "met"}}},
+                           f"answer|{audit_id}|{item}"]])
+    context.set_offline(False)
+    page.get_by_role("button", name="Sync now").click()
+    wait_outbox_empty(page)
+    device_id = page.evaluate(DEVICE_ID)
+    assert outcome(live, device_id, held_id)[0] == "held"
+    # When another device of the auditor starts the audit and rates the same item otherwise (the held one follows it)
+    results = page.evaluate("""async ([audit, visit, item]) => {
+      const config = await (await fetch('/sync/config', {credentials: 'same-origin'})).json();
+      const pack = await (await fetch('/capture/packs/' + visit, {credentials: 'same-origin'})).json();
+      const start = pack.audits.find((a) => a.audit_id === audit);
+      const body = {device_id: crypto.randomUUID(), mutations: [
+        {mutation_id: crypto.randomUUID(), kind: 'audit.start', entity_id: audit, base_version: 0,
+         payload: {visit_id: visit, audit_type: start.audit_type, template_version_id: start.template_version_id}},
+        {mutation_id: crypto.randomUUID(), kind: 'answer.set', entity_id: crypto.randomUUID(), base_version: 0,
+         payload: {audit_id: audit, item_key: item, fields: {rating: 'not_met'}}}]};
+      const r = await fetch('/sync/push', {method: 'POST', credentials: 'same-origin', body: JSON.stringify(body),
+        headers: {'Content-Type': 'application/json', 'X-CSRFToken': config.csrf_token}});
+      return (await r.json()).results.map((x) => x.status);
+    }""", [audit_id, visit_id, item])
+    assert results == ["applied", "applied"]
+    assert feed_entry(live, held_id)["status"] == "conflict"
+    # And this tablet syncs
+    page.get_by_role("button", name="Sync now").click()
+    # Then the item shows the other device's value, marked for review and contested (the tablet's value was not applied)
+    block = page.locator(f"#item-{safe(item)}")
+    expect(block).to_contain_text("Needs review: changed on another device (rating)", timeout=15000)
+    expect(block.locator(".app-contested")).to_have_text("Contested: a reviewer will choose (Rating)")
+    expect(page.locator(f"#rating-{safe(item)}-not_met")).to_be_checked()
+    expect(page.locator(".app-attention")).to_be_hidden()  # nothing was refused
+    expect(page.locator("#sync-status")).to_contain_text(ALL_SYNCED)
+    assert_accessible(page, "an item marked for review after a held change met another device's value")
