@@ -9,8 +9,9 @@ and which visits to use (see sync/PROTOCOL.md "Conformance suite"):
     AUDITAPP_CONTRACT_AUDITOR_EMAIL/_PASSWORD   an auditor with visits assigned
     AUDITAPP_CONTRACT_AUDITOR2_EMAIL/_PASSWORD  another auditor (optional: authorisation tests)
     AUDITAPP_CONTRACT_SCHOOL_EMAIL/_PASSWORD    a school user (optional: authorisation tests)
-    AUDITAPP_CONTRACT_VISIT_IDS           visit ids (comma-separated) assigned to the auditor, with safeguarding
-                                          or health and safety audits not started yet (each run uses some up)
+    AUDITAPP_CONTRACT_VISIT_IDS           (optional) visit ids (comma-separated) to use, assigned to the auditor,
+                                          with safeguarding or health and safety audits not started yet (each run
+                                          uses some up); by default those GET /sync/visits lists
 """
 from __future__ import annotations
 
@@ -43,7 +44,7 @@ class Contract:
     def session(self, account: Account) -> Http:
         http = Http(self.base_url)
         answer = http.sign_in(account.email, account.password)
-        assert answer.status in (200, 302, 303), (answer.status, answer.body[:200])
+        assert answer.status in (200, 302, 303), (answer.status, answer.body[:200])  # JSON sign-in, or the form
         http.device_token()
         return http
 
@@ -51,18 +52,26 @@ class Contract:
         return Device(self.session(account or self.auditor))
 
     def fresh_audit(self, http: Http) -> dict:
-        """An audit (pack entry plus `visit_id`) of the auditor's that is not on the server and no test has used."""
-        for visit_id in self.visit_ids:
+        """An audit (pack entry plus `visit_id`) of the auditor's that is not on the server and no test has used.
+
+        Visits come from AUDITAPP_CONTRACT_VISIT_IDS when given, else from GET /sync/visits (PROTOCOL "Starting
+        with no HTML"): the user's visits, each audit with `on_server`."""
+        for visit_id in self.visit_ids or self._listed_visits(http):
             if all((visit_id, t) in self.handed_out for t in ("safeguarding", "health_safety")):
                 continue
             answer = http.call("GET", f"/capture/packs/{visit_id}")
             assert answer.status == 200, (visit_id, answer.status, answer.body[:200])
-            pack = answer.json
-            for audit in pack["audits"]:
+            for audit in answer.json["audits"]:
                 if not audit["on_server"] and (visit_id, audit["audit_type"]) not in self.handed_out:
                     self.handed_out.add((visit_id, audit["audit_type"]))
                     return {**audit, "visit_id": visit_id}
-        raise AssertionError("no visit left with an audit not started: give more AUDITAPP_CONTRACT_VISIT_IDS")
+        raise AssertionError("no visit left with an audit not started: assign the auditor more visits")
+
+    @staticmethod
+    def _listed_visits(http: Http) -> list[int]:
+        answer = http.call("GET", "/sync/visits")
+        assert answer.status == 200, (answer.status, answer.body[:200])
+        return [v["id"] for v in answer.json["visits"] if any(not a["on_server"] for a in v["audits"])]
 
 
 def _account(prefix: str, default: Account | None) -> Account | None:
@@ -86,9 +95,8 @@ def _live_server_visits(app, count: int) -> list[int]:
         provider = session.scalar(select(Provider).where(Provider.directory_status == "eligible")
                                   .order_by(Provider.id).limit(1))
         auditor = world.user(session, "auditor")
-        ids = [schedule_visit(session, None, provider, provider.sites[0], clock.today() + timedelta(days=1),
-                              ["safeguarding", "health_safety"], [auditor.id]).id for _ in range(count)]
-    return ids
+        return [schedule_visit(session, None, provider, provider.sites[0], clock.today() + timedelta(days=1),
+                               ["safeguarding", "health_safety"], [auditor.id]).id for _ in range(count)]
 
 
 @pytest.fixture(scope="session")
@@ -111,7 +119,7 @@ def contract():
     if endpoint:
         overrides.update(s3_config(endpoint, evidence_bucket(endpoint)))
     app = make_test_app(world_database(f"auditapp_contract_{uuid.uuid4().hex[:8]}"), **overrides)
-    visits = _live_server_visits(app, 24)
+    visits = _live_server_visits(app, 12)
     with serving(app) as url:
         yield Contract(url, Account(world.EMAIL["auditor"], world.PASSWORD),
                        Account("auditor2@assure.example.org", world.PASSWORD),

@@ -82,15 +82,18 @@ class Http:
             with exc:
                 return Answer(exc.code, {k.lower(): v for k, v in exc.headers.items()}, exc.read())
 
-    # ---- sign-in (README: an HTML form with a CSRF token) and the device's CSRF token ----
+    # ---- sign-in: PROTOCOL "Starting with no HTML" (JSON), or README's HTML form on a server without it ----
     def sign_in(self, email: str, password: str) -> Answer:
+        self.csrf_token = None
+        if "/sync/session" in (self.call("GET", "/sync/openapi.json").json or {}).get("paths", {}):
+            answer = self.call("POST", "/sync/session", {"email": email, "password": password})
+            if answer.status == 200:
+                self.csrf_token = answer.json["csrf_token"]
+            return answer
         page = self.call("GET", "/sign-in")
         token = re.search(rb'name="csrf_token" value="([^"]+)"', page.body).group(1).decode()
         form = urllib.parse.urlencode({"email": email, "password": password, "csrf_token": token}).encode()
-        answer = self.call("POST", "/sign-in", data=form,
-                           headers={"Content-Type": "application/x-www-form-urlencoded"})
-        self.csrf_token = None
-        return answer
+        return self.call("POST", "/sign-in", data=form, headers={"Content-Type": "application/x-www-form-urlencoded"})
 
     def device_token(self) -> str:
         """GET /sync/config's csrf_token (PROTOCOL: POSTs need it in X-CSRFToken)."""
