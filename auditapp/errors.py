@@ -33,7 +33,8 @@ PAGE_ENDPOINTS = frozenset({"evidence.view"})
 # Errors the web server itself raises (no route, wrong method, body too large...): a code per status.
 HTTP_ERROR_CODES = {
     400: ("http.400", "The request could not be read."),
-    404: ("http.404", "If you typed the web address, check it is correct. If you pasted it, check you copied all of it."),
+    404: ("http.404", "If you typed the web address, check it is correct. "
+                      "If you pasted it, check you copied all of it."),
     405: ("http.405", "That action is not available at this address."),
     413: ("request.too_large", "The request is larger than the service accepts."),
     None: ("http.error", "The request could not be handled."),  # any other status

@@ -31,7 +31,8 @@ def test_an_unknown_address_under_the_device_prefixes_answers_json_404(auditor, 
     ("GET", "/sync/push", {"POST"}), ("PUT", "/sync/pull", {"GET", "HEAD", "OPTIONS"}),
     ("DELETE", "/sync/config", {"GET", "HEAD", "OPTIONS"}), ("POST", "/capture/packs/1", {"GET", "HEAD", "OPTIONS"}),
     ("GET", f"/evidence/{SOME_ID}/confirm", {"POST"}), ("GET", f"/evidence/{SOME_ID}/upload-target", {"POST"}),
-    ("POST", "/api/v1/providers", {"GET", "HEAD", "OPTIONS"}), ("DELETE", "/api/v1/openapi.json", {"GET", "HEAD", "OPTIONS"})])
+    ("POST", "/api/v1/providers", {"GET", "HEAD", "OPTIONS"}),
+    ("DELETE", "/api/v1/openapi.json", {"GET", "HEAD", "OPTIONS"})])
 def test_a_wrong_method_answers_json_405_with_allow(auditor, method, path, allowed):
     answer = auditor.call(method, path, headers={"Accept": "text/html"})
     assert answer.status == 405 and answer.error_code() == "http.405"
@@ -127,4 +128,5 @@ def test_directory_api_codes(contract):
     answer = school.call("GET", "/api/v1/providers/2147483647")
     assert answer.status == 404 and answer.error_code() == "provider.not_found"
     answer = school.call("GET", "/api/v1/providers?per_page=0")
-    assert answer.status == 422 and answer.error_code() == "directory.bad_filter" and "per_page" in answer.json["details"]
+    assert answer.status == 422 and answer.error_code() == "directory.bad_filter"
+    assert "per_page" in answer.json["details"]

@@ -163,7 +163,8 @@ def test_register_refusals(device, audit):
     assert changed["status"] == "rejected" and changed["code"] == "evidence.mismatch"
     gone = device.push_one(mutation("evidence.withdraw", uuid7(), {"audit_id": audit["audit_id"], "reason": "blurred"}))
     assert gone["status"] == "rejected" and gone["code"] == "evidence.not_found"
-    withdrawn = device.push_one(mutation("evidence.withdraw", evidence_id, {"audit_id": audit["audit_id"], "reason": "x"}))
+    withdrawn = device.push_one(mutation("evidence.withdraw", evidence_id,
+                                         {"audit_id": audit["audit_id"], "reason": "blurred"}))
     assert withdrawn["status"] == "applied"
     answer = device.http.call("POST", f"/evidence/{evidence_id}/upload-target")
     assert answer.status == 409 and answer.error_code() == "evidence.withdrawn"

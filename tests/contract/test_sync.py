@@ -74,7 +74,8 @@ def test_two_devices_changing_one_field_from_one_base_conflict_and_pull_says_so(
     assert contested["conflicts"] == ["rating"] and "version" not in contested
     changes, _ = first.pull_all(cursor)
     answer = [c for c in changes if c["entity"] == "answer" and c["entity_id"] == applied["entity_id"]][-1]
-    assert answer["data"]["fields"]["rating"] == "met" and answer["data"]["fields"]["note"] == "Not seen"  # the other field applied
+    # The contested field keeps the first value; the other field applied.
+    assert answer["data"]["fields"]["rating"] == "met" and answer["data"]["fields"]["note"] == "Not seen"
     conflicts = [c["data"] for c in changes if c["entity"] == "conflict"]
     assert [(c["entity_id"], c["field"], c["status"], c["device_id"]) for c in conflicts] == [
         (applied["entity_id"], "rating", "open", second.device_id)]
