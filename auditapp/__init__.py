@@ -54,5 +54,7 @@ def create_app(config: dict | None = None) -> Flask:
     web.init_app(app)
 
     from sync.api import bp as sync_blueprint
+    from sync.devices import bp as devices_blueprint
     app.register_blueprint(sync_blueprint)
+    app.register_blueprint(devices_blueprint)
     return app

@@ -119,6 +119,64 @@ PAYLOAD_OF_KIND = {"answer.set": "FieldsPayload", "policy_check.set": "FieldsPay
                    "audit.submit": "SubmitPayload", "concern.raise": "ConcernPayload",
                    "evidence.register": "EvidenceRegisterPayload", "evidence.withdraw": "EvidenceWithdrawPayload"}
 
+# Starting with no HTML (sync/devices.py, PROTOCOL.md "Starting with no HTML"): JSON sign-in and sign-out, the visit list.
+DEVICE_PATHS = {
+    "/sync/session": {
+        "post": {
+            "operationId": "signIn",
+            "description": "Sign in; sets the session cookie. No X-CSRFToken (no session yet): the body must be "
+                           "JSON and an Origin or Sec-Fetch-Site header, when sent, must name this site. The "
+                           "form's lockout applies; unknown e-mail, wrong password and locked answer alike (401).",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["email", "password"],
+                "properties": {"email": {"type": "string", "minLength": 1, "maxLength": 254},
+                               "password": {"type": "string", "minLength": 1, "maxLength": 1000}}}}}},
+            "responses": {
+                "200": _json("Signed in", {"$ref": "#/components/schemas/Session"}),
+                "401": _json("auth.invalid_credentials (unknown e-mail, wrong password or locked: one answer)"),
+                "403": _json("request.cross_site: Origin or Sec-Fetch-Site names another site"),
+                "404": COMMON["404"], "405": COMMON["405"],
+                "413": _json("The body is larger than the service accepts (request.too_large)"),
+                "415": _json("request.json_required: the body is not application/json"),
+                "422": _json("auth.invalid: email or password missing or empty (details per field)")}},
+        "delete": {
+            "operationId": "signOut", "description": "Sign out: ends the session on the server, on every device.",
+            "responses": {**{status: answer for status, answer in _POST.items() if status != "403"},
+                          "204": {"description": "Signed out (every signed-in role may)"}}}},
+    "/sync/visits": {"get": {
+        "operationId": "visits",
+        "description": "The visits assigned to the signed-in auditor or QoE teacher, oldest first, with the audits "
+                       "their role captures and each visit's pack URL.",
+        "responses": {**COMMON, "200": _json("The user's visits", {"$ref": "#/components/schemas/Visits"})}}},
+}
+_AUDIT_SUMMARY = {"type": "object",
+                  "required": ["audit_id", "audit_type", "title", "on_server", "status", "version"],
+                  "properties": {"audit_id": _UUID, "title": {"type": "string"},
+                                 "audit_type": {"type": "string",
+                                                "enum": ["safeguarding", "health_safety", "quality_education"]},
+                                 "on_server": {"type": "boolean"},
+                                 "status": {"type": "string", "description": "draft until the audit is on the server"},
+                                 "version": {"type": "integer", "minimum": 0}}}
+_NAMED = {"type": "object", "required": ["id", "name"],
+          "properties": {"id": {"type": "integer"}, "name": {"type": "string"}}}
+DEVICE_SCHEMAS = {
+    "Session": {"type": "object", "required": ["user", "csrf_token"],
+                "properties": {"csrf_token": {"type": "string", "description": "X-CSRFToken for later calls"},
+                               "user": {"type": "object",
+                                        "required": ["id", "email", "full_name", "role", "organisation"],
+                                        "properties": {"id": {"type": "integer"}, "email": {"type": "string"},
+                                                       "full_name": {"type": "string"}, "role": {"type": "string"},
+                                                       "organisation": {"type": "string"}}}}},
+    "Visits": {"type": "object", "required": ["visits"], "properties": {"visits": {"type": "array", "items": {
+        "type": "object",
+        "required": ["id", "date", "status", "announced", "provider", "site", "pack_url", "audits"],
+        "properties": {"id": {"type": "integer"}, "date": {"type": "string", "format": "date"},
+                       "status": {"type": "string"}, "announced": {"type": "boolean"},
+                       "provider": _NAMED, "site": _NAMED,
+                       "pack_url": {"type": "string", "description": "/capture/packs/<visit_id>"},
+                       "audits": {"type": "array", "items": _AUDIT_SUMMARY}}}}}},
+}
+
 OPENAPI = {
     "openapi": "3.1.0",
     "info": {"title": "auditapp sync API", "version": "1",
@@ -161,8 +219,10 @@ OPENAPI = {
             "responses": {"200": _json("The OpenAPI document", {"type": "object"}),
                           "404": COMMON["404"], "405": COMMON["405"]}}},
         **EVIDENCE_PATHS,
+        **DEVICE_PATHS,
     },
     "components": {"schemas": {
+        **DEVICE_SCHEMAS,
         "Error": {"type": "object", "required": ["code", "message", "details"],
                   "properties": {"code": {"type": "string", "description": "PROTOCOL.md 'Result and error codes'"},
                                  "message": {"type": "string"},

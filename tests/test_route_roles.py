@@ -92,6 +92,11 @@ MATRIX = {
     ("GET", "sync.pull"):              (401, 403, 403, 200, 200, 403, 403),
     ("GET", "sync.config"):            (401, 403, 403, 200, 200, 403, 403),
     ("GET", "sync.openapi"):           (200, 200, 200, 200, 200, 200, 200),
+    # Devices starting with no HTML (sync/devices.py): the probe's form-encoded sign-in is not JSON (415); sign-out
+    # for anyone signed in; the visit list for the roles that capture.
+    ("POST", "sync_devices.session_start"): (415, 415, 415, 415, 415, 415, 415),
+    ("DELETE", "sync_devices.session_end"): (401, 204, 204, 204, 204, 204, 204),
+    ("GET", "sync_devices.visits"):         (401, 403, 403, 200, 200, 403, 403),
     # On one verified file of the auditor's safeguarding audit (local store). A QoE teacher may
     # capture, but not safeguarding; the PUT carries no signed upload token, so it is refused.
     ("POST", "evidence.upload_target"): (401, 403, 403, 404, 409, 403, 403),
@@ -224,13 +229,13 @@ def test_role_route_matrix(app, client, auth, db_session, who_index, who):
     for method, rule in _routes(app):
         expected = MATRIX[(method, rule.endpoint)][who_index]
         url = _url(app, db_session, rule)
-        # A valid CSRF token on every POST and PUT, so the answer reflects the role check, not CSRF.
-        token = auth.csrf("/sign-in" if who == ANON else "/") if method in ("POST", "PUT") else None
+        # A valid CSRF token on every POST, PUT and DELETE, so the answer reflects the role check, not CSRF.
+        token = auth.csrf("/sign-in" if who == ANON else "/") if method in ("POST", "PUT", "DELETE") else None
         data = {"csrf_token": token} if method == "POST" else None
         response = client.open(url, method=method, data=data, headers={"X-CSRFToken": token} if token else None)
         response.close()  # static files stream from disk
         if response.status_code != expected:
             failures.append(f"{method} {url}: expected {expected}, got {response.status_code}")
-        if method == "POST" and rule.endpoint == "auth.logout" and who != ANON:
+        if rule.endpoint in ("auth.logout", "sync_devices.session_end") and who != ANON:
             auth.login(who)  # signed out by the probe: sign back in for the rest
     assert failures == []

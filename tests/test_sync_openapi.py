@@ -10,7 +10,7 @@ from sync.openapi import OPENAPI
 from .openapi_checks import operations, run_every_check
 
 OPERATIONS = {"/sync/openapi.json", "/sync/push", "/sync/pull", "/sync/config", "/evidence/{evidence_id}/upload-target",
-              "/evidence/{evidence_id}/content", "/evidence/{evidence_id}/confirm"}
+              "/evidence/{evidence_id}/content", "/evidence/{evidence_id}/confirm", "/sync/session", "/sync/visits"}
 
 
 @pytest.fixture

@@ -107,6 +107,9 @@ def authenticate(session: Session, email: str, password: str, *, address: str, m
     """
     now = now or clock.now()
     address = (address or "unknown")[:64]
+    if not (_plain(email) and _plain(password)):  # no account has it: the database and argon2 would refuse it
+        _verify(_DUMMY_HASH, "not-a-real-password-but-a-timing-shield")
+        raise _refused()
     user = session.scalar(select(User).where(User.email == email.strip().lower()).with_for_update(of=User))
     if user is None or not user.is_active:
         _verify(_DUMMY_HASH, password)
@@ -132,6 +135,15 @@ def authenticate(session: Session, email: str, password: str, *, address: str, m
 ACCOUNT_FREE_FAILURES = 10  # failures across addresses before the account-wide pause starts
 ACCOUNT_PAUSE_FIRST = timedelta(seconds=2)  # then 4, 8, 16, 32 s ... up to the cap
 ACCOUNT_PAUSE_CAP = timedelta(seconds=60)
+
+
+def _plain(text: str) -> bool:
+    """Text PostgreSQL and argon2 take: no NUL, no lone surrogate (what JavaScript gives for a cut emoji)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text
 
 
 def _refused() -> AuthenticationFailed:
