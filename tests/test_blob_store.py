@@ -265,6 +265,20 @@ class TestLocalBlobStore(BlobStoreContract):
     def test_upload_target_has_no_url_so_the_app_route_is_used(self, store):
         assert store.upload_target(new_key(), JPEG, 1, b64_sha256(b"x")).url is None
 
+    def test_copy_on_a_filesystem_without_hard_links_copies_the_bytes(self, store, monkeypatch):
+        def no_links(*_):
+            raise PermissionError(1, "Operation not permitted")
+        monkeypatch.setattr(os, "link", no_links)
+        key, final = new_key(), f"evidence/final/{uuid.uuid4()}/{uuid.uuid4()}"
+        store.put(key, b"checked", JPEG)
+        store.copy(key, final)
+        store.put(key, b"later", JPEG)
+        assert store.read(final) == b"checked" and store.head(final).modified_at == store.scan(final).modified_at
+        with pytest.raises(BlobNotFound):
+            store.copy(new_key(), final)
+        assert sorted(p.name for p in store._path(final).parent.iterdir()) == [
+            store._path(final).name, store._path(final).name + ".content-type"]  # no temporary file left
+
     def test_download_url_is_none_so_the_app_serves_the_file(self, store):
         key = new_key()
         store.put(key, b"x", JPEG)

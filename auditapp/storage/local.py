@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import shutil
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
@@ -151,7 +152,8 @@ class LocalBlobStore:
         path.with_name(path.name + _META_SUFFIX).unlink(missing_ok=True)
 
     def copy(self, key: str, to_key: str) -> None:
-        """Give the file a second name `to_key` (a hard link: no bytes copied), replacing any blob there.
+        """Give the file a second name `to_key` (a hard link: no bytes copied; a copy where links are not
+        supported), replacing any blob there.
 
         Every write renames a new file into place, so a later upload to `key` leaves `to_key` as it is.
         :raises BlobNotFound: when nothing is stored under `key`.
@@ -165,8 +167,14 @@ class LocalBlobStore:
         _atomic_write(target.with_name(target.name + _META_SUFFIX), content_type.content_type.encode("ascii"))
         link = target.with_name(f".{target.name}.{secrets.token_hex(8)}.link")
         try:
-            os.link(source, link)
+            try:
+                os.link(source, link)
+            except FileNotFoundError:
+                raise
+            except OSError:  # a filesystem without hard links: copy the bytes (and the write time) instead
+                shutil.copy2(source, link)
         except FileNotFoundError:
+            Path(link).unlink(missing_ok=True)
             raise BlobNotFound(key) from None
         os.replace(link, target)
 
