@@ -27,6 +27,10 @@ def create_app(config: dict | None = None) -> Flask:
     # route (404) instead of reaching the database, which would refuse it with an error (500).
     app.url_map.converters["int"] = DatabaseInteger
     app.config.update(load_config(config))
+    if app.config["PROXY_HOPS"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+        hops = int(app.config["PROXY_HOPS"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",

@@ -28,6 +28,9 @@ DEFAULTS: dict[str, object] = {
     "SESSION_COOKIE_SECURE": True,
     "LOGIN_MAX_FAILURES": 5,
     "LOGIN_LOCKOUT_MINUTES": 15,
+    # Reverse proxies in front of the app that set X-Forwarded-For/-Proto (a load balancer: 1). Sign-in locks by
+    # client address, which is then the one the nearest trusted proxy saw (werkzeug's ProxyFix).
+    "PROXY_HOPS": 0,
     "EVIDENCE_MAX_BYTES": 20 * 1024 * 1024,
     "EVIDENCE_UPLOAD_TTL_SECONDS": 300,  # how long an upload target (presigned PUT) stays valid
     "EVIDENCE_RETENTION_DAYS": 2192,  # 6 years (with leap days) after the audit is finalised
@@ -51,10 +54,11 @@ DEFAULTS: dict[str, object] = {
 }
 
 _BOOL = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
-_INT_KEYS = {"LOGIN_MAX_FAILURES", "LOGIN_LOCKOUT_MINUTES", "EVIDENCE_MAX_BYTES", "EVIDENCE_UPLOAD_TTL_SECONDS",
+_INT_KEYS = {"LOGIN_MAX_FAILURES", "LOGIN_LOCKOUT_MINUTES", "PROXY_HOPS", "EVIDENCE_MAX_BYTES", "EVIDENCE_UPLOAD_TTL_SECONDS",
              "EVIDENCE_RETENTION_DAYS", "SHARE_LINK_DAYS", "SMTP_PORT", "PLACEMENT_RETENTION_DAYS",
              "HELD_MAX_PER_DEVICE", "HELD_MAX_PER_USER", "HELD_MAX_AGE_DAYS",
              "S3_CONNECT_TIMEOUT_SECONDS", "S3_READ_TIMEOUT_SECONDS", "S3_MAX_ATTEMPTS"}
+_ZERO_OK_KEYS = {"PROXY_HOPS"}
 _BOOL_KEYS = {"SESSION_COOKIE_SECURE", "SMTP_STARTTLS", "S3_TRUST_CHECKSUMS"}
 
 
@@ -95,8 +99,9 @@ def _coerce(key: str, raw: str) -> object:
             value = int(raw)
         except ValueError:
             raise ConfigError(f"AUDITAPP_{key} must be a whole number, not {raw!r}") from None
-        if value <= 0:
-            raise ConfigError(f"AUDITAPP_{key} must be greater than zero")
+        if value < 0 or (value == 0 and key not in _ZERO_OK_KEYS):
+            raise ConfigError(f"AUDITAPP_{key} must be greater than zero" if key not in _ZERO_OK_KEYS
+                              else f"AUDITAPP_{key} must be 0 or more")
         return value
     return raw
 

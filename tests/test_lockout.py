@@ -9,6 +9,8 @@ import statistics
 import time
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from auditapp.models import AuditLogEntry, SignInAddress
 from auditapp.services import users
 from auditapp.services.errors import AuthenticationFailed
@@ -132,3 +134,28 @@ def test_addresses_that_only_failed_long_ago_are_forgotten(db_session):
     db_session.flush()
     kept = {row.address for row in db_session.query(SignInAddress).filter_by(user_id=world.user(db_session, "maintainer").id)}
     assert kept == {"10.8.1.1"}
+
+
+def test_behind_a_proxy_the_lock_is_by_the_forwarded_client_address(database_url):
+    """AUDITAPP_PROXY_HOPS=1 (a load balancer): without it every client would share the balancer's address, and a
+    stranger's failures would lock the user out along with them."""
+    from auditapp.db import db as app_db
+    from auditapp.config import ConfigError, load_config
+    from .conftest import make_test_app, rolled_back_session
+    proxied = make_test_app(database_url, PROXY_HOPS=1)
+    client = proxied.test_client()
+    with rolled_back_session(proxied):
+        for _ in range(5):
+            token = CSRF_RE.search(client.get("/sign-in").get_data(as_text=True)).group(1)
+            assert client.post("/sign-in", data={"email": world.EMAIL["school"], "password": WRONG, "csrf_token": token},
+                               headers={"X-Forwarded-For": "203.0.113.99"}).status_code == 401
+        for forwarded, status in (("203.0.113.99", 401), ("198.51.100.42", 302)):
+            token = CSRF_RE.search(client.get("/sign-in").get_data(as_text=True)).group(1)
+            answer = client.post("/sign-in", data={"email": world.EMAIL["school"], "password": world.PASSWORD,
+                                                   "csrf_token": token}, headers={"X-Forwarded-For": forwarded})
+            assert answer.status_code == status, forwarded
+    app_db.binding(proxied).engine.dispose()
+    env = {"AUDITAPP_SECRET_KEY": "s" * 40, "AUDITAPP_DATABASE_URL": "postgresql://localhost/x"}
+    assert load_config(environ={**env, "AUDITAPP_PROXY_HOPS": "0"})["PROXY_HOPS"] == 0
+    with pytest.raises(ConfigError, match="AUDITAPP_PROXY_HOPS must be 0 or more"):
+        load_config(environ={**env, "AUDITAPP_PROXY_HOPS": "-1"})
