@@ -30,6 +30,7 @@ def test_sync_api_passes_every_schemathesis_check(app, db_session, device_header
     assert OPERATIONS - {"/sync/openapi.json"} <= operations(app, "/sync/openapi.json")
     assert OPERATIONS <= set(OPENAPI["paths"])
     started = time.monotonic()
-    statuses = run_every_check(app, "/sync/openapi.json", device_headers, examples=25)
+    # A sign-in attempt costs a password hash (~0.3 s): fewer of those.
+    statuses = run_every_check(app, "/sync/openapi.json", device_headers, examples=25, fewer={"/sync/session": 8})
     assert len(statuses) >= 150 and statuses.count(200) >= 20 and 422 in statuses, sorted(set(statuses))
     assert time.monotonic() - started < 90
