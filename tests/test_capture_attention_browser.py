@@ -308,6 +308,10 @@ def test_text_is_cut_at_code_points_and_a_note_refuses_a_upn_and_warns_about_a_n
     assert notes.get_attribute("aria-describedby").split()[-1] == warning.get_attribute("id")
     assert page.evaluate(OUTBOX_TEXTS)["notes"][-1]["tail"] == "ble"
     assert_accessible(page, "a note with a name warning")
+    # And the warning is there when the card is drawn again (a reload, offline)
+    page.reload()
+    expect(page.locator("h1.app-capture-title")).to_be_visible()
+    expect(warning).to_contain_text("Notes must never hold a name")
     # When a note holds a UPN
     notes.fill("Pupil A12345678901B was calm")
     notes.blur()

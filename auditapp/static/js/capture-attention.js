@@ -82,9 +82,10 @@ export async function renderAttention(n, downloadExport) {
         return h('li', { class: 'app-attention__item', 'data-mutation': m.mutation_id },
           here ? h('a', { class: 'govuk-link', href: itemLink(what.itemKey), text: what.text }) : h('strong', { text: what.text }),
           h('span', { text: `: ${reason(entry)}${held ? ' It was held until its audit reached the server, then refused.' : ''} ` }),
-          h('button', { type: 'button', class: 'govuk-button govuk-button--secondary app-button--small',
+          // A refusal learnt from the pull feed alone (no copy kept here) has nothing an administrator could import.
+          m.payload && Object.keys(m.payload).length ? [h('button', { type: 'button', class: 'govuk-button govuk-button--secondary app-button--small',
                         onclick: () => downloadExport([m], `auditapp-change-${m.mutation_id}.json`) }, 'Download',
-            h('span', { class: 'govuk-visually-hidden', text: ` (${what.text})` })), ' ',
+            h('span', { class: 'govuk-visually-hidden', text: ` (${what.text})` })), ' '] : null,
           h('button', { type: 'button', class: 'govuk-button govuk-button--secondary app-button--small',
                         onclick: () => discardAttention(entry.seq) }, 'Discard', h('span', { class: 'govuk-visually-hidden', text: ` (${what.text})` })));
       })))));

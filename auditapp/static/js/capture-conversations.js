@@ -66,14 +66,14 @@ export function renderConversation(set, record) {
       h('legend', { class: 'govuk-fieldset__legend govuk-fieldset__legend--s', text: 'Key stage' }),
       radioGroup(`subject-${k}`, `subject-${k}`, KEY_STAGES.map((s) => [s, s.replace('KS', 'Key stage ')]), current('subject'),
         (v) => save({ subject: v }))))
-    : textControl('input', { id: `subject-${k}`, label: 'Role', hint: 'A role, not a name. For example: key worker',
+    : warnNow(textControl('input', { id: `subject-${k}`, label: 'Role', hint: 'A role, not a name. For example: key worker',
       inputClass: 'govuk-!-width-one-half', value: current('subject'), limit: limitOf('conversation', 'subject'),
-      onSave: checked((v) => save({ subject: v || null })) }).group;
-  const prompts = (set.prompts || []).map((prompt) => textControl('textarea', {
+      onSave: checked((v) => save({ subject: v || null }), ROLE) }), ROLE);
+  const prompts = (set.prompts || []).map((prompt) => warnNow(textControl('textarea', {
     id: `response-${k}-${safe(prompt.key)}`, label: `${prompt.key}: ${prompt.prompt}`,
     hint: prompt.listen_for ? `Listen for: ${prompt.listen_for}. Do not write names.` : 'Do not write names.',
     value: current(`response:${prompt.key}`), limit: limitOf('conversation', `response:${prompt.key}`),
-    onSave: checked((v) => save({ [`response:${prompt.key}`]: v || null })) }).group);
+    onSave: checked((v) => save({ [`response:${prompt.key}`]: v || null })) })));
   const notes = textControl('textarea', { id: `notes-${k}`, label: 'Other notes', hint: 'Do not write names.', value: current('notes'),
     onSave: checked((v) => save({ notes: v || null })) });
   const ended = h('input', { class: 'govuk-checkboxes__input', type: 'checkbox', id: `ended-${k}`, name: `ended-${k}`,
@@ -96,7 +96,7 @@ export function renderConversation(set, record) {
       h('legend', { class: 'govuk-fieldset__legend govuk-fieldset__legend--s', text: isLearner ? 'Did the learner agree to talk?' : 'Did they agree to talk?' }),
       radioGroup(`consent-${k}`, `consent-${k}`, [[true, 'Yes'], [false, 'No']], current('consent_given'), (v) => save({ consent_given: v })))),
     prompts,
-    notes.group,
+    warnNow(notes),
     h('div', { class: 'govuk-form-group' }, h('div', { class: 'govuk-checkboxes govuk-checkboxes--small' },
       h('div', { class: 'govuk-checkboxes__item' }, ended,
         h('label', { class: 'govuk-label govuk-checkboxes__label', for: `ended-${k}`, text: 'Conversation ended: safeguarding procedure followed' }),
@@ -107,13 +107,14 @@ export function renderConversation(set, record) {
 // ---- what a note must not hold --------------------------------------------------------------------
 
 const UPN_ERROR = 'Remove the UPN: notes must never hold a pupil’s unique pupil number. This text is not saved until it is removed';
+const ROLE = { pairs: false }; // a role's words are Capitalised: only a title or "my name is" counts there
 const NAME_WARNING = 'This looks like it may hold a name. Notes must never hold a name: use the reference, key stage or role instead.';
 
 /** A conversation text's save, checked first: a UPN-shaped string is refused here (the server refuses it too) with an
  * error on the field; a text that looks like it holds a name is saved, with a warning beside the field. */
-export function checked(saveText) {
+export function checked(saveText, how = {}) {
   return (value, control, group) => {
-    nameWarning(control, group, looksLikeName(value));
+    nameWarning(control, group, looksLikeName(value, how));
     const error = () => group.querySelector(`#${CSS.escape(control.id)}-error`);
     if (hasUpn(value)) {
       setError(group, control, UPN_ERROR);
@@ -123,6 +124,12 @@ export function checked(saveText) {
     if (error() && 'upn' in error().dataset) setError(group, control, null);
     return saveText(value);
   };
+}
+
+/** A conversation text box's group, with the name warning already shown when its saved text looks like a name. */
+function warnNow({ group, control }, how = {}) {
+  if (control.value) nameWarning(control, group, looksLikeName(control.value, how));
+  return group;
 }
 
 function nameWarning(control, group, shown) {

@@ -65,11 +65,13 @@ const TITLE = /\b(?:Mr|Mrs|Ms|Miss|Mx|Dr)\.?\s+[A-Z]/;
 const MY_NAME = /\bmy name(?:'s|’s| is)\b/i;
 const CAPITALISED_PAIR = /(?<![A-Za-z’'-])[A-Z][a-z’'-]+(?=\s+[A-Z][a-z’'-]+)/g;
 
-/** Whether a note looks like it holds a name: a title before a word, "my name is", or two Capitalised words
- * together that do not start a sentence. A hint for a warning only: it is never used to refuse a note. */
-export function looksLikeName(text) {
+/** Whether a note looks like it holds a name: a title before a word, "my name is", or (unless `pairs` is false, as
+ * for a role, where "Designated Safeguarding Lead" is usual) two Capitalised words together that do not start a
+ * sentence. A hint for a warning only: it is never used to refuse a note. */
+export function looksLikeName(text, { pairs = true } = {}) {
   if (typeof text !== 'string' || !text) return false;
   if (TITLE.test(text) || MY_NAME.test(text)) return true;
+  if (!pairs) return false;
   for (const match of text.matchAll(CAPITALISED_PAIR)) {
     const before = text.slice(0, match.index).trimEnd();
     const atStart = !before || /[.!?:;\n]$/.test(before) || /[.!?]["”’)]$/.test(before);
