@@ -46,16 +46,15 @@ def payload_hash(raw: dict) -> str:
     return _hash_and_clean(raw)[0]
 
 
-# In the canonical (ASCII) JSON, a NUL, a surrogate (lone, or half of an emoji's pair) and a
-# non-finite number can only appear as one of these: a mutation without them needs no deeper scan.
-_SUSPECT = ("\\u0000", "\\ud", "Infinity", "NaN")
-
-
 def _hash_and_clean(raw: dict) -> tuple[str, bool]:
     """The payload hash, and whether the canonical text shows the payload cannot hold bad text or numbers."""
     canonical = (raw.get("kind"), raw.get("entity_id"), raw.get("base_version"), raw.get("payload"))
     text = "".join(_C_ENCODE(canonical, 0)) if _C_ENCODE is not None else _ENCODER.encode(canonical)
-    return hashlib.sha256(text.encode()).hexdigest(), not any(s in text for s in _SUSPECT)
+    # In this ASCII JSON a NUL, a surrogate (lone, or half of an emoji's pair) and a non-finite number
+    # can only appear as one of these; a mutation without them needs no deeper scan (an or-chain: half
+    # the cost of any() over a tuple).
+    return hashlib.sha256(text.encode()).hexdigest(), not (
+        "\\u0000" in text or "\\ud" in text or "Infinity" in text or "NaN" in text)
 
 
 def push(session: Session, actor: User, device_id: uuid.UUID, raw_mutations: list) -> list[dict]:
@@ -126,16 +125,25 @@ def _bisect(session, actor, kind, mutations, device_id) -> list[Outcome]:
     try:
         with session.begin_nested():
             return _apply_kind(session, actor, kind, mutations, device_id)
-    except DBAPIError:
+    except DBAPIError as exc:
         if len(mutations) == 1:
-            # The last resort: checks before the database catch every known bad input. Never a class name or SQL.
-            return [Outcome(mutations[0]["mutation_id"], "rejected", mutations[0]["entity_id"],
-                            code="sync.database_refused",
-                            message="The database refused this change, so it was not applied. Check it, or "
-                                    "contact the AP team if it keeps happening")]
+            return [_refused(kind, mutations[0], exc.orig)]
         middle = len(mutations) // 2
         return (_bisect(session, actor, kind, mutations[:middle], device_id)
                 + _bisect(session, actor, kind, mutations[middle:], device_id))
+
+
+def _refused(kind: str, mutation: dict, error) -> Outcome:
+    """The outcome of one mutation the database refused. Never a class name or SQL in the message."""
+    if (kind in FIELD_KINDS and getattr(error, "sqlstate", None) == "23505"
+            and (error.diag.constraint_name or "").startswith("pk_")):
+        # A new record's id that a row of another item or audit already has (the primary key is the check).
+        return Outcome(mutation["mutation_id"], "rejected", mutation["entity_id"], code="sync.entity_id_taken",
+                       message=capture.ID_TAKEN)
+    # The last resort: the checks before the database catch every other known bad input.
+    return Outcome(mutation["mutation_id"], "rejected", mutation["entity_id"], code="sync.database_refused",
+                   message="The database refused this change, so it was not applied. Check it, or "
+                           "contact the AP team if it keeps happening")
 
 
 def _apply_kind(session, actor, kind, mutations, device_id) -> list[Outcome]:
