@@ -182,3 +182,11 @@ def test_the_apps_upload_link_refuses_an_altered_token(device, audit):
         assert answer.status == 403 and answer.error_code() == "evidence.bad_token"
     else:  # S3: bytes go straight to the store, never through the app
         assert answer.status == 404 and answer.error_code() == "evidence.local_only"
+
+
+def test_viewing_a_file_not_yet_verified_or_an_unknown_audit(device, audit):
+    evidence_id = register(device, audit, PNG)
+    answer = device.http.call("GET", f"/evidence/{evidence_id}", headers={"Accept": "application/json"})
+    assert answer.status == 409 and answer.error_code() == "evidence.not_received"
+    listing = device.http.call("GET", f"/audits/{uuid7()}/evidence", headers={"Accept": "application/json"})
+    assert listing.status == 404 and listing.error_code() == "audit.not_found"

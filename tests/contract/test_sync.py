@@ -229,3 +229,15 @@ def test_a_change_after_submission_is_kept_for_the_reviewer(contract):
     late = device.push_one(answer_set(audit["audit_id"], items[0], {"rating": "not_met"}, base_version=1,
                                       entity_id=results[0]["entity_id"]))
     assert late["status"] == "conflict" and late["code"] == "audit.submitted" and late["conflicts"] == ["rating"]
+
+
+def test_held_mutations_are_capped_per_device(contract):
+    device = contract.device()
+    audit = contract.fresh_audit(device.http)  # never started: everything sent for it waits
+    held, refused = 0, []
+    while not refused and held <= 20_000:
+        results = device.push([answer_set(audit["audit_id"], "SG-1.1", {"note": "waiting"}) for _ in range(2000)])
+        held += sum(r["status"] == "held" for r in results)
+        refused = [r for r in results if r["status"] != "held"]
+    assert refused and {(r["status"], r["code"]) for r in refused} == {("rejected", "sync.held_limit")}
+    assert held == refused[0]["details"]["max_held_per_device"]  # one device pushing alone: exactly the cap
