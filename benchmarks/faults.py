@@ -42,6 +42,7 @@ from benchmarks.pgcluster import Cluster  # noqa: E402
 TABLETS = int(os.environ.get("FAULTS_TABLETS", "20"))
 DURATION = float(os.environ.get("FAULTS_SECONDS", "40"))
 KILL_AT, RESTART_AT, FREEZE_AT, FREEZE_SECONDS = 8.0, 17.0, 27.0, 8.0
+MIN_PHASE = 8.0  # seconds each fault's phase lasts at least, however late the previous fault came
 DRAIN_LIMIT = 90.0  # seconds the tablets get to empty their outboxes after DURATION
 AUDITORS = ("auditor@assure.example.org", "lead.auditor@assure.example.org", "auditor2@assure.example.org")
 BUCKET = "auditapp-faults"
@@ -170,7 +171,7 @@ def inject(run: Run, proc: subprocess.Popen, cluster: Cluster, s3pid: int, durat
             break
         time.sleep(0.05)
     phases.append(phase)
-    wait_until(RESTART_AT)
+    wait_until(max(RESTART_AT, phases[-1]["at"] + MIN_PHASE))  # a slow machine may have run late
     run.crash_armed.set()
     run.ack_seen.wait(15)  # right after a push was acknowledged: its commit is the one most at risk
     phase = {"name": "PostgreSQL immediate stop (right after an ack) + restart", "at": run.now()}
@@ -178,7 +179,7 @@ def inject(run: Run, proc: subprocess.Popen, cluster: Cluster, s3pid: int, durat
     cluster.start()
     phase["fault_note"] = f"database down {run.now() - phase['at']:.1f} s"
     phases.append(phase)
-    wait_until(FREEZE_AT)
+    wait_until(max(FREEZE_AT, phases[-1]["at"] + MIN_PHASE))
     phase = {"name": f"S3 store frozen {FREEZE_SECONDS:.0f} s (SIGSTOP moto)", "at": run.now()}
     os.kill(s3pid, signal.SIGSTOP)
     time.sleep(FREEZE_SECONDS)
@@ -186,7 +187,7 @@ def inject(run: Run, proc: subprocess.Popen, cluster: Cluster, s3pid: int, durat
     phase["thawed"] = run.now()
     phase["fault_note"] = f"SIGCONT at {phase['thawed']:.1f} s"
     phases.append(phase)
-    wait_until(duration)
+    wait_until(max(duration, phases[-1]["thawed"] + MIN_PHASE / 2))
     run.stop_new.set()
     phases.append({"name": "drain (no new edits; outboxes and uploads emptied)", "at": run.now()})
     return phases
@@ -283,8 +284,8 @@ def run(source_url: str | None = None, tablets: int = TABLETS, duration: float =
             run_.t0 = time.monotonic()
             run_.events.clear()
             run_.go.set()
-            log(f"load for {duration:.0f} s: worker kill at {KILL_AT:.0f} s, PostgreSQL restart at {RESTART_AT:.0f} s, "
-                f"S3 frozen at {FREEZE_AT:.0f}-{FREEZE_AT + FREEZE_SECONDS:.0f} s, then drain")
+            log(f"load for {duration:.0f} s or more: worker kill at {KILL_AT:.0f} s, PostgreSQL restart from "
+                f"{RESTART_AT:.0f} s, S3 frozen from {FREEZE_AT:.0f} s for {FREEZE_SECONDS:.0f} s, then drain")
             phases = inject(run_, proc, cluster, int(s3["S3PID"]), duration)
             deadline = time.monotonic() + DRAIN_LIMIT
             for tablet in fleet:
@@ -307,11 +308,11 @@ def run(source_url: str | None = None, tablets: int = TABLETS, duration: float =
         if s3:
             stop_s3(s3)
         cluster.remove()
-    return summarise(run_, fleet, phases, figures, drained, ended, duration, server_errors)
+    return summarise(run_, fleet, phases, figures, drained, ended, server_errors)
 
 
 def summarise(run_: Run, fleet: list[Tablet], phases: list[dict], figures: dict, drained: bool, ended: float,
-              duration: float, server_errors: int) -> dict:
+              server_errors: int) -> dict:
     rows = []
     bounds = [p["at"] for p in phases[1:]] + [ended + 1]
     for phase, end in zip(phases, bounds):
@@ -336,7 +337,7 @@ def summarise(run_: Run, fleet: list[Tablet], phases: list[dict], figures: dict,
                      "push_recovered_s": push_back, "evidence_recovered_s": evidence_back})
     ok = figures["lost"] == 0 and figures["doubled"] == 0 and figures["acked"] > 0 and drained \
         and not any(t.error for t in fleet)
-    return {"tablets": len(fleet), "duration_s": duration, "ended_s": round(ended, 1), "drained": drained,
+    return {"tablets": len(fleet), "duration_s": round(phases[-1]["at"], 1), "ended_s": round(ended, 1), "drained": drained,
             "tablet_errors": [t.error for t in fleet if t.error], "server_tracebacks": server_errors,
             "phases": rows, **figures, "ok": ok}
 
