@@ -32,6 +32,8 @@ from auditapp.services.audits import audit_id_for
 from auditapp.services.errors import DomainError, Forbidden, Invalid
 from auditapp.web.auth import sign_in
 
+from .body import read_json
+
 bp = Blueprint("sync_devices", __name__, url_prefix="/sync")
 CAPTURE_ROLES = ("auditor", "qoe_teacher")
 
@@ -56,7 +58,7 @@ class SignInSchema(Schema):
 def session_start():
     """Sign in with JSON; answer the user and a CSRF token, and set the session cookie."""
     _same_site_json()
-    body = request.get_json(silent=True)
+    body = read_json(request, malformed="auth.invalid")  # bounded: a deep body is 422 request.too_deep, not a 500
     try:
         form = SignInSchema().load(body if isinstance(body, dict) else {})
     except ValidationError as exc:

@@ -442,3 +442,8 @@ def test_a_deeply_nested_or_broken_import_file_is_a_422_not_a_500(client, auth, 
                            content_type="multipart/form-data")
     assert response.status_code == 422
     assert "govuk-error-summary" in response.get_data(as_text=True)
+
+
+def test_a_deeply_nested_json_sign_in_is_a_422_not_a_500(client):
+    response = client.post("/sync/session", data="[" * 100000 + "]" * 100000, content_type="application/json")
+    assert response.status_code == 422 and response.get_json()["code"] == "request.too_deep"
