@@ -159,3 +159,9 @@ def test_behind_a_proxy_the_lock_is_by_the_forwarded_client_address(database_url
     assert load_config(environ={**env, "AUDITAPP_PROXY_HOPS": "0"})["PROXY_HOPS"] == 0
     with pytest.raises(ConfigError, match="AUDITAPP_PROXY_HOPS must be 0 or more"):
         load_config(environ={**env, "AUDITAPP_PROXY_HOPS": "-1"})
+
+
+def test_the_sign_in_page_always_says_how_the_lockout_works(client):
+    """Said on every sign-in page, locked or not, since the refusal itself never says so."""
+    page = " ".join(client.get("/sign-in").get_data(as_text=True).split())
+    assert "After 5 failed attempts, signing in from this device is paused for 15 minutes" in page
