@@ -43,6 +43,9 @@ def test_a_wrong_method_answers_json_405_with_allow(auditor, method, path, allow
 def test_pages_elsewhere_stay_html(contract):
     answer = Http(contract.base_url).call("GET", "/no-such-page", headers={"Accept": "text/html"})
     assert answer.status == 404 and answer.content_type == "text/html"
+    wrong = Http(contract.base_url).call("PUT", "/sign-in", headers={"Accept": "text/html"})
+    assert wrong.status == 405 and wrong.content_type == "text/html"
+    assert {m.strip() for m in wrong.headers["allow"].split(",")} >= {"GET", "POST"}
 
 
 def test_no_session_answers_auth_required_on_every_device_route(contract):
