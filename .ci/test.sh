@@ -28,7 +28,10 @@ export TEST_DATABASE_URL=$DATABASE_URL
 
 # 4. Tests.
 rc=0
-.venv/bin/python -m pytest --durations=15 "$@" || rc=$?
+# Two workers (one per core on these machines; TEST_WORKERS=1 for one process), a module per worker at a time
+# (--dist loadfile: a module's fixtures, databases and live servers stay in one process).
+XDIST=(-n "${TEST_WORKERS:-2}" --dist loadfile)
+.venv/bin/python -m pytest "${XDIST[@]}" --durations=15 "$@" || rc=$?
 if [ "$rc" -eq 5 ]; then
   log "pytest collected no tests (exit code 5): treated as a failure"
 fi
@@ -45,7 +48,7 @@ if [ "$#" -eq 0 ]; then
   for shift in +400d -200d; do
     t=$(date +%s.%N)
     frc=0
-    faketime -f "$shift" .venv/bin/python -m pytest -q -p no:cacheprovider "${DATE_SENSITIVE[@]}" || frc=$?
+    faketime -f "$shift" .venv/bin/python -m pytest "${XDIST[@]}" -q -p no:cacheprovider "${DATE_SENSITIVE[@]}" || frc=$?
     log "date-sensitive tests at today $shift (libfaketime): exit code $frc in $(elapsed "$t") s"
     [ "$rc" -ne 0 ] || rc=$frc
   done
