@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, render_template, request
+from flask import Flask, current_app, g, render_template, request
 from flask_wtf.csrf import CSRFError
+import psycopg
+from sqlalchemy.exc import DisconnectionError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from .db import db
@@ -21,6 +23,7 @@ TITLES = {
     409: "Someone else changed this first",
     410: "This link no longer works",
     413: "The file is too large",
+    503: "Sorry, the service is unavailable",
     422: "There is a problem with what you entered",
     429: "Too many attempts",
     500: "Sorry, there is a problem with the service",
@@ -91,6 +94,27 @@ def _http_error(exc: HTTPException):
     return response
 
 
+RETRY_AFTER_SECONDS = 5
+# SQLAlchemy wraps most driver errors; a new connection refused while the pool replaces a closed one
+# reaches us as the driver's own error.
+DATABASE_UNAVAILABLE = (OperationalError, DisconnectionError, psycopg.OperationalError)
+
+
+def _database_unavailable(exc: Exception):
+    """The database could not be reached or gave up on the transaction (a restart, a failover, a deadlock):
+    nothing was written, and the same request will work once it is back, so say so instead of a 500."""
+    log.warning("database unavailable on %s %s: %s", request.method, request.path, getattr(exc, "orig", exc).__class__.__name__)
+    try:
+        db.session.rollback()
+    except DATABASE_UNAVAILABLE:  # the connection is gone; the pool replaces it on the next checkout
+        pass
+    # The page is drawn for nobody in particular: the layout would otherwise load the user from the database.
+    g._login_user = current_app.login_manager.anonymous_user()
+    body, status = error_response(503, "server.unavailable",
+                                  "The service is briefly unavailable. Nothing was saved: try again in a moment.")
+    return body, status, {"Retry-After": str(RETRY_AFTER_SECONDS)}
+
+
 def _unexpected(exc: Exception):
     log.exception("unhandled error on %s %s", request.method, request.path)
     db.session.rollback()
@@ -101,4 +125,6 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(DomainError, _domain_error)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
+    for error in DATABASE_UNAVAILABLE:
+        app.register_error_handler(error, _database_unavailable)
     app.register_error_handler(Exception, _unexpected)
