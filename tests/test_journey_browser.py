@@ -336,6 +336,7 @@ def find_in_directory(page: Page, watch: Watch) -> None:
     navigate(page, "Directory", watch, "Alternative provision directory")
     page.get_by_label("Provider name").fill("Riverside")
     page.get_by_role("button", name="Apply filters").click()
+    page.wait_for_url(re.compile(r"[?&]q=Riverside"))  # a link clicked on the page being left is lost
     page.get_by_role("link", name=re.compile(r"^Riverside Motor")).first.click()
     expect(page.get_by_role("heading", level=1)).to_contain_text(PROVIDER)
     watch.check(page, "the directory's page of the provider")
