@@ -13,7 +13,7 @@ import uuid
 
 from marshmallow import ValidationError
 from sqlalchemy import insert, select
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
 from auditapp import clock
@@ -126,6 +126,10 @@ def _bisect(session, actor, kind, mutations, device_id) -> list[Outcome]:
         with session.begin_nested():
             return _apply_kind(session, actor, kind, mutations, device_id)
     except DBAPIError as exc:
+        if isinstance(exc, OperationalError) or exc.connection_invalidated:
+            # The connection or the transaction failed (the server restarting, a deadlock), not a mutation:
+            # the whole push is rolled back and answered 503 server.unavailable, and the device retries it.
+            raise
         if len(mutations) == 1:
             return [_refused(kind, mutations[0], exc.orig)]
         middle = len(mutations) // 2

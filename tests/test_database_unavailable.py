@@ -5,7 +5,9 @@ Runs its own PostgreSQL (it stops it) holding a copy of the known world.
 """
 import uuid
 
+import psycopg
 import pytest
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
 from auditapp.db import db
@@ -84,3 +86,27 @@ def test_a_stopped_database_answers_503_and_the_retried_push_applies_once_it_is_
     assert [r["status"] for r in retried.get_json()["results"]] == ["applied", "applied"]
     again = _push(client, csrf, device_id, mutations)
     assert [r["status"] for r in again.get_json()["results"]] == ["duplicate", "duplicate"]
+
+
+def test_a_connection_lost_in_the_middle_of_a_push_answers_503_and_the_retry_applies_once(cluster, app):
+    client, device, csrf = _signed_in(app)
+    device_id = str(uuid.uuid4())
+    mutations = [answer(device.audit_id, f"SG-2.{n}", {"note": f"Item {n}"}) for n in range(1, 5)]
+    engine = db.binding(app).engine
+
+    def end_this_backend(conn, cursor, statement, *_):
+        # The server ends the push's connection as its changes are logged (what a restart does mid-push).
+        if statement.startswith("INSERT INTO change_log"):
+            with psycopg.connect(cluster.libpq_url(), autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", (conn.connection.dbapi_connection.info.backend_pid,))
+
+    _push(client, csrf, device_id, [device.start()])
+    event.listen(engine, "before_cursor_execute", end_this_backend)
+    try:
+        cut = _push(client, csrf, device_id, mutations)
+    finally:
+        event.remove(engine, "before_cursor_execute", end_this_backend)
+    # Then the push is answered 503 (not a 500 from splitting the batch on a dead connection), nothing acked
+    assert (cut.status_code, cut.get_json()["code"]) == (503, "server.unavailable"), cut.get_data(as_text=True)
+    retried = _until_back(lambda: _push(client, csrf, device_id, mutations))
+    assert [r["status"] for r in retried.get_json()["results"]] == ["applied"] * 4
