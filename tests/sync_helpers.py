@@ -32,6 +32,19 @@ def device_for(flask_client, db_session, role: str = "auditor") -> Device:
                   latest_version(db_session, "safeguarding").id)
 
 
+def signed_in_device(app, role: str = "auditor") -> Device:
+    """A device of `role` signed in through the real sign-in form, on an app whose database commits
+    (a module's own copy of the world), on the audit of the first visit assigned to the auditor."""
+    from auditapp.db import db
+
+    from .conftest import CSRF_RE
+    client = app.test_client()
+    token = CSRF_RE.search(client.get("/sign-in").get_data(as_text=True)).group(1)
+    client.post("/sign-in", data={"email": world.EMAIL[role], "password": world.PASSWORD, "csrf_token": token})
+    with db.binding(app).sessionmaker() as session:
+        return device_for(client, session, role)
+
+
 def pulled(device: Device, entity: str) -> list[dict]:
     """The changes of one entity kind this device pulls from where its cursor stands."""
     return [c for c in device.client.pull_all() if c["entity"] == entity]

@@ -14,9 +14,8 @@ from auditapp.db import db
 from benchmarks.pgcluster import Cluster
 from sync.client import answer
 
-from . import world
-from .conftest import CSRF_RE, make_test_app, world_database
-from .sync_helpers import device_for
+from .conftest import make_test_app, world_database
+from .sync_helpers import signed_in_device
 
 
 @pytest.fixture(scope="module")
@@ -39,11 +38,8 @@ def app(cluster):
 
 
 def _signed_in(app):
-    client = app.test_client()
-    token = CSRF_RE.search(client.get("/sign-in").get_data(as_text=True)).group(1)
-    client.post("/sign-in", data={"email": world.EMAIL["auditor"], "password": world.PASSWORD, "csrf_token": token})
-    with db.binding(app).sessionmaker() as session:
-        device = device_for(client, session)
+    device = signed_in_device(app)
+    client = device.client.transport.client
     return client, device, client.get("/sync/config").get_json()["csrf_token"]
 
 

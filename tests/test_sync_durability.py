@@ -22,10 +22,9 @@ from auditapp.db import db
 from benchmarks.pgcluster import Cluster
 from sync.client import answer
 
-from . import world
-from .conftest import CSRF_RE, make_test_app, world_database
+from .conftest import make_test_app, world_database
 from .evidence_helpers import Device as EvidenceDevice, JPEG, register_mutation
-from .sync_helpers import device_for
+from .sync_helpers import signed_in_device
 
 ITEMS = [f"SG-{section}.{n}" for section, count in ((1, 7), (2, 4), (3, 6), (4, 3), (5, 3), (6, 4))
          for n in range(1, count + 1)]  # 27 items of the safeguarding template
@@ -62,12 +61,6 @@ def _crash_and_recover(cluster, app) -> None:
     db.binding(app).engine.dispose()  # the pooled connections died with the server
 
 
-def _signed_in_device(app):
-    client = app.test_client()
-    token = CSRF_RE.search(client.get("/sign-in").get_data(as_text=True)).group(1)
-    client.post("/sign-in", data={"email": world.EMAIL["auditor"], "password": world.PASSWORD, "csrf_token": token})
-    with db.binding(app).sessionmaker() as session:
-        return device_for(client, session)
 
 
 def _stored(cluster, device_id: uuid.UUID, audit_id: str) -> tuple[set[str], dict[str, str]]:
@@ -80,7 +73,7 @@ def _stored(cluster, device_id: uuid.UUID, audit_id: str) -> tuple[set[str], dic
 
 
 def test_acknowledged_pushes_survive_an_immediate_stop_right_after_the_ack(crashable, app):
-    device = _signed_in_device(app)
+    device = signed_in_device(app)
     acked: dict[str, tuple[str, str]] = {}  # mutation id -> (item key, note) of every acknowledged mutation
     lost_per_crash = []
     for crash in range(CRASHES):
@@ -105,7 +98,7 @@ def test_acknowledged_pushes_survive_an_immediate_stop_right_after_the_ack(crash
 
 
 def test_a_verified_confirm_survives_an_immediate_stop_right_after_the_answer(crashable, app):
-    signed_in = _signed_in_device(app)
+    signed_in = signed_in_device(app)
     device = EvidenceDevice(signed_in.client.transport.client, signed_in)
     registration = register_mutation(device.audit_id, JPEG, item_key="SG-9.1")
     results = device.push(device.sync.start(), registration)

@@ -9,9 +9,8 @@ from auditapp.db import db
 from auditapp.models import Answer, ProcessedMutation
 from sync.client import SyncClient, answer
 
-from . import world
-from .conftest import CSRF_RE, make_test_app, world_database
-from .sync_helpers import Device, device_for
+from .conftest import make_test_app, world_database
+from .sync_helpers import Device, signed_in_device
 
 
 @pytest.fixture(scope="module")
@@ -21,13 +20,6 @@ def committed_app():
     db.binding(app).engine.dispose()
 
 
-def _signed_in_device(app) -> Device:
-    client = app.test_client()
-    token = CSRF_RE.search(client.get("/sign-in").get_data(as_text=True)).group(1)
-    client.post("/sign-in", data={"email": world.EMAIL["auditor"], "password": world.PASSWORD, "csrf_token": token})
-    binding = db.binding(app)
-    with binding.sessionmaker() as session:
-        return device_for(client, session)
 
 
 def _count(app, model, **where):
@@ -39,7 +31,7 @@ def _count(app, model, **where):
 
 
 def test_two_identical_pushes_at_once_apply_exactly_once(committed_app):
-    device = _signed_in_device(committed_app)
+    device = signed_in_device(committed_app)
     twin = Device(SyncClient(device.client.transport, device_id=device.client.device_id), device.audit_id,
                   device.visit_id, device.template_version_id)
     batch = [device.start()] + [answer(device.audit_id, f"SG-3.{i}", {"rating": "met"}) for i in range(1, 7)]
@@ -60,7 +52,7 @@ def test_two_identical_pushes_at_once_apply_exactly_once(committed_app):
 
 
 def test_a_crash_mid_batch_rolls_back_and_the_retry_applies_once(committed_app):
-    device = _signed_in_device(committed_app)
+    device = signed_in_device(committed_app)
     batch = [answer(device.audit_id, f"SG-4.{i}", {"note": f"n{i}"}) for i in range(1, 4)]
     device.push(device.start())
     before = _count(committed_app, Answer, audit_id=uuid.UUID(device.audit_id))
@@ -89,7 +81,7 @@ def test_a_crash_mid_batch_rolls_back_and_the_retry_applies_once(committed_app):
 
 
 def test_a_batch_split_and_resent_in_another_order_keeps_the_newest_edit(committed_app):
-    device = _signed_in_device(committed_app)
+    device = signed_in_device(committed_app)
     device.push(device.start())
     older = answer(device.audit_id, "SG-5.1", {"rating": "not_met", "note": "first look"})
     newer = answer(device.audit_id, "SG-5.1", {"rating": "met", "note": "found the log"})

@@ -22,8 +22,8 @@ from sync.body import MAX_BODY_BYTES, MAX_DEPTH
 from sync.client import SyncClient, answer, mutation, start, uuid7
 
 from . import world
-from .conftest import CSRF_RE, make_test_app, world_database
-from .sync_helpers import Device, device_for
+from .conftest import make_test_app, world_database
+from .sync_helpers import Device, device_for, signed_in_device
 
 CUT_EMOJI = "Seen the fire log \ud83d"  # what JavaScript leaves when it cuts a string inside an emoji
 NUL = "Seen\x00the log"
@@ -376,11 +376,8 @@ def committed_app():
 
 
 def test_two_identical_large_pushes_at_once_answer_duplicate_not_500(committed_app):
-    client = committed_app.test_client()
-    token = CSRF_RE.search(client.get("/sign-in").get_data(as_text=True)).group(1)
-    client.post("/sign-in", data={"email": world.EMAIL["auditor"], "password": world.PASSWORD, "csrf_token": token})
+    device = signed_in_device(committed_app)
     with db.binding(committed_app).sessionmaker() as session:
-        device = device_for(client, session)
         from auditapp.services.access import items_of
         from auditapp.services.templates import latest_version
         keys = [k for k, item in items_of(latest_version(session, "safeguarding").content).items()
